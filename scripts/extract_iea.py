@@ -1,0 +1,77 @@
+"""Regenerate ``src/evflex/data/iea_gev2025_extract.csv`` from the IEA Global EV Data 2025.
+
+Usage::
+
+    python scripts/extract_iea.py ../shared/data/iea-global-ev-data-2025.csv
+
+The extract keeps what evflex uses: historical EV sales and EV stock by powertrain (BEV,
+PHEV) and the EV sales and stock shares, for cars, vans, buses and trucks, for World,
+China, Europe and USA, 2010-2024. ``RestOfWorld`` is not taken from the IEA's own "Rest of
+the world" (a small residual of unlisted countries) but is computed by evflex as World
+minus China, Europe and USA, so that World is exactly the sum of the model's regions.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+REGIONS = ["World", "China", "Europe", "USA"]
+MODES = {"Cars": "cars", "Vans": "vans", "Buses": "buses", "Trucks": "trucks"}
+PARAMETERS = {
+    "EV sales": "ev_sales",
+    "EV stock": "ev_stock",
+    "EV sales share": "ev_sales_share",
+    "EV stock share": "ev_stock_share",
+}
+HEADER = """\
+# source: IEA (2025), Global EV Data Explorer / Global EV Outlook 2025, data set "Global EV Data 2025", https://www.iea.org/data-and-statistics/data-tools/global-ev-data-explorer
+# licence: CC BY 4.0 (IEA). Third-party cleaned CSV copy; values rounded to two significant figures as the IEA publishes them.
+# extract: historical rows only, regions World/China/Europe/USA, modes cars/vans/buses/trucks; made by scripts/extract_iea.py
+# units: ev_sales [vehicles/year], ev_stock [vehicles], ev_sales_share and ev_stock_share [fraction 0-1] (converted from the IEA's percent)
+# note: the IEA counts extended-range EVs as PHEVs; FCEVs are dropped (not plug-in vehicles)
+"""
+
+
+def extract(source: Path) -> pd.DataFrame:
+    raw = pd.read_csv(source)
+    keep = (
+        (raw["category"] == "Historical")
+        & raw["region_country"].isin(REGIONS)
+        & raw["mode"].isin(MODES)
+        & raw["parameter"].isin(PARAMETERS)
+        & raw["powertrain"].isin(["BEV", "PHEV", "EV"])
+    )
+    out = raw.loc[keep].copy()
+    out["parameter"] = out["parameter"].map(PARAMETERS)
+    out["segment"] = out["mode"].map(MODES)
+    out["powertrain"] = out["powertrain"].str.lower()
+    share = out["parameter"].str.endswith("_share")
+    out.loc[share, "value"] = out.loc[share, "value"] / 100.0
+    out["unit"] = out["parameter"].map(
+        {
+            "ev_sales": "vehicles/year",
+            "ev_stock": "vehicles",
+            "ev_sales_share": "fraction",
+            "ev_stock_share": "fraction",
+        }
+    )
+    out = out.rename(columns={"region_country": "region"})
+    cols = ["region", "segment", "parameter", "powertrain", "year", "value", "unit"]
+    return out[cols].sort_values(cols[:5]).reset_index(drop=True)
+
+
+def main(argv: list[str]) -> None:
+    source = Path(argv[1] if len(argv) > 1 else "../shared/data/iea-global-ev-data-2025.csv")
+    target = Path(__file__).resolve().parents[1] / "src/evflex/data/iea_gev2025_extract.csv"
+    table = extract(source)
+    with target.open("w", encoding="utf-8") as fh:
+        fh.write(HEADER)
+        table.to_csv(fh, index=False, float_format="%.6g")
+    print(f"wrote {len(table)} rows to {target}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,1 @@
+"""The fleet: survival curves, the stock-flow by vintage and the IEA history."""

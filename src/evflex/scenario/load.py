@@ -1,0 +1,391 @@
+"""Load a scenario file: YAML → ``extends`` merge → schema → cross-field checks.
+
+Every problem is reported as one :class:`Problem`, printed as
+``field.path: problem (got X, expected Y)``. Loading never raises anything but
+:class:`ScenarioError` for a bad file.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from evflex.paths import midpoint_through
+from evflex.scenario.schema import Parameter, PathSpec, Scenario
+
+#: Regions for which the shipped IEA extract gives history (World is their sum).
+KNOWN_REGIONS = ("China", "Europe", "USA", "RestOfWorld")
+#: Keys of a path that select its form; a child scenario's form replaces its parent's.
+PATH_FORMS = ("value", "scurve", "points")
+#: The shipped scenario used when none is named.
+DEFAULT_SCENARIO = "base"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario file."""
+
+    path: str
+    problem: str
+    got: str
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem} (got {self.got}, expected {self.expected})"
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used; ``problems`` says why, one line each."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class ParameterInfo:
+    """One row of the parameter registry ``data/parameters.csv``."""
+
+    name: str
+    group: str
+    unit: str
+    min: float | None
+    max: float | None
+    vintage: bool
+    denominator: str
+    description: str
+
+
+@cache
+def registry() -> dict[str, ParameterInfo]:
+    """The parameter registry: name, unit, bounds, denominator and meaning of each."""
+    with resources.files("evflex.data").joinpath("parameters.csv").open("r") as fh:
+        table = pd.read_csv(fh, keep_default_na=False)
+    out = {}
+    for row in table.itertuples(index=False):
+        out[row.name] = ParameterInfo(
+            name=row.name,
+            group=row.group,
+            unit=row.unit,
+            min=float(row.min) if row.min != "" else None,
+            max=float(row.max) if row.max != "" else None,
+            vintage=row.vintage == "yes",
+            denominator=row.denominator,
+            description=row.description,
+        )
+    return out
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """Names and paths of the scenarios shipped with evflex."""
+    folder = resources.files("evflex.data").joinpath("scenarios")
+    return {Path(p.name).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".yaml")}
+
+
+def resolve_path(name_or_path: str | Path | None) -> Path:
+    """A scenario file from a path, or from the name of a shipped scenario."""
+    if name_or_path is None:
+        name_or_path = DEFAULT_SCENARIO
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    shipped = shipped_scenarios()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    raise ScenarioError(
+        str(name_or_path),
+        [
+            Problem(
+                "scenario",
+                "no such file or shipped scenario",
+                repr(str(name_or_path)),
+                f"an existing YAML file or one of {sorted(shipped)}",
+            )
+        ],
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(
+            str(path), [Problem("(file)", f"invalid YAML at {where}: {problem}", "text", "YAML")]
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(
+            str(path), [Problem("(file)", f"cannot read: {exc.strerror}", str(path), "a file")]
+        ) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            str(path),
+            [Problem("(file)", "not a mapping", type(data).__name__, "a YAML mapping of keys")],
+        )
+    return data
+
+
+def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``child`` onto ``parent``.
+
+    Mappings merge key by key; ``null`` in the child deletes the key; a child path that
+    names a form (``value``/``scurve``/``points``) replaces the parent's form;
+    ``overrides`` entries are replaced whole.
+    """
+    out = copy.deepcopy(parent)
+    if any(k in child for k in PATH_FORMS):
+        for k in PATH_FORMS:
+            out.pop(k, None)
+    for key, value in child.items():
+        if value is None:
+            out.pop(key, None)
+        elif key == "overrides" and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **copy.deepcopy(value)}
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The scenario's mapping with its ``extends`` chain merged in."""
+    data = _read_yaml(path)
+    parent_name = data.pop("extends", None)
+    if parent_name is None:
+        return data
+    if not isinstance(parent_name, str):
+        raise ScenarioError(
+            str(path), [Problem("extends", "not a name", repr(parent_name), "a scenario name")]
+        )
+    sibling = path.parent / f"{parent_name}.yaml"
+    parent_path = sibling if sibling.exists() else resolve_path(parent_name)
+    if parent_path.resolve() in _seen:
+        raise ScenarioError(
+            str(path),
+            [Problem("extends", "circular extends", parent_name, "a chain without loops")],
+        )
+    parent = read_raw(parent_path, (*_seen, path.resolve()))
+    return merge(parent, data)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping" if value else "{}"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional/Annotated down to a model class or a dict/list type."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            annotation = models[0] if models else args[0]
+        else:
+            return annotation
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the schema allows at the mapping that holds ``loc[-1]``."""
+    current: Any = Scenario
+    for part in loc[:-1]:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _expected(err: Any) -> str:
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    bounds = {"greater_than": "> {gt}", "greater_than_equal": ">= {ge}",
+              "less_than": "< {lt}", "less_than_equal": "<= {le}"}
+    if kind in bounds:
+        return bounds[kind].format(**ctx)
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected')}"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(tuple(err["loc"]))
+        return "one of " + ", ".join(allowed) if allowed else "no such key"
+    if kind == "missing":
+        return "a value"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return kind.removesuffix("_type").removesuffix("_parsing").replace("_", " ")
+    if kind == "too_short":
+        return f"at least {ctx.get('min_length')} item(s)"
+    return "a valid value"
+
+
+def _from_validation_error(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(scenario)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = "nothing" if err["type"] == "missing" else _short(err.get("input"))
+        problems.append(Problem(loc, msg, got, _expected(err)))
+    return problems
+
+
+def models_to_sales_share(scenario: Scenario) -> float:
+    """Share of sales implied by the V2G-capable model count [fraction].
+
+    ``(capable_models / ev_models) x sales_weight`` with
+    ``ev_models = capable_models / model_share``; see :class:`BidirectionalModels`.
+    """
+    bm = scenario.bidirectional_models
+    if bm.capable_models == 0:
+        return 0.0
+    ev_models = bm.capable_models / bm.model_share
+    return min(1.0, bm.capable_models / ev_models * bm.sales_weight)
+
+
+def _check_path(name: str, where: str, spec: PathSpec, info: ParameterInfo,
+                scenario: Scenario) -> list[Problem]:
+    problems = []
+    values: list[tuple[str, float]] = []
+    if spec.value is not None:
+        values.append((f"{where}.value", spec.value))
+    if spec.points is not None:
+        values.extend((f"{where}.points.{y}", v) for y, v in spec.points.items())
+    if spec.scurve is not None:
+        sc = spec.scurve
+        values += [(f"{where}.scurve.start", sc.start), (f"{where}.scurve.end", sc.end)]
+        if sc.anchor is not None:
+            anchor = (models_to_sales_share(scenario) if sc.anchor.value == "bidirectional_models"
+                      else float(sc.anchor.value))
+            try:
+                midpoint_through(sc.anchor.year, anchor, sc.start, sc.end, sc.steepness)
+            except ValueError:
+                problems.append(Problem(
+                    f"{where}.scurve.anchor.value",
+                    "anchor must lie strictly between start and end",
+                    _short(anchor), f"between {sc.start} and {sc.end}"))
+    for path, v in values:
+        lo, hi = info.min, info.max
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            problems.append(Problem(path, f"out of range for {name} [{info.unit}]", _short(v),
+                                    f"between {lo} and {hi}" if hi is not None else f">= {lo}"))
+    return problems
+
+
+def cross_check(scenario: Scenario) -> list[Problem]:
+    """Problems the schema alone cannot see: registry, units, bounds, override keys."""
+    problems: list[Problem] = []
+    reg = registry()
+    for i, region in enumerate(scenario.regions):
+        if region not in KNOWN_REGIONS:
+            problems.append(Problem(f"regions.{i}", "unknown region (World is computed)",
+                                    repr(region), f"one of {list(KNOWN_REGIONS)}"))
+    if len(set(scenario.regions)) != len(scenario.regions):
+        problems.append(Problem("regions", "duplicate region", str(scenario.regions),
+                                "each region once"))
+    if scenario.years.history_end > 2024:
+        problems.append(Problem("years.history_end", "beyond the shipped IEA history",
+                                str(scenario.years.history_end), "<= 2024"))
+    for name in sorted(set(reg) - set(scenario.parameters)):
+        problems.append(Problem(f"parameters.{name}", "missing parameter", "nothing",
+                                f"a path in [{reg[name].unit}]"))
+    keys = set(scenario.regions) | set(scenario.segments) | {
+        f"{r}/{s}" for r in scenario.regions for s in scenario.segments
+    }
+    for name, param in scenario.parameters.items():
+        where = f"parameters.{name}"
+        if name not in reg:
+            problems.append(Problem(where, "unknown parameter", repr(name),
+                                    "one of " + ", ".join(sorted(reg))))
+            continue
+        info = reg[name]
+        if param.unit != info.unit:
+            problems.append(Problem(f"{where}.unit", "wrong unit", repr(param.unit),
+                                    repr(info.unit)))
+        problems += _check_path(name, where, param, info, scenario)
+        for key, spec in param.overrides.items():
+            if key not in keys:
+                problems.append(Problem(f"{where}.overrides.{key}", "unknown override key",
+                                        repr(key), "a region, a segment or 'Region/segment'"))
+                continue
+            problems += _check_path(name, f"{where}.overrides.{key}", spec, info, scenario)
+    return problems
+
+
+def parse(data: dict[str, Any], source: str = "(scenario)") -> Scenario:
+    """Validate a scenario mapping (``extends`` already merged)."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(source, _from_validation_error(exc)) from None
+    problems = cross_check(scenario)
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario
+
+
+def load_scenario(name_or_path: str | Path | None = None) -> Scenario:
+    """Load and validate a scenario by path or shipped name (default: ``base``)."""
+    path = resolve_path(name_or_path)
+    return parse(read_raw(path), str(path))
+
+
+def parameter_table(scenario: Scenario) -> pd.DataFrame:
+    """Every parameter and override with its unit, form, source and year."""
+    rows = []
+    reg = registry()
+
+    def describe(spec: PathSpec) -> str:
+        if spec.value is not None:
+            return f"value {spec.value:g}"
+        if spec.scurve is not None:
+            sc = spec.scurve
+            mid = (f"midpoint {sc.midpoint:g}" if sc.midpoint is not None
+                   else f"through {sc.anchor.value} in {sc.anchor.year}")  # type: ignore[union-attr]
+            return f"S-curve {sc.start:g}→{sc.end:g}, {mid}, steepness {sc.steepness:g}"
+        pts = spec.points or {}
+        return "points " + ", ".join(f"{y}: {v:g}" for y, v in sorted(pts.items()))
+
+    for name, param in scenario.parameters.items():
+        base: Parameter = param
+        rows.append({"parameter": name, "applies_to": "default", "unit": base.unit,
+                     "group": reg[name].group if name in reg else "",
+                     "denominator": reg[name].denominator if name in reg else "",
+                     "path": describe(base), "source": base.source, "year": base.year,
+                     "note": base.note or ""})
+        for key, spec in base.overrides.items():
+            rows.append({"parameter": name, "applies_to": key, "unit": base.unit,
+                         "group": reg[name].group if name in reg else "",
+                         "denominator": reg[name].denominator if name in reg else "",
+                         "path": describe(spec), "source": spec.source or base.source,
+                         "year": spec.year if spec.source else base.year,
+                         "note": spec.note or ""})
+    return pd.DataFrame(rows)
