@@ -55,7 +55,7 @@ def midpoint_through(anchor_year: float, anchor_value: float, start: float, end:
     r"""Midpoint year of the logistic from ``start`` to ``end`` that passes through an anchor.
 
     Solves :math:`v(t_a) = v_a` for :math:`m`:
-    :math:`m = t_a + \ln\big((v_a - s)/(e - v_a)\big) / k`.
+    :math:`m = t_a - \ln\big((v_a - s)/(e - v_a)\big) / k`.
 
     Raises
     ------
@@ -66,6 +66,9 @@ def midpoint_through(anchor_year: float, anchor_value: float, start: float, end:
     --------
     >>> midpoint_through(2024, 0.5, 0.0, 1.0, 0.3)
     2024.0
+    >>> m = midpoint_through(2025, 0.2, 0.0, 1.0, 0.3)
+    >>> round(float(logistic(np.array([2025.0]), 0.0, 1.0, m, 0.3)[0]), 12)
+    0.2
     """
     lo, hi = min(start, end), max(start, end)
     if not lo < anchor_value < hi:
@@ -73,7 +76,7 @@ def midpoint_through(anchor_year: float, anchor_value: float, start: float, end:
             f"anchor value {anchor_value!r} must lie strictly between start {start!r} "
             f"and end {end!r}"
         )
-    return float(anchor_year + np.log((anchor_value - start) / (end - anchor_value)) / steepness)
+    return float(anchor_year - np.log((anchor_value - start) / (end - anchor_value)) / steepness)
 
 
 def interpolate_points(years: FloatArray, points: Mapping[int, float]) -> FloatArray:

@@ -1,0 +1,346 @@
+"""Denominator checks: each a named ``check_*`` function returning pass/fail rows.
+
+Every check reads the run's dataset (:attr:`evflex.model.Results.data`) and returns one
+or more :class:`Check` rows with the measured ``value``, the ``limit`` it is held to and
+a ``detail`` that says where the worst case is. A check never looks at its own expected
+output: each compares two independently computed quantities (a sum against a total, a
+model series against data, a count against its physical bound). The tests break each
+one on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from evflex.capacity import KW_PER_GW, KWH_PER_GWH
+from evflex.filters import FUNNEL_STEPS
+from evflex.model import ALL_SEGMENTS, WORLD, Results
+from evflex.scenario import models_to_sales_share
+from evflex.states import STATES
+
+#: Relative tolerance of the accounting identities (float round-off only).
+IDENTITY_RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the checks table."""
+
+    check: str
+    passed: bool
+    value: float
+    limit: str
+    detail: str
+
+    @property
+    def status(self) -> str:
+        return "pass" if self.passed else "fail"
+
+
+def _where_max(da: xr.DataArray) -> str:
+    """Coordinates of the largest element, as ``dim=value`` pairs."""
+    if da.size == 0:
+        return "empty"
+    if not float(np.nanmax(da.values)) > 0:
+        return "nowhere (none)"
+    idx = np.unravel_index(int(np.nanargmax(da.values)), da.shape)
+    return ", ".join(f"{d}={da[d].values[i]}" for d, i in zip(da.dims, idx, strict=True))
+
+
+def _relative(err: xr.DataArray, scale: xr.DataArray) -> xr.DataArray:
+    return abs(err) / np.maximum(abs(scale), 1.0)
+
+
+def _identity(name: str, err: xr.DataArray, scale: xr.DataArray, what: str) -> Check:
+    rel = _relative(err, scale)
+    worst = float(rel.max())
+    return Check(name, bool(worst <= IDENTITY_RTOL), worst, f"<= {IDENTITY_RTOL:g} (relative)",
+                 f"{what}; worst at {_where_max(rel)}")
+
+
+def check_states_sum_to_one(results: Results) -> list[Check]:
+    """The exclusive states add up to the EV stock, and the shares to 1, everywhere."""
+    agg = results.aggregated
+    count = _identity("states_sum_to_stock", agg["states"].sum("state") - agg["ev_stock"],
+                      agg["ev_stock"], "sum of state counts minus EV stock")
+    share_err = agg["state_share"].sum("state") - 1.0
+    worst = float(abs(share_err).max())
+    shares = Check("states_shares_sum_to_one", worst <= IDENTITY_RTOL, worst,
+                   f"<= {IDENTITY_RTOL:g}", f"|sum of shares - 1|; worst at "
+                   f"{_where_max(abs(share_err))}")
+    negative = float(-agg["states"].min())
+    nonneg = Check("states_nonnegative", negative <= IDENTITY_RTOL * float(agg["ev_stock"].max()),
+                   max(negative, 0.0), ">= 0 vehicles in every state",
+                   f"most negative state count at {_where_max(-agg['states'])}")
+    return [count, shares, nonneg]
+
+
+def check_states_nest(results: Results) -> list[Check]:
+    """V2G <= bidirectional installed <= V2G-capable stock <= EV stock <= vehicle stock."""
+    agg = results.aggregated
+    funnel = agg["funnel"]
+    v2g = agg["states"].sel(state="v2g")
+    chain = [
+        ("v2g", v2g),
+        ("bidirectional_installed", funnel.sel(step="bidirectional_charger")),
+        ("v2g_capable_stock", agg["capable_stock"]),
+        ("ev_stock", agg["ev_stock"]),
+        ("vehicle_stock", agg["stock"]),
+    ]
+    out = []
+    for (lo_name, lo), (hi_name, hi) in zip(chain[:-1], chain[1:], strict=True):
+        excess = (lo - hi).clip(min=0.0)
+        rel = _relative(excess, hi)
+        worst = float(rel.max())
+        out.append(Check(f"nest_{lo_name}_le_{hi_name}", worst <= IDENTITY_RTOL, worst,
+                         f"{lo_name} <= {hi_name}",
+                         f"largest relative excess at {_where_max(rel)}"))
+    envelope = agg["states"].sel(state=["v2g", "v2h_v2b", "grid_managed"]).sum("state")
+    smart = agg["states"].sel(state=["v2g", "v2h_v2b", "grid_managed", "smart_only"]).sum("state")
+    excess = _relative((envelope - smart).clip(min=0.0), smart)
+    out.append(Check("nest_managed_envelope_le_flexible", float(excess.max()) <= IDENTITY_RTOL,
+                     float(excess.max()), "managed envelope <= flexible envelope",
+                     "envelopes are sums of exclusive states"))
+    return out
+
+
+def check_funnel_monotone(results: Results) -> list[Check]:
+    """Each funnel step keeps at most the vehicles of the step before it."""
+    funnel = results.aggregated["funnel"]
+    rise = (funnel.isel(step=slice(1, None)).values - funnel.isel(step=slice(None, -1)).values)
+    scale = np.maximum(funnel.isel(step=slice(None, -1)).values, 1.0)
+    rel = xr.DataArray(np.clip(rise, 0.0, None) / scale,
+                       dims=funnel.dims, coords={**funnel.isel(step=slice(1, None)).coords})
+    worst = float(rel.max())
+    return [Check("funnel_monotone", worst <= IDENTITY_RTOL, worst, "each step <= the one before",
+                  f"largest relative rise at {_where_max(rel)} (steps {', '.join(FUNNEL_STEPS)})")]
+
+
+def _reconcile(stock: xr.DataArray, sales: xr.DataArray, retirements: xr.DataArray,
+               before: xr.DataArray | float) -> xr.DataArray:
+    previous = stock.shift(year=1)
+    previous = previous.where(previous["year"] != stock["year"][0], before)
+    return stock - (previous + sales - retirements)
+
+
+def check_stock_reconciles(results: Results) -> list[Check]:
+    """stock(t) = stock(t-1) + sales(t) - retirements(t), for all vehicles and for EVs."""
+    ds = results.data
+    total = _reconcile(ds["stock"], ds["sales"], ds["retirements"], ds["stock_before"])
+    ev = _reconcile(ds["ev_stock_pt"], ds["ev_sales_pt"], ds["ev_retirements_pt"], 0.0)
+    neg = float(-min(float(ds["retirements"].min()), float(ds["ev_retirements_pt"].min())))
+    return [
+        _identity("stock_reconciles", total, ds["stock"], "stock - (previous + sales - retirements)"),
+        _identity("ev_stock_reconciles", ev, ds["ev_stock_pt"],
+                  "EV stock by powertrain - (previous + EV sales - EV retirements)"),
+        Check("retirements_nonnegative", neg <= 1e-6 * float(ds["stock"].max()), max(neg, 0.0),
+              ">= 0 vehicles/year", "no vehicle comes back from retirement"),
+    ]
+
+
+def check_stock_tracks_path(results: Results) -> list[Check]:
+    """The realised stock follows the scenario's stock path (sales cannot go negative)."""
+    ds = results.data
+    rel = _relative(ds["stock"] - ds["vehicle_stock_path"], ds["vehicle_stock_path"])
+    worst = float(rel.max())
+    return [Check("stock_tracks_path", worst <= 1e-6, worst, "<= 1e-06 (relative)",
+                  f"the path falls faster than retirements allow at {_where_max(rel)}"
+                  if worst > 1e-6 else "realised stock equals the vehicle_stock path")]
+
+
+def check_ev_within_total(results: Results) -> list[Check]:
+    """EV sales never exceed total sales (same year), per region and segment."""
+    ds = results.data
+    ev = ds["ev_sales_pt"].sum("powertrain")
+    rel = _relative((ev - ds["sales"]).clip(min=0.0), ds["sales"])
+    worst = float(rel.max())
+    return [Check("ev_sales_le_sales", worst <= 1e-6, worst, "EV sales <= sales",
+                  f"largest excess at {_where_max(rel)}")]
+
+
+def check_world_is_sum(results: Results) -> list[Check]:
+    """World rows of the output tables are sums of the regions' counts."""
+    out = []
+    frames = {"states": results.states_frame(), "fleet": results.fleet_frame()}
+    for name, df, key, col in [("states", frames["states"], ["segment", "year", "state"],
+                                "vehicles"),
+                               ("fleet", frames["fleet"], ["segment", "year"], "ev_stock")]:
+        regions = df[df["region"] != WORLD].groupby(key)[col].sum()
+        world = df[df["region"] == WORLD].set_index(key)[col]
+        rel = (abs(world - regions.reindex(world.index)) / np.maximum(abs(world), 1.0)).max()
+        out.append(Check(f"world_is_sum_{name}", bool(rel <= IDENTITY_RTOL), float(rel),
+                         f"<= {IDENTITY_RTOL:g}", f"World {col} minus the sum over regions"))
+    states = frames["states"]
+    world = states[(states["region"] == WORLD) & (states["segment"] == ALL_SEGMENTS)]
+    shares = world.pivot(index="year", columns="state", values="share")
+    counts = world.pivot(index="year", columns="state", values="vehicles")
+    total = counts.sum(axis=1)
+    implied = counts.div(total.where(total > 0, 1.0), axis=0)
+    rel = float(abs(shares - implied).where(total > 0, 0.0).max().max())
+    out.append(Check("world_shares_from_counts", rel <= IDENTITY_RTOL, rel, f"<= {IDENTITY_RTOL:g}",
+                     "World shares are World counts over World EV stock, not averages"))
+    return out
+
+
+def check_share_denominators(results: Results) -> list[Check]:
+    """Model share, sales share and stock share are never confused.
+
+    - the V2G-capable share of the stock lags the share of sales: in every year it is at
+      most the highest sales share seen so far;
+    - in the model-count year the bidirectional sales share is the explicit conversion of
+      the model count, and it differs from the raw model share unless the sales weight is 1.
+    """
+    agg = results.aggregated
+    sc = results.scenario
+    eligible = agg["ev_sales"]
+    sales_share = xr.where(eligible > 0, agg["capable_sales"] / eligible.where(eligible > 0, 1),
+                           0.0)
+    stock_share = xr.where(agg["ev_stock"] > 0,
+                           agg["capable_stock"] / agg["ev_stock"].where(agg["ev_stock"] > 0, 1),
+                           0.0)
+    running_max = xr.apply_ufunc(np.maximum.accumulate, sales_share,
+                                 input_core_dims=[["year"]], output_core_dims=[["year"]],
+                                 kwargs={"axis": -1})
+    lead = (stock_share - running_max).clip(min=0.0)
+    worst = float(lead.max())
+    out = [Check("capable_stock_share_lags_sales", worst <= 1e-9, worst,
+                 "stock share <= highest sales share to date",
+                 f"largest lead of stock share over sales share at {_where_max(lead)}")]
+    bm = sc.bidirectional_models
+    converted = models_to_sales_share(sc)
+    year = bm.year
+    if year in sc.years_axis:
+        param = results.data["param_bidirectional_share"].sel(year=year)
+        modelled = float(param.mean())
+        spec = sc.parameters["bidirectional_share"]
+        anchored = (spec.scurve is not None and spec.scurve.anchor is not None
+                    and spec.scurve.anchor.value == "bidirectional_models"
+                    and spec.scurve.anchor.year == year and not spec.overrides)
+        stock_share_year = float(stock_share.sel(region=WORLD, segment=ALL_SEGMENTS, year=year))
+        if anchored:
+            diff = abs(modelled - converted)
+            out.append(Check("model_count_converted_to_sales_share", diff <= 1e-9, diff,
+                             "bidirectional sales share = converted model count",
+                             f"model share {bm.model_share:g} x sales weight {bm.sales_weight:g}"
+                             f" = sales share {converted:.4g} in {year}"))
+        out.append(Check("model_share_not_used_as_stock_share",
+                         stock_share_year < modelled or modelled == 0.0, stock_share_year,
+                         f"< sales share {modelled:.4g} in {year}",
+                         "the capable share of the stock is built from vintages, below the "
+                         "share of sales while adoption grows"))
+    return out
+
+
+def check_calibration_anchors(results: Results) -> list[Check]:
+    """World EV sales, sales share and stock share in the anchor year are in range."""
+    anchors = results.scenario.calibration.anchors
+    if anchors is None:
+        return []
+    out = []
+    for var, rng, fmt in [("ev_sales", anchors.ev_sales, "{:,.0f}"),
+                          ("ev_sales_share", anchors.ev_sales_share, "{:.4f}"),
+                          ("ev_stock_share", anchors.ev_stock_share, "{:.4f}")]:
+        value = results.world(var, anchors.year)
+        out.append(Check(f"calibration_{var}_{anchors.year}", rng.low <= value <= rng.high, value,
+                         f"{fmt.format(rng.low)} to {fmt.format(rng.high)}",
+                         f"World {var} in {anchors.year}, modelled; target: {anchors.source}"))
+    return out
+
+
+def check_calibration_states(results: Results) -> list[Check]:
+    """World state shares in the target year within the tolerance of the targets."""
+    targets = results.scenario.calibration.states
+    if targets is None:
+        return []
+    shares = results.world_state_shares(targets.year)
+    out = []
+    for state in STATES:
+        target = float(getattr(targets, state))
+        diff = shares[state] - target
+        out.append(Check(f"calibration_{state}_{targets.year}", abs(diff) <= targets.tolerance,
+                         shares[state], f"{target:.3f} ± {targets.tolerance:.3f}",
+                         f"World share of EV stock, modelled; target: {targets.source}"))
+    return out
+
+
+def check_history_ev_stock(results: Results) -> list[Check]:
+    """Modelled EV stock against the IEA series, World and each region, over history."""
+    sc = results.scenario
+    hist = sc.calibration.history
+    agg = results.aggregated
+    years = [y for y in sc.years_axis if hist.from_year <= y <= sc.years.history_end]
+    model = agg["ev_stock"].sel(segment=ALL_SEGMENTS, year=years)
+    iea = agg["iea_ev_stock"].sel(segment=ALL_SEGMENTS, year=years)
+    has = iea > 0
+    rel = xr.where(has, abs(model - iea) / iea.where(has, 1.0), 0.0)
+    worst = float(rel.max()) if rel.size else 0.0
+    return [Check("history_ev_stock", worst <= hist.ev_stock_tolerance, worst,
+                  f"<= {hist.ev_stock_tolerance:g} (relative)",
+                  f"modelled EV stock vs IEA Global EV Data 2025, {years[0] if years else '-'}-"
+                  f"{years[-1] if years else '-'}; worst at {_where_max(rel)}")]
+
+
+def check_capacity_physical(results: Results) -> list[Check]:
+    """Capacities within physical limits: power, battery energy, plugged vehicles."""
+    ds = results.data
+    p = {k[len("param_"):]: ds[k] for k in ds.data_vars if k.startswith("param_")}
+    v2g = ds["states"].sel(state="v2g")
+    envelope = ds["states"].sel(state=["v2g", "v2h_v2b", "grid_managed"]).sum("state")
+    bounds = [
+        ("v2g_plugged_le_v2g", ds["capacity_v2g_plugged_at_peak"], v2g),
+        ("v2g_power_le_export_rating", ds["capacity_v2g_export_power"],
+         ds["capacity_v2g_plugged_at_peak"] * p["export_power_kw"] / KW_PER_GW),
+        ("v2g_energy_le_battery", ds["capacity_v2g_export_energy"],
+         ds["capacity_v2g_plugged_at_peak"] * ds["capable_kwh"] / KWH_PER_GWH),
+        ("v2g_energy_le_naive_battery", ds["capacity_v2g_export_energy"] / 1e3,
+         ds["capacity_naive_battery"]),
+        ("shiftable_load_le_charger_rating", ds["capacity_shiftable_load"],
+         envelope * p["charger_power_kw"] / KW_PER_GW),
+        ("managed_envelope_le_ev_stock", ds["capacity_managed_envelope"],
+         ds["ev_stock_pt"].sum("powertrain")),
+    ]
+    out = []
+    for name, value, limit in bounds:
+        excess = (value - limit).clip(min=0.0) / np.maximum(abs(limit), 1e-12)
+        worst = float(excess.max())
+        negative = float(value.min()) < 0
+        out.append(Check(f"capacity_{name}", worst <= 1e-9 and not negative, worst,
+                         "value <= physical limit, >= 0",
+                         f"largest relative excess at {_where_max(excess)}"
+                         + ("; negative values" if negative else "")))
+    return out
+
+
+#: Every check, in report order.
+CHECKS: tuple[Callable[[Results], list[Check]], ...] = (
+    check_states_sum_to_one,
+    check_states_nest,
+    check_funnel_monotone,
+    check_stock_reconciles,
+    check_stock_tracks_path,
+    check_ev_within_total,
+    check_world_is_sum,
+    check_share_denominators,
+    check_calibration_anchors,
+    check_calibration_states,
+    check_history_ev_stock,
+    check_capacity_physical,
+)
+
+
+def run_checks(results: Results) -> pd.DataFrame:
+    """The checks table: ``check, status, value, limit, detail``."""
+    rows = [c for fn in CHECKS for c in fn(results)]
+    return pd.DataFrame({"check": [c.check for c in rows], "status": [c.status for c in rows],
+                         "value": [c.value for c in rows], "limit": [c.limit for c in rows],
+                         "detail": [c.detail for c in rows]})
+
+
+def failed(table: pd.DataFrame) -> pd.DataFrame:
+    """The failing rows of a checks table."""
+    return table[table["status"] == "fail"]

@@ -1,0 +1,253 @@
+"""One run of the engine: scenario → fleet → capability → filters → states → capacity.
+
+>>> from evflex.model import run
+>>> results = run("base")                                  # doctest: +SKIP
+>>> results.frames()["states"].query("region == 'World' and year == 2100")  # doctest: +SKIP
+
+:func:`run` returns :class:`Results`, which holds every quantity as a labelled
+:class:`xarray.Dataset` over (region, segment, year) and renders the output tables
+(``states``, ``fleet``, ``funnel``, ``capacity``) as data frames with World and
+all-segment aggregates. World figures are sums of counts; shares are recomputed from
+those sums, never averaged.
+
+History (years up to ``years.history_end``) takes EV sales by powertrain from the IEA
+Global EV Data 2025 extract; the projection takes them from total sales times the
+scenario's EV sales share and PHEV split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from evflex.capability import capable_sales, smart_capable_sales, stock_of
+from evflex.capacity import METRICS, Availability, grid_capacity
+from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v2g_funnel
+from evflex.fleet.history import POWERTRAINS, ev_series
+from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage_stock
+from evflex.fleet.survival import survival_by_age, survival_matrix
+from evflex.paths import FloatArray
+from evflex.scenario import Scenario, load_scenario
+from evflex.scenario.evaluate import evaluate_all
+from evflex.states import STATES, allocate_states
+
+WORLD = "World"
+ALL_SEGMENTS = "all"
+
+
+def _ev_sales(scenario: Scenario, params: dict[str, FloatArray],
+              sales: FloatArray) -> FloatArray:
+    """EV sales by (region, segment, powertrain, year) [vehicles/year]."""
+    years = scenario.years_axis
+    history = ev_series("ev_sales", scenario.regions, list(scenario.segments), years,
+                        [seg.iea_mode for seg in scenario.segments.values()])
+    ev_total = sales * params["ev_sales_share"]
+    phev = params["phev_share_of_ev_sales"]
+    projected = np.stack([ev_total * (1.0 - phev), ev_total * phev], axis=2)
+    is_history = np.asarray(years) <= scenario.years.history_end
+    return np.where(is_history, history, projected)
+
+
+def compute(scenario: Scenario, availability: Availability | None = None) -> xr.Dataset:
+    """Every quantity of one run as a dataset over (region, segment, ..., year)."""
+    params = evaluate_all(scenario)
+    years = scenario.years_axis
+    n_years = len(years)
+
+    # Fleet: survival is a property of the segment and region (first year's values).
+    surv_age = survival_by_age(params["survival_mean_life"][..., 0],
+                               params["survival_shape"][..., 0],
+                               scenario.options.survival_max_age)
+    sales, retirements, stock, stock_before = sales_from_stock(
+        params["vehicle_stock"], surv_age, params["pre_history_growth"][..., 0])
+    surv = survival_matrix(surv_age, n_years)  # (R, S, V, T)
+    ev_sales = _ev_sales(scenario, params, sales)
+    ev_stock_pt = vintage_stock(ev_sales, surv)  # (R, S, P, T)
+    ev_stock = ev_stock_pt.sum(axis=2)
+    ev_retirements = retirements_from_stock(ev_sales, ev_stock_pt)
+
+    # Capability by vintage, carried into the stock.
+    phev_eligible = scenario.options.phev_v2g_eligible
+    bidir = params["bidirectional_share"]
+    capable = capable_sales(ev_sales, bidir, phev_eligible)
+    smart = smart_capable_sales(ev_sales, params["smart_capable_share"], capable)
+    capable_stock = stock_of(capable, surv)
+    smart_stock = stock_of(smart, surv)
+
+    # Filters, funnel and exclusive states.
+    shares = {name: params[name] for name in CONDITIONAL_FILTERS}
+    funnel = v2g_funnel(ev_stock, capable_stock, shares)  # (R, S, step, T)
+    installed = funnel[:, :, FUNNEL_STEPS.index("bidirectional_charger")]
+    states = allocate_states(
+        ev_stock, funnel[:, :, -1], installed, smart_stock, params["v2h_v2b_use"],
+        params["grid_managed_enrolment"], params["smart_charging_use"])
+
+    # Energy in the batteries, by vintage.
+    batt_bev, batt_phev = params["battery_kwh_bev"], params["battery_kwh_phev"]
+    naive_kwh = stock_of(ev_sales[:, :, 0] * batt_bev + ev_sales[:, :, 1] * batt_phev, surv)
+    capable_energy = ev_sales[:, :, 0] * bidir * batt_bev
+    if phev_eligible:
+        capable_energy = capable_energy + ev_sales[:, :, 1] * bidir * batt_phev
+    capable_kwh_total = stock_of(capable_energy, surv)
+    capable_kwh = np.where(capable_stock > 0, capable_kwh_total
+                           / np.where(capable_stock > 0, capable_stock, 1.0), batt_bev)
+
+    avail = availability if availability is not None else Availability.from_parameters(params)
+    capacity = grid_capacity(
+        naive_kwh=naive_kwh, states=states, capable_kwh=capable_kwh, availability=avail,
+        charger_power_kw=params["charger_power_kw"], export_power_kw=params["export_power_kw"],
+        peak_duration_h=params["peak_duration_h"], daily_energy_kwh=params["daily_energy_kwh"],
+        shiftable_energy_share=params["shiftable_energy_share"])
+
+    iea_stock = ev_series("ev_stock", scenario.regions, list(scenario.segments), years,
+                          [seg.iea_mode for seg in scenario.segments.values()]).sum(axis=2)
+
+    rst = ("region", "segment", "year")
+    data: dict[str, tuple[tuple[str, ...], FloatArray, dict[str, str]]] = {
+        "vehicle_stock_path": (rst, params["vehicle_stock"], {"unit": "vehicles"}),
+        "stock": (rst, stock, {"unit": "vehicles"}),
+        "sales": (rst, sales, {"unit": "vehicles/year"}),
+        "retirements": (rst, retirements, {"unit": "vehicles/year"}),
+        "stock_before": (("region", "segment"), stock_before, {"unit": "vehicles"}),
+        "ev_sales_pt": (("region", "segment", "powertrain", "year"), ev_sales,
+                        {"unit": "vehicles/year"}),
+        "ev_stock_pt": (("region", "segment", "powertrain", "year"), ev_stock_pt,
+                        {"unit": "vehicles"}),
+        "ev_retirements_pt": (("region", "segment", "powertrain", "year"), ev_retirements,
+                              {"unit": "vehicles/year"}),
+        "iea_ev_stock": (rst, iea_stock, {"unit": "vehicles", "source": "IEA GEV Data 2025"}),
+        "capable_sales": (rst, capable, {"unit": "vehicles/year"}),
+        "smart_capable_sales": (rst, smart, {"unit": "vehicles/year"}),
+        "capable_stock": (rst, capable_stock, {"unit": "vehicles"}),
+        "smart_capable_stock": (rst, smart_stock, {"unit": "vehicles"}),
+        "funnel": (("region", "segment", "step", "year"), funnel, {"unit": "vehicles"}),
+        "states": (("region", "segment", "state", "year"), states, {"unit": "vehicles"}),
+        "capable_kwh": (rst, capable_kwh, {"unit": "kWh/vehicle"}),
+    }
+    for metric, unit in METRICS.items():
+        data[f"capacity_{metric}"] = (rst, capacity[metric], {"unit": unit})
+    ds = xr.Dataset(
+        {name: xr.Variable(dims, np.asarray(values, dtype=float), attrs)
+         for name, (dims, values, attrs) in data.items()},
+        coords={"region": scenario.regions, "segment": list(scenario.segments),
+                "year": years, "powertrain": list(POWERTRAINS), "step": list(FUNNEL_STEPS),
+                "state": list(STATES)},
+        attrs={"scenario": scenario.name, "version": scenario.version,
+               "availability_source": avail.source,
+               "history_end": scenario.years.history_end},
+    )
+    for name, values in params.items():
+        ds[f"param_{name}"] = xr.Variable(rst, values, {"unit": scenario.parameters[name].unit})
+    return ds
+
+
+def _with_aggregates(da: xr.DataArray) -> xr.DataArray:
+    """Add region ``World`` and segment ``all`` as sums of counts."""
+    da = xr.concat([da, da.sum("region").expand_dims(region=[WORLD])], dim="region")
+    return xr.concat([da, da.sum("segment").expand_dims(segment=[ALL_SEGMENTS])], dim="segment")
+
+
+def _safe_ratio(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
+    return xr.where(den > 0, num / den.where(den > 0, 1.0), 0.0)
+
+
+@dataclass
+class Results:
+    """The outcome of one run: the dataset, the scenario, and the output tables."""
+
+    scenario: Scenario
+    data: xr.Dataset
+
+    @cached_property
+    def aggregated(self) -> xr.Dataset:
+        """Counts with World and ``all`` aggregates (sums), and shares recomputed."""
+        ds = self.data
+        out = xr.Dataset({
+            "sales": _with_aggregates(ds["sales"]),
+            "stock": _with_aggregates(ds["stock"]),
+            "retirements": _with_aggregates(ds["retirements"]),
+            "ev_sales": _with_aggregates(ds["ev_sales_pt"].sum("powertrain")),
+            "ev_stock": _with_aggregates(ds["ev_stock_pt"].sum("powertrain")),
+            "ev_retirements": _with_aggregates(ds["ev_retirements_pt"].sum("powertrain")),
+            "capable_sales": _with_aggregates(ds["capable_sales"]),
+            "capable_stock": _with_aggregates(ds["capable_stock"]),
+            "iea_ev_stock": _with_aggregates(ds["iea_ev_stock"]),
+            "funnel": _with_aggregates(ds["funnel"]),
+            "states": _with_aggregates(ds["states"]),
+        })
+        out["ev_sales_share"] = _safe_ratio(out["ev_sales"], out["sales"])
+        out["ev_stock_share"] = _safe_ratio(out["ev_stock"], out["stock"])
+        out["state_share"] = xr.where(
+            out["ev_stock"] > 0, out["states"] / out["ev_stock"].where(out["ev_stock"] > 0, 1),
+            xr.where(out["state"] == "outside", 1.0, 0.0))
+        return out
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The output tables ``states``, ``fleet``, ``funnel`` and ``capacity``."""
+        return {"states": self.states_frame(), "fleet": self.fleet_frame(),
+                "funnel": self.funnel_frame(), "capacity": self.capacity_frame()}
+
+    def states_frame(self) -> pd.DataFrame:
+        agg = self.aggregated
+        ds = xr.Dataset({"vehicles": agg["states"], "share": agg["state_share"]})
+        df = ds.transpose("region", "segment", "year", "state").to_dataframe().reset_index()
+        return df[["region", "segment", "year", "state", "vehicles", "share"]]
+
+    def fleet_frame(self) -> pd.DataFrame:
+        agg = self.aggregated
+        cols = ["sales", "ev_sales", "ev_sales_share", "stock", "ev_stock", "ev_stock_share",
+                "retirements", "ev_retirements"]
+        df = agg[cols].transpose("region", "segment", "year").to_dataframe().reset_index()
+        return df[["region", "segment", "year", *cols]]
+
+    def funnel_frame(self) -> pd.DataFrame:
+        agg = self.aggregated["funnel"].transpose("region", "segment", "step", "year")
+        removed = agg.copy(data=removed_by_step(agg.values))
+        ds = xr.Dataset({"vehicles": agg, "removed": removed})
+        df = ds.transpose("region", "segment", "year", "step").to_dataframe().reset_index()
+        return df[["region", "segment", "year", "step", "vehicles", "removed"]]
+
+    def capacity_frame(self) -> pd.DataFrame:
+        rows = []
+        for metric, unit in METRICS.items():
+            da = self.data[f"capacity_{metric}"].sum("segment")
+            da = xr.concat([da, da.sum("region").expand_dims(region=[WORLD])], dim="region")
+            df = da.rename("value").to_dataframe().reset_index()
+            df["metric"], df["unit"] = metric, unit
+            rows.append(df[["region", "year", "metric", "value", "unit"]])
+        df = pd.concat(rows, ignore_index=True)
+        order = {m: i for i, m in enumerate(METRICS)}
+        return df.sort_values(["region", "year", "metric"], kind="stable",
+                              key=lambda c: c.map(order) if c.name == "metric"
+                              else c.map(self._region_order) if c.name == "region" else c,
+                              ).reset_index(drop=True)
+
+    @property
+    def _region_order(self) -> dict[str, int]:
+        return {r: i for i, r in enumerate([*self.scenario.regions, WORLD])}
+
+    def world(self, variable: str, year: int) -> float:
+        """A World, all-segment value of an aggregated variable in one year."""
+        return float(self.aggregated[variable].sel(region=WORLD, segment=ALL_SEGMENTS,
+                                                   year=year))
+
+    def world_state_shares(self, year: int) -> dict[str, float]:
+        """World shares of the EV stock by state in one year [fraction]."""
+        da = self.aggregated["state_share"].sel(region=WORLD, segment=ALL_SEGMENTS, year=year)
+        return {str(s): float(v) for s, v in zip(da["state"].values, da.values, strict=True)}
+
+
+def run(scenario: Scenario | str | Path | None = None,
+        availability: Availability | None = None) -> Results:
+    """Run the engine on a scenario (object, shipped name or path; default ``base``).
+
+    ``availability`` replaces the scenario's availability parameters (the seam to the
+    vehicle simulation).
+    """
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    return Results(scenario=sc, data=compute(sc, availability))
