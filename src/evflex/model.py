@@ -26,7 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from evflex.capability import capable_sales, smart_capable_sales, stock_of
-from evflex.capacity import METRICS, Availability, grid_capacity
+from evflex.capacity import METRICS, Availability, energy_above_reserve, grid_capacity
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v2g_funnel
 from evflex.fleet.history import POWERTRAINS, ev_series
 from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage_stock
@@ -128,6 +128,8 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
         "funnel": (("region", "segment", "step", "year"), funnel, {"unit": "vehicles"}),
         "states": (("region", "segment", "state", "year"), states, {"unit": "vehicles"}),
         "capable_kwh": (rst, capable_kwh, {"unit": "kWh/vehicle"}),
+        "usable_kwh": (rst, np.broadcast_to(energy_above_reserve(capable_kwh, avail),
+                                            capable_kwh.shape), {"unit": "kWh/vehicle"}),
     }
     for metric, unit in METRICS.items():
         data[f"capacity_{metric}"] = (rst, capacity[metric], {"unit": unit})
