@@ -186,5 +186,32 @@ def run(
                          "(use --allow-failed-checks to exit 0)"], EXIT_CHECKS_FAILED)
 
 
+#: Modules that add commands to the app through a ``register(app)`` function.
+COMMAND_MODULES = (
+    "evflex.simulate.command",
+    "evflex.uncertainty.command",
+    "evflex.store.command",
+    "evflex.web.command",
+)
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # Only a module that is not there (yet) is skipped; a module that is there but
+            # fails to import is a bug and is raised.
+            if exc.name is not None and name.startswith(exc.name):
+                continue
+            raise
+        module.register(app)
+
+
+_register_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
