@@ -207,7 +207,11 @@ def _register_commands() -> None:
             if exc.name is not None and name.startswith(exc.name):
                 continue
             raise
-        module.register(app)
+        if hasattr(module, "register"):
+            module.register(app)
+        else:  # a module with a single command function named after its package
+            command = name.split(".")[1]
+            app.command(command)(getattr(module, command))
 
 
 _register_commands()
