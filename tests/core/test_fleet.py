@@ -1,0 +1,96 @@
+"""Closed-form cases of the stock-flow model and survival curves."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate
+
+import evflex.fleet.stock
+import evflex.fleet.survival
+import evflex.paths
+from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage_stock
+from evflex.fleet.survival import survival_by_age, survival_matrix, weibull_survival
+
+
+@pytest.mark.parametrize("module", [evflex.paths, evflex.fleet.survival, evflex.fleet.stock])
+def test_doctests(module: object) -> None:
+    result = doctest.testmod(module)  # type: ignore[arg-type]
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize(("mean", "shape"), [(15.0, 2.0), (20.0, 3.0), (8.0, 1.2)])
+def test_weibull_mean_life_is_the_mean(mean: float, shape: float) -> None:
+    # The mean of a lifetime distribution is the integral of its survival function.
+    integral, _ = integrate.quad(lambda a: float(weibull_survival(np.array([a]), mean, shape)[0]),
+                                 0, np.inf)
+    assert integral == pytest.approx(mean, rel=1e-6)
+
+
+def test_constant_stock_gives_constant_sales() -> None:
+    # A stationary stock N with stationary ages needs N / sum_a S(a) new vehicles a year.
+    surv = survival_by_age(np.array([15.0]), np.array([3.0]), 60)
+    stock = np.full((1, 40), 1e6)
+    sales, retirements, realised, before = sales_from_stock(stock, surv, np.array([0.0]))
+    expected = 1e6 / surv.sum()
+    np.testing.assert_allclose(sales, expected, rtol=1e-12)
+    np.testing.assert_allclose(retirements, expected, rtol=1e-12)
+    np.testing.assert_allclose(realised, stock, rtol=1e-12)
+    assert before[0] == pytest.approx(1e6)
+
+
+def test_stock_growing_at_the_pre_history_rate_has_sales_growing_at_that_rate() -> None:
+    g = 0.04
+    surv = survival_by_age(np.array([12.0]), np.array([2.5]), 60)
+    stock = 1e6 * (1 + g) ** np.arange(30)[None, :]
+    sales, _, realised, _ = sales_from_stock(stock, surv, np.array([g]))
+    np.testing.assert_allclose(sales[0, 1:] / sales[0, :-1], 1 + g, rtol=1e-10)
+    # and the first year's sales follow the closed form of a geometric age structure
+    ages = np.arange(surv.shape[-1])
+    weights = surv[0] * (1 + g) ** (-ages.astype(float))
+    assert sales[0, 0] == pytest.approx(1e6 / weights.sum(), rel=1e-10)
+    np.testing.assert_allclose(realised, stock, rtol=1e-12)
+
+
+def test_single_vintage_decays_along_the_survival_curve() -> None:
+    surv = survival_by_age(np.array([[10.0]]), np.array([[2.0]]), 30)
+    n = 25
+    matrix = survival_matrix(surv, n)
+    sales = np.zeros((1, 1, 1, n))
+    sales[..., 5] = 1000.0
+    stock = vintage_stock(sales, matrix)[0, 0, 0]
+    assert np.all(stock[:5] == 0)
+    np.testing.assert_allclose(stock[5:], 1000.0 * surv[0, 0, : n - 5], rtol=1e-12)
+    # retirements reconcile and are the survival curve's decrements
+    ret = retirements_from_stock(sales, vintage_stock(sales, matrix))[0, 0, 0]
+    np.testing.assert_allclose(ret[6:], 1000.0 * -np.diff(surv[0, 0, : n - 5]), rtol=1e-9,
+                               atol=1e-9)
+
+
+def test_falling_stock_path_is_not_forced_below_survivors() -> None:
+    surv = survival_by_age(np.array([30.0]), np.array([3.0]), 80)
+    stock = np.array([[1e6, 1e6, 5e5, 5e5]])  # halves in a year: retirements cannot do that
+    sales, _, realised, _ = sales_from_stock(stock, surv, np.array([0.0]))
+    assert sales[0, 2] == 0.0
+    assert realised[0, 2] > stock[0, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mean=st.floats(3.0, 40.0), shape=st.floats(0.8, 6.0), growth=st.floats(-0.05, 0.2),
+    levels=st.lists(st.floats(1e3, 1e8), min_size=2, max_size=30),
+)
+def test_stock_reconciles_for_any_path(mean: float, shape: float, growth: float,
+                                       levels: list[float]) -> None:
+    surv = survival_by_age(np.array([mean]), np.array([shape]), 60)
+    stock = np.array([levels])
+    sales, retirements, realised, before = sales_from_stock(stock, surv, np.array([growth]))
+    previous = np.concatenate([before[:, None], realised[:, :-1]], axis=1)
+    np.testing.assert_allclose(realised, previous + sales - retirements, rtol=1e-9, atol=1e-6)
+    assert np.all(sales >= 0)
+    assert np.all(retirements >= -1e-6 * realised.max())
+    assert np.all(realised >= stock * (1 - 1e-12))
