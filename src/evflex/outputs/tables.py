@@ -96,8 +96,36 @@ def write_run(out: Path, tables: Mapping[str, pd.DataFrame],
         for name, writer in (extra or {}).items():
             writer(staging / name)
             names.append(name)
-        for name in names:
-            os.replace(staging / name, out / name)
+        _swap_in(staging, out, names)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [out / n for n in names]
+
+
+def _swap_in(staging: Path, out: Path, names: list[str]) -> None:
+    """Move staged files into ``out``: all of them, or (on error) none of them.
+
+    Existing files are first moved aside into the staging folder; if any move fails,
+    the new files are taken out again and the earlier ones put back.
+    """
+    for name in names:
+        if (out / name).is_dir():
+            raise IsADirectoryError(21, "a folder is in the way", str(out / name))
+    aside = staging / ".previous"
+    aside.mkdir()
+    moved_aside: list[str] = []
+    moved_in: list[str] = []
+    try:
+        for name in names:
+            if (out / name).exists() or (out / name).is_symlink():
+                os.replace(out / name, aside / name)
+                moved_aside.append(name)
+        for name in names:
+            os.replace(staging / name, out / name)
+            moved_in.append(name)
+    except BaseException:
+        for name in moved_in:
+            os.replace(out / name, staging / name)
+        for name in moved_aside:
+            os.replace(aside / name, out / name)
+        raise

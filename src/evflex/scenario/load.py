@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from evflex.paths import midpoint_through
-from evflex.scenario.schema import Parameter, PathSpec, Scenario
+from evflex.scenario.schema import Parameter, PathSpec, Scenario, SchemaProblem
 
 #: Regions for which the shipped IEA extract gives history (World is their sum).
 KNOWN_REGIONS = ("China", "Europe", "USA", "RestOfWorld")
@@ -254,6 +254,11 @@ def _from_validation_error(exc: ValidationError) -> list[Problem]:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         got = "nothing" if err["type"] == "missing" else _short(err.get("input"))
+        found = (err.get("ctx") or {}).get("error")
+        if isinstance(found, SchemaProblem):
+            where = f"{loc}.{found.field}" if found.field else loc
+            problems.append(Problem(where, found.problem, found.got, found.expected))
+            continue
         problems.append(Problem(loc, msg, got, _expected(err)))
     return problems
 
@@ -317,8 +322,11 @@ def cross_check(scenario: Scenario) -> list[Problem]:
     for name in sorted(set(reg) - set(scenario.parameters)):
         problems.append(Problem(f"parameters.{name}", "missing parameter", "nothing",
                                 f"a path in [{reg[name].unit}]"))
-    keys = set(scenario.regions) | set(scenario.segments) | {
-        f"{r}/{s}" for r in scenario.regions for s in scenario.segments
+    # Overrides for a known region the scenario leaves out (e.g. inherited through
+    # ``extends``) are allowed and unused; anything else is a typo.
+    regions = set(scenario.regions) | set(KNOWN_REGIONS)
+    keys = regions | set(scenario.segments) | {
+        f"{r}/{s}" for r in regions for s in scenario.segments
     }
     for name, param in scenario.parameters.items():
         where = f"parameters.{name}"

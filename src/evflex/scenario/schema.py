@@ -21,6 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 ASSUMPTION = "assumption"
 
 
+class SchemaProblem(ValueError):
+    """A validator's finding, with the sub-field, what was got and what was expected."""
+
+    def __init__(self, problem: str, got: str, expected: str, field: str = ""):
+        super().__init__(problem)
+        self.problem, self.got, self.expected, self.field = problem, got, expected, field
+
+
 class StrictModel(BaseModel):
     """Base: unknown keys are errors, values are not coerced from other types."""
 
@@ -49,7 +57,9 @@ class SCurve(StrictModel):
     @model_validator(mode="after")
     def _one_of_midpoint_anchor(self) -> SCurve:
         if (self.midpoint is None) == (self.anchor is None):
-            raise ValueError("give exactly one of 'midpoint' or 'anchor'")
+            got = "both" if self.midpoint is not None else "neither"
+            raise SchemaProblem("give exactly one of 'midpoint' or 'anchor'", got,
+                                "'midpoint: YEAR' or 'anchor: {year, value}'")
         return self
 
 
@@ -70,11 +80,11 @@ class PathSpec(StrictModel):
     def _one_form(self) -> PathSpec:
         given = [k for k in ("value", "scurve", "points") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(
-                f"give exactly one of 'value', 'scurve' or 'points' (got {given or 'none'})"
-            )
+            raise SchemaProblem("give exactly one path form", ", ".join(given) or "none",
+                                "one of 'value', 'scurve' or 'points'")
         if self.points is not None and len(self.points) == 0:
-            raise ValueError("'points' needs at least one year: value pair")
+            raise SchemaProblem("'points' is empty", "{}", "at least one 'YEAR: value' pair",
+                                "points")
         return self
 
 
@@ -88,9 +98,12 @@ class Parameter(PathSpec):
     @model_validator(mode="after")
     def _provenance(self) -> Parameter:
         if not self.source.strip():
-            raise ValueError("'source' must name a source or say 'assumption'")
+            raise SchemaProblem("empty source", repr(self.source),
+                                "a named source, or the word 'assumption'", "source")
         if self.year is None and not self.source.strip().lower().startswith(ASSUMPTION):
-            raise ValueError("a sourced parameter needs the source's 'year'")
+            raise SchemaProblem("a sourced parameter needs the source's year", "no year",
+                                "'year: YYYY' (or a source starting with 'assumption')",
+                                "year")
         return self
 
 
@@ -104,10 +117,9 @@ class Years(StrictModel):
     @model_validator(mode="after")
     def _ordered(self) -> Years:
         if not self.start <= self.history_end < self.end:
-            raise ValueError(
-                f"need start <= history_end < end (got {self.start}, {self.history_end}, "
-                f"{self.end})"
-            )
+            raise SchemaProblem("years out of order",
+                                f"{self.start}, {self.history_end}, {self.end}",
+                                "start <= history_end < end")
         return self
 
 
@@ -150,7 +162,8 @@ class Range(StrictModel):
     @model_validator(mode="after")
     def _ordered(self) -> Range:
         if self.low > self.high:
-            raise ValueError(f"need low <= high (got {self.low} > {self.high})")
+            raise SchemaProblem("range reversed", f"low {self.low} > high {self.high}",
+                                "low <= high")
         return self
 
 
@@ -180,7 +193,7 @@ class StateTargets(StrictModel):
     def _sums_to_one(self) -> StateTargets:
         total = self.v2g + self.v2h_v2b + self.grid_managed + self.smart_only + self.outside
         if abs(total - 1.0) > 1e-9:
-            raise ValueError(f"state targets must sum to 1 (got {total:.6g})")
+            raise SchemaProblem("state targets must sum to 1", f"{total:.6g}", "1")
         return self
 
 

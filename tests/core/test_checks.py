@@ -1,0 +1,158 @@
+"""Every denominator check fails on an input built to break it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+from evflex import checks
+from evflex.model import ALL_SEGMENTS, WORLD, Results, run
+from evflex.scenario import Scenario
+
+
+def _status(results: Results, fn: Callable[[Results], list[checks.Check]]) -> dict[str, str]:
+    return {c.check: c.status for c in fn(results)}
+
+
+def _tampered(results: Results, edit: Callable[[xr.Dataset], None]) -> Results:
+    data = results.data.copy(deep=True)
+    edit(data)
+    return Results(scenario=results.scenario, data=data)
+
+
+def _with_param(scenario: Scenario, name: str, **update: object) -> Scenario:
+    param = scenario.parameters[name].model_copy(update=update)
+    return scenario.model_copy(update={"parameters": {**scenario.parameters, name: param}})
+
+
+CELL = {"region": "Europe", "segment": "cars", "year": 2060}
+
+
+def _add(name: str, amount: float, **where: object) -> Callable[[xr.Dataset], None]:
+    def edit(ds: xr.Dataset) -> None:
+        ds[name].loc[{**CELL, **where}] = ds[name].loc[{**CELL, **where}] + amount
+    return edit
+
+
+def test_every_check_passes_on_base(base_results: Results) -> None:
+    for fn in checks.CHECKS:
+        assert set(_status(base_results, fn).values()) <= {"pass"}, fn.__name__
+
+
+@pytest.mark.parametrize(("fn", "name", "edit"), [
+    (checks.check_states_sum_to_one, "states_sum_to_stock", _add("states", 1e5, state="v2g")),
+    (checks.check_states_sum_to_one, "states_shares_sum_to_one",
+     _add("states", 1e5, state="smart_only")),
+    (checks.check_states_sum_to_one, "states_nonnegative", _add("states", -1e9, state="outside")),
+    (checks.check_states_nest, "nest_v2g_le_bidirectional_installed",
+     _add("funnel", -5e7, step="bidirectional_charger")),
+    (checks.check_states_nest, "nest_bidirectional_installed_le_v2g_capable_stock",
+     _add("capable_stock", -9e7)),
+    (checks.check_states_nest, "nest_v2g_capable_stock_le_ev_stock", _add("capable_stock", 5e8)),
+    (checks.check_states_nest, "nest_ev_stock_le_vehicle_stock", _add("stock", -3e8)),
+    (checks.check_funnel_monotone, "funnel_monotone", _add("funnel", 1e8, step="v2g_active")),
+    (checks.check_stock_reconciles, "stock_reconciles", _add("stock", 1e3)),
+    (checks.check_stock_reconciles, "ev_stock_reconciles",
+     _add("ev_stock_pt", 1e3, powertrain="bev")),
+    (checks.check_stock_reconciles, "retirements_nonnegative", _add("retirements", -1e8)),
+    (checks.check_ev_within_total, "ev_sales_le_sales", _add("ev_sales_pt", 5e7, powertrain="bev")),
+    (checks.check_share_denominators, "capable_stock_share_lags_sales",
+     _add("capable_stock", 1e8)),
+    (checks.check_capacity_physical, "capacity_v2g_plugged_le_v2g",
+     _add("capacity_v2g_plugged_at_peak", 1e8)),
+    (checks.check_capacity_physical, "capacity_v2g_power_le_export_rating",
+     _add("capacity_v2g_export_power", 1e3)),
+    (checks.check_capacity_physical, "capacity_v2g_energy_le_battery",
+     _add("capacity_v2g_export_energy", 1e4)),
+    (checks.check_capacity_physical, "capacity_shiftable_load_le_charger_rating",
+     _add("capacity_shiftable_load", 1e4)),
+    (checks.check_capacity_physical, "capacity_managed_envelope_le_ev_stock",
+     _add("capacity_managed_envelope", 1e9)),
+])
+def test_tampered_results_fail_the_check(base_results: Results, fn: Callable, name: str,
+                                         edit: Callable[[xr.Dataset], None]) -> None:
+    assert _status(base_results, fn)[name] == "pass"
+    broken = _tampered(base_results, edit)
+    assert _status(broken, fn)[name] == "fail"
+    row = checks.run_checks(broken).set_index("check").loc[name]
+    assert row["status"] == "fail"
+
+
+def test_model_count_used_as_stock_share_fails(base_results: Results) -> None:
+    # someone pastes the model share (1.5 %) into the stock: the stock no longer lags
+    def edit(ds: xr.Dataset) -> None:
+        ev = ds["ev_stock_pt"].sum("powertrain")
+        ds["capable_stock"].loc[{"year": 2025}] = ev.sel(year=2025) * 0.9
+    broken = _tampered(base_results, edit)
+    status = _status(broken, checks.check_share_denominators)
+    assert status["model_share_not_used_as_stock_share"] == "fail"
+    assert status["capable_stock_share_lags_sales"] == "fail"
+
+
+def test_sales_share_not_from_the_conversion_fails(base_results: Results) -> None:
+    def edit(ds: xr.Dataset) -> None:
+        ds["param_bidirectional_share"].loc[{"year": 2025}] = 0.015  # the raw model share
+    status = _status(_tampered(base_results, edit), checks.check_share_denominators)
+    assert status["model_count_converted_to_sales_share"] == "fail"
+
+
+def test_world_rows_that_are_not_sums_fail(base_results: Results) -> None:
+    class Averaged(Results):
+        def states_frame(self) -> pd.DataFrame:
+            df = super().states_frame()
+            world = df["region"] == WORLD
+            df.loc[world, "vehicles"] = df.loc[world, "vehicles"] / 4  # a mean, not a sum
+            regional = df[~world & (df["segment"] == ALL_SEGMENTS)]
+            mean = regional.groupby(["year", "state"])["share"].mean()
+            rows = world & (df["segment"] == ALL_SEGMENTS)
+            keys = pd.MultiIndex.from_frame(df.loc[rows, ["year", "state"]])
+            df.loc[rows, "share"] = mean.reindex(keys).to_numpy()  # an average of shares
+            return df
+
+    status = _status(Averaged(base_results.scenario, base_results.data),
+                     checks.check_world_is_sum)
+    assert status["world_is_sum_states"] == "fail"
+    assert status["world_shares_from_counts"] == "fail"
+
+
+def test_stock_path_falling_faster_than_retirements_fails(base_scenario: Scenario) -> None:
+    sc = _with_param(base_scenario, "vehicle_stock", overrides={
+        **base_scenario.parameters["vehicle_stock"].overrides,
+        "USA": base_scenario.parameters["vehicle_stock"].overrides["USA"].model_copy(
+            update={"points": {2010: 222e6, 2024: 233e6, 2030: 120e6, 2100: 120e6}})})
+    status = _status(run(sc), checks.check_stock_tracks_path)
+    assert status["stock_tracks_path"] == "fail"
+
+
+def test_calibration_anchors_fail_when_adoption_is_lower(base_scenario: Scenario) -> None:
+    param = base_scenario.parameters["ev_sales_share"]
+    china = param.overrides["China"]
+    assert china.scurve is not None and china.scurve.anchor is not None
+    slow_china = china.model_copy(update={"scurve": china.scurve.model_copy(update={
+        "anchor": china.scurve.anchor.model_copy(update={"value": 0.30})})})
+    sc = _with_param(base_scenario, "ev_sales_share",
+                     overrides={**param.overrides, "China": slow_china})
+    status = _status(run(sc), checks.check_calibration_anchors)
+    assert status["calibration_ev_sales_2025"] == "fail"
+    assert status["calibration_ev_sales_share_2025"] == "fail"
+
+
+def test_calibration_states_fail_on_another_scenario(base_scenario: Scenario) -> None:
+    slow = run("slow_v2g")
+    assert slow.scenario.calibration.states is None
+    assert checks.check_calibration_states(slow) == []
+    # slow V2G held to the base targets fails on v2g
+    held = Results(scenario=slow.scenario.model_copy(update={"calibration":
+                                                             base_scenario.calibration}),
+                   data=slow.data)
+    status = _status(held, checks.check_calibration_states)
+    assert status["calibration_v2g_2100"] == "fail"
+
+
+def test_history_fails_with_implausible_survival(base_scenario: Scenario) -> None:
+    sc = _with_param(base_scenario, "survival_mean_life", value=4.0, overrides={})
+    status = _status(run(sc), checks.check_history_ev_stock)
+    assert status["history_ev_stock"] == "fail"

@@ -1,0 +1,159 @@
+"""The command line: files written, exit codes and messages, nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import evflex.outputs.tables as tables_module
+from evflex.cli import app
+
+runner = CliRunner()
+FILES = ("states.csv", "fleet.csv", "funnel.csv", "capacity.csv", "checks.csv", "states.png",
+         "funnel.png")
+
+
+@pytest.fixture(scope="module")
+def base_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("base")
+    result = runner.invoke(app, ["run", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_run_writes_the_documented_files(base_out: Path) -> None:
+    for name in FILES:
+        assert (base_out / name).stat().st_size > 0, name
+    assert (base_out / "states.parquet").exists()
+    states = pd.read_csv(base_out / "states.csv")
+    assert list(states.columns) == ["region", "segment", "year", "state", "vehicles", "share"]
+    world = states[(states["region"] == "World") & (states["segment"] == "all")]
+    assert world.groupby("year")["share"].sum().sub(1).abs().max() < 1e-12
+    checks = pd.read_csv(base_out / "checks.csv")
+    assert list(checks.columns) == ["check", "status", "value", "limit", "detail"]
+    assert set(checks["status"]) == {"pass"}
+    assert not list(base_out.glob(".evflex-*"))  # no staging left behind
+
+
+def test_run_prints_the_summary_table(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "slow_v2g", "--out", str(tmp_path)])
+    assert result.exit_code == 0
+    for year in ("2025", "2030", "2050", "2100"):
+        assert year in result.output
+    assert "V2G (active export)" in result.output
+    assert "v2g_export_power [GW]" in result.output
+
+
+def test_failed_checks_exit_3_and_name_the_check(tmp_path: Path) -> None:
+    scenario = tmp_path / "off.yaml"
+    scenario.write_text("extends: base\nname: low_enrolment\nversion: x\nparameters:\n"
+                        "  v2g_enrolled: {scurve: {start: 0.0, end: 0.2, steepness: 0.1, "
+                        "midpoint: 2050}, source: assumption}\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
+    assert result.exit_code == 3
+    assert "check failed: calibration_v2g_2100" in result.output
+    assert "--allow-failed-checks" in result.output
+    assert (out / "checks.csv").exists()  # the results are there to inspect
+    allowed = runner.invoke(app, ["run", str(scenario), "--out", str(out),
+                                  "--allow-failed-checks"])
+    assert allowed.exit_code == 0
+    assert "check failed: calibration_v2g_2100" in allowed.output
+
+
+def test_validate_exit_codes_and_one_line_per_problem(tmp_path: Path) -> None:
+    ok = runner.invoke(app, ["validate", "base", "slow_v2g"])
+    assert ok.exit_code == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: base\nname: b\nversion: x\ncolour: blue\n")
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [f"{bad}: colour: unknown key (got 'blue', expected one of name, version, "
+                     "description, years, regions, segments, options, bidirectional_models, "
+                     "calibration, parameters)"]
+
+
+def test_bad_inputs_exit_1_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: base\nname: b\nversion: x\nregions: [Mars]\n")
+    for args in (["run", str(bad), "--out", str(tmp_path / "o")],
+                 ["run", "nope", "--out", str(tmp_path / "o")],
+                 ["run", "--funnel-year", "1990", "--out", str(tmp_path / "o")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, args
+        assert "Traceback" not in result.output
+        assert "(got " in result.output and "expected " in result.output
+
+
+def test_unwritable_output_keeps_earlier_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "states.csv").write_text("earlier results\n")
+    (out / "funnel.png").mkdir()  # a folder where a file must go: the write is refused
+    result = runner.invoke(app, ["run", "--out", str(out)])
+    assert result.exit_code == 1
+    assert "--out: cannot write results" in result.output
+    assert (out / "states.csv").read_text() == "earlier results\n"  # not half-replaced
+    assert (out / "funnel.png").is_dir()
+    assert not list(out.glob(".evflex-*"))
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    result = runner.invoke(app, ["run", "--out", str(a_file)])
+    assert result.exit_code == 1
+    assert "--out: cannot write results" in result.output
+
+
+def test_a_failure_while_moving_files_in_restores_the_earlier_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("a.csv", "b.csv", "c.csv"):
+        (out / name).write_text(f"old {name}")
+    tables = {n: pd.DataFrame({"x": [1]}) for n in ("a", "b", "c")}
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def flaky(src: object, dst: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:  # 3 moved aside, 1 moved in, then the disk "fails"
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tables_module.os, "replace", flaky)
+    with pytest.raises(OSError):
+        tables_module.write_run(out, tables, parquet=False)
+    monkeypatch.setattr(tables_module.os, "replace", real_replace)
+    for name in ("a.csv", "b.csv", "c.csv"):
+        assert (out / name).read_text() == f"old {name}"
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "b.csv", "c.csv"]
+
+
+def test_a_failing_writer_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("old")
+
+    def broken(path: Path) -> None:
+        path.write_text("half")
+        raise RuntimeError("chart failed")
+
+    with pytest.raises(RuntimeError):
+        tables_module.write_run(tmp_path, {"a": pd.DataFrame({"x": [1]})},
+                                {"chart.png": broken}, parquet=False)
+    assert (tmp_path / "a.csv").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]
+
+
+def test_console_script_runs_as_installed(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "evflex.cli", "validate", "base"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "evflex.cli", "validate", "nope"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("nope: scenario: no such file")
