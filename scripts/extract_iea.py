@@ -26,6 +26,7 @@ PARAMETERS = {
     "EV sales share": "ev_sales_share",
     "EV stock share": "ev_stock_share",
 }
+# ruff: noqa: E501  (the header lines are data, kept whole)
 HEADER = """\
 # source: IEA (2025), Global EV Data Explorer / Global EV Outlook 2025, data set "Global EV Data 2025", https://www.iea.org/data-and-statistics/data-tools/global-ev-data-explorer
 # licence: CC BY 4.0 (IEA). Third-party cleaned CSV copy; values rounded to two significant figures as the IEA publishes them.

@@ -10,6 +10,7 @@ one on purpose.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -93,7 +94,7 @@ def check_states_nest(results: Results) -> list[Check]:
         ("vehicle_stock", agg["stock"]),
     ]
     out = []
-    for (lo_name, lo), (hi_name, hi) in zip(chain[:-1], chain[1:], strict=True):
+    for (lo_name, lo), (hi_name, hi) in itertools.pairwise(chain):
         excess = (lo - hi).clip(min=0.0)
         rel = _relative(excess, hi)
         worst = float(rel.max())
@@ -135,7 +136,8 @@ def check_stock_reconciles(results: Results) -> list[Check]:
     ev = _reconcile(ds["ev_stock_pt"], ds["ev_sales_pt"], ds["ev_retirements_pt"], 0.0)
     neg = float(-min(float(ds["retirements"].min()), float(ds["ev_retirements_pt"].min())))
     return [
-        _identity("stock_reconciles", total, ds["stock"], "stock - (previous + sales - retirements)"),
+        _identity("stock_reconciles", total, ds["stock"],
+                  "stock - (previous + sales - retirements)"),
         _identity("ev_stock_reconciles", ev, ds["ev_stock_pt"],
                   "EV stock by powertrain - (previous + EV sales - EV retirements)"),
         Check("retirements_nonnegative", neg <= 1e-6 * float(ds["stock"].max()), max(neg, 0.0),
@@ -171,9 +173,10 @@ def check_world_is_sum(results: Results) -> list[Check]:
                                 "vehicles"),
                                ("fleet", frames["fleet"], ["segment", "year"], "ev_stock")]:
         regions = df[df["region"] != WORLD].groupby(key)[col].sum()
-        world = df[df["region"] == WORLD].set_index(key)[col]
-        rel = (abs(world - regions.reindex(world.index)) / np.maximum(abs(world), 1.0)).max()
-        out.append(Check(f"world_is_sum_{name}", bool(rel <= IDENTITY_RTOL), float(rel),
+        world_rows = df[df["region"] == WORLD].set_index(key)[col]
+        diff = (world_rows - regions.reindex(world_rows.index)).abs()
+        worst = float((diff / np.maximum(world_rows.abs(), 1.0)).max())
+        out.append(Check(f"world_is_sum_{name}", worst <= IDENTITY_RTOL, worst,
                          f"<= {IDENTITY_RTOL:g}", f"World {col} minus the sum over regions"))
     states = frames["states"]
     world = states[(states["region"] == WORLD) & (states["segment"] == ALL_SEGMENTS)]
@@ -181,8 +184,8 @@ def check_world_is_sum(results: Results) -> list[Check]:
     counts = world.pivot(index="year", columns="state", values="vehicles")
     total = counts.sum(axis=1)
     implied = counts.div(total.where(total > 0, 1.0), axis=0)
-    rel = float(abs(shares - implied).where(total > 0, 0.0).max().max())
-    out.append(Check("world_shares_from_counts", rel <= IDENTITY_RTOL, rel, f"<= {IDENTITY_RTOL:g}",
+    gap = float((shares - implied).abs().where(total > 0, 0.0).max().max())
+    out.append(Check("world_shares_from_counts", gap <= IDENTITY_RTOL, gap, f"<= {IDENTITY_RTOL:g}",
                      "World shares are World counts over World EV stock, not averages"))
     return out
 
@@ -298,7 +301,7 @@ def check_history_ev_stock(results: Results) -> list[Check]:
 def check_capacity_physical(results: Results) -> list[Check]:
     """Capacities within physical limits: power, battery energy, plugged vehicles."""
     ds = results.data
-    p = {k[len("param_"):]: ds[k] for k in ds.data_vars if k.startswith("param_")}
+    p = {str(k)[len("param_"):]: ds[k] for k in ds.data_vars if str(k).startswith("param_")}
     v2g = ds["states"].sel(state="v2g")
     envelope = ds["states"].sel(state=["v2g", "v2h_v2b", "grid_managed"]).sum("state")
     bounds = [

@@ -48,8 +48,8 @@ def test_shipped_scenarios_carry_unit_and_provenance() -> None:
      "year"),
     ("regions: [China, Mars]\n", "regions.1: unknown region (World is computed) (got 'Mars'"),
     ("parameters:\n  warranty_covers: {scurve: {start: 0, end: 1, steepness: 0.2, "
-     "midpoint: 2030, anchor: {year: 2025, value: 0.5}}}\n", "parameters.warranty_covers.scurve: give exactly one of 'midpoint' "
-     "or 'anchor' (got both"),
+     "midpoint: 2030, anchor: {year: 2025, value: 0.5}}}\n",
+     "parameters.warranty_covers.scurve: give exactly one of 'midpoint' or 'anchor' (got both"),
     ("parameters:\n  export_permitted: {scurve: {start: 0.2, end: 0.9, steepness: 0.2, "
      "anchor: {year: 2025, value: 0.95}}, source: assumption}\n",
      "parameters.export_permitted.scurve.anchor.value: anchor must lie strictly between start "

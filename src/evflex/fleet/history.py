@@ -56,7 +56,8 @@ def ev_series(parameter: str, regions: list[str], segments: list[str], years: li
     for j, mode in enumerate(iea_modes):
         rows = sub[(sub["segment"] == mode) & sub["region"].isin(regions)
                    & sub["year"].isin(years)]
-        for row in rows.itertuples(index=False):
-            out[region_index[row.region], j, pt_index[row.powertrain],
-                year_index[row.year]] = row.value
+        i = rows["region"].map(region_index).to_numpy(dtype=int)
+        k = rows["powertrain"].map(pt_index).to_numpy(dtype=int)
+        t = rows["year"].map(year_index).to_numpy(dtype=int)
+        out[i, j, k, t] = rows["value"].to_numpy(dtype=float)
     return out

@@ -42,8 +42,8 @@ def initial_survivors(cohorts: FloatArray, surv_age: FloatArray, n_years: int) -
     its survivors are ``c_a S(a + 1 + i) / S(a)``.
     """
     n_age = surv_age.shape[-1]
-    padded = np.concatenate([surv_age, np.zeros(surv_age.shape[:-1] + (n_years + 1,))], axis=-1)
-    out = np.zeros(cohorts.shape[:-1] + (n_years,))
+    padded = np.concatenate([surv_age, np.zeros((*surv_age.shape[:-1], n_years + 1))], axis=-1)
+    out = np.zeros((*cohorts.shape[:-1], n_years))
     safe = np.where(surv_age > 0, surv_age, 1.0)
     rate = np.where(surv_age > 0, cohorts / safe, 0.0)  # c_a / S(a)
     for i in range(n_years):
@@ -105,5 +105,5 @@ def retirements_from_stock(sales: FloatArray, stock: FloatArray) -> FloatArray:
     ``retirements(t) = stock(t-1) + sales(t) - stock(t)``, with ``stock(-1) = 0``
     (no EVs before the first model year).
     """
-    previous = np.concatenate([np.zeros(stock.shape[:-1] + (1,)), stock[..., :-1]], axis=-1)
+    previous = np.concatenate([np.zeros((*stock.shape[:-1], 1)), stock[..., :-1]], axis=-1)
     return previous + sales - stock

@@ -7,19 +7,19 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from evflex.model import ALL_SEGMENTS, WORLD  # noqa: E402
-from evflex.outputs.style import (  # noqa: E402
+from evflex.model import ALL_SEGMENTS, WORLD
+from evflex.outputs.style import (
     DELIVERABLE_COLOUR,
     FUNNEL_COLOUR,
     STATE_COLOURS,
     STATE_LABELS,
 )
-from evflex.states import STATES  # noqa: E402
+from evflex.states import STATES
 
 
 def _num(value: float) -> str:
@@ -69,13 +69,14 @@ def funnel_chart(funnel: pd.DataFrame, path: Path, title: str = "") -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _num(v)))
     top = float(energy.max())
     ax.set_xlim(max(float(energy.min()) / 3, top * 1e-7), top * 12)
-    for i, row in df.iterrows():
+    for i, row in enumerate(df.to_dict("records")):
         text = f"{_num(row['energy_gwh'])} GWh · {_num(row['vehicles'] / 1e6)} M EVs"
         if row["stage"] == "deliverable" and np.isfinite(row["power_gw"]):
             text = f"{_num(row['energy_gwh'])} GWh · {_num(row['power_gw'])} GW at the peak"
-        ax.text(float(energy.iloc[i]) * 1.15, i, text, va="center", fontsize=8.5)
+        ax.text(float(energy.iloc[i]) * 1.15, float(i), text, va="center", fontsize=8.5)
     year, region = int(funnel["year"].iloc[0]), funnel["region"].iloc[0]
-    ax.set_title(title or f"From the naive battery to what the peak can count on ({region}, {year})")
+    ax.set_title(title or "From the naive battery to what the peak can count on "
+                 f"({region}, {year})")
     ax.grid(axis="x", alpha=0.3, which="both")
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -72,17 +72,17 @@ def registry() -> dict[str, ParameterInfo]:
     """The parameter registry: name, unit, bounds, denominator and meaning of each."""
     with resources.files("evflex.data").joinpath("parameters.csv").open("r") as fh:
         table = pd.read_csv(fh, keep_default_na=False)
-    out = {}
-    for row in table.itertuples(index=False):
-        out[row.name] = ParameterInfo(
-            name=row.name,
-            group=row.group,
-            unit=row.unit,
-            min=float(row.min) if row.min != "" else None,
-            max=float(row.max) if row.max != "" else None,
-            vintage=row.vintage == "yes",
-            denominator=row.denominator,
-            description=row.description,
+    out: dict[str, ParameterInfo] = {}
+    for row in table.to_dict("records"):
+        out[str(row["name"])] = ParameterInfo(
+            name=str(row["name"]),
+            group=str(row["group"]),
+            unit=str(row["unit"]),
+            min=float(row["min"]) if row["min"] != "" else None,
+            max=float(row["max"]) if row["max"] != "" else None,
+            vintage=row["vintage"] == "yes",
+            denominator=str(row["denominator"]),
+            description=str(row["description"]),
         )
     return out
 

@@ -92,7 +92,7 @@ class Parameter(PathSpec):
     """A scenario assumption: a path with its unit and provenance, plus overrides."""
 
     unit: str
-    source: str  # type: ignore[assignment]  # required here, optional in an override
+    source: str  # required here, optional in an override
     overrides: dict[str, PathSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
