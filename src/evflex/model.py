@@ -133,6 +133,8 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
     }
     for metric, unit in METRICS.items():
         data[f"capacity_{metric}"] = (rst, capacity[metric], {"unit": unit})
+    for name, values in params.items():
+        data[f"param_{name}"] = (rst, values, {"unit": scenario.parameters[name].unit})
     ds = xr.Dataset(
         {name: xr.Variable(dims, np.asarray(values, dtype=float), attrs)
          for name, (dims, values, attrs) in data.items()},
@@ -143,8 +145,6 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
                "availability_source": avail.source,
                "history_end": scenario.years.history_end},
     )
-    for name, values in params.items():
-        ds[f"param_{name}"] = xr.Variable(rst, values, {"unit": scenario.parameters[name].unit})
     return ds
 
 
