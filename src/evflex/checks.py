@@ -346,12 +346,29 @@ CHECKS: tuple[Callable[[Results], list[Check]], ...] = (
 )
 
 
-def run_checks(results: Results) -> pd.DataFrame:
-    """The checks table: ``check, status, value, limit, detail``."""
+class ChecksFailed(Exception):
+    """Raised by :func:`run_checks` with ``strict=True`` when a check fails."""
+
+    def __init__(self, table: pd.DataFrame):
+        self.table = table
+        bad = table[table["status"] == "fail"]
+        super().__init__("; ".join(f"{r.check} (value {r.value:.6g}, limit {r.limit})"
+                                   for r in bad.itertuples()))
+
+
+def run_checks(results: Results, strict: bool = False) -> pd.DataFrame:
+    """The checks table: ``check, status, value, limit, detail``.
+
+    With ``strict=True`` a failing check raises :class:`ChecksFailed` (which carries the
+    table) instead of only being reported.
+    """
     rows = [c for fn in CHECKS for c in fn(results)]
-    return pd.DataFrame({"check": [c.check for c in rows], "status": [c.status for c in rows],
+    table = pd.DataFrame({"check": [c.check for c in rows], "status": [c.status for c in rows],
                          "value": [c.value for c in rows], "limit": [c.limit for c in rows],
                          "detail": [c.detail for c in rows]})
+    if strict and (table["status"] == "fail").any():
+        raise ChecksFailed(table)
+    return table
 
 
 def failed(table: pd.DataFrame) -> pd.DataFrame:

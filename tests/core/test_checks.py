@@ -81,6 +81,15 @@ def test_tampered_results_fail_the_check(base_results: Results, fn: Callable, na
     assert row["status"] == "fail"
 
 
+def test_strict_switch_raises_with_the_table(base_results: Results) -> None:
+    checks.run_checks(base_results, strict=True)  # passes quietly
+    broken = _tampered(base_results, _add("states", 1e5, state="v2g"))
+    with pytest.raises(checks.ChecksFailed) as info:
+        checks.run_checks(broken, strict=True)
+    assert "states_sum_to_stock" in str(info.value)
+    assert (info.value.table["status"] == "fail").sum() >= 1
+
+
 def test_model_count_used_as_stock_share_fails(base_results: Results) -> None:
     # someone pastes the model share (1.5 %) into the stock: the stock no longer lags
     def edit(ds: xr.Dataset) -> None:
