@@ -136,6 +136,13 @@ def run(
     parquet: Annotated[bool, typer.Option(
         "--parquet/--no-parquet", help="Also write Parquet copies of the tables.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console table.")] = False,
+    simulate: Annotated[bool, typer.Option(
+        "--simulate", help="Take availability at the peak, state of charge, reserve and "
+        "coincidence from a vehicle simulation instead of the scenario.")] = False,
+    sim_vehicles: Annotated[int, typer.Option(
+        "--sim-vehicles", help="Vehicles simulated with --simulate.")] = 1000,
+    sim_days: Annotated[int, typer.Option("--sim-days", help="Days simulated.")] = 7,
+    sim_seed: Annotated[int, typer.Option("--sim-seed", help="Seed of the simulation.")] = 1,
 ) -> None:
     """Run the engine on a scenario and write states, fleet, funnel, capacity and checks."""
     from evflex.checks import failed, run_checks
@@ -151,12 +158,30 @@ def run(
         raise _fail([f"--funnel-year: outside the scenario's years (got {funnel_year}, "
                      f"expected {sc.years.start} to {sc.years.end})"])
 
-    results = run_model(sc)
+    availability = None
+    hourly = None
+    if simulate:
+        from evflex.simulate.archetypes import SimulationInputError
+        from evflex.simulate.run import SimulationConfig
+        from evflex.simulate.run import simulate as run_simulation
+
+        try:
+            sim = run_simulation(SimulationConfig(
+                vehicles=sim_vehicles, days=sim_days, seed=sim_seed, keep_sessions=False,
+                strategies=("unmanaged", "managed", "v2g")))
+        except SimulationInputError as exc:
+            raise _fail([str(exc).replace("--vehicles", "--sim-vehicles")
+                         .replace("--days", "--sim-days")]) from None
+        availability = sim.to_availability()
+        hourly = sim.profile.merge(sim.availability, on=["step", "hour"])
+    results = run_model(sc, availability)
     frames = results.frames()
     checks = run_checks(results)
     funnel_energy = energy_funnel(results, funnel_year)
     tables = {**frames, "checks": checks, "energy_funnel": funnel_energy,
               "assumptions": parameter_table(sc)}
+    if hourly is not None:
+        tables["hourly"] = hourly
     title = f"{sc.name} v{sc.version}"
     extra = {
         "states.png": lambda p: states_chart(frames["states"], p, title),
@@ -170,6 +195,12 @@ def run(
 
     if not quiet:
         console.print(_summary_table(results, frames["capacity"]))
+    if availability is not None:
+        console.print(f"Availability from the {availability.source}: plugged in at the peak "
+                      f"{availability.plug_in_share_at_peak:.1%}, state of charge "
+                      f"{availability.soc_at_peak:.1%}, reserve "
+                      f"{availability.mobility_reserve_soc:.1%}, charging coincidence "
+                      f"{availability.charging_coincidence_at_peak:.1%}", highlight=False)
     n_pass = int((checks["status"] == "pass").sum())
     console.print(f"Wrote {len(written)} files to {out} · checks: {n_pass}/{len(checks)} pass",
                   highlight=False)

@@ -55,7 +55,7 @@ def to_kw(wh_per_slot: np.ndarray, sessions: Sessions) -> FloatArray:
 
 def aggregate(slots: Slots, wh: np.ndarray, n_steps: int) -> FloatArray:
     """Fleet energy per step [Wh] from per-slot energies."""
-    return np.bincount(slots.col, weights=wh, minlength=n_steps)
+    return np.bincount(slots.col, weights=wh, minlength=n_steps).astype(float)
 
 
 def unmanaged(sessions: Sessions, slots: Slots) -> np.ndarray:
