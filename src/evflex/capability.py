@@ -19,31 +19,36 @@ from evflex.paths import FloatArray
 
 
 def eligible_sales(ev_sales: FloatArray, phev_eligible: bool) -> FloatArray:
-    """EV sales that are V2G candidates, shape (R, S, V) [vehicles/year].
+    """EV sales that are V2G candidates, shape (..., R, S, V) [vehicles/year].
 
     BEVs always; PHEVs (small packs) only when the scenario says so.
-    ``ev_sales`` has shape (R, S, P, V) with powertrains (bev, phev).
+    ``ev_sales`` has shape (..., R, S, P, V) with powertrains (bev, phev); leading axes
+    (e.g. Monte Carlo draws) pass through.
     """
-    return ev_sales[:, :, 0] + (ev_sales[:, :, 1] if phev_eligible else 0.0)
+    return ev_sales[..., 0, :] + (ev_sales[..., 1, :] if phev_eligible else 0.0)
 
 
 def capable_sales(ev_sales: FloatArray, bidirectional_share: FloatArray,
                   phev_eligible: bool) -> FloatArray:
-    """V2G-capable EV sales by vintage, shape (R, S, V) [vehicles/year]."""
+    """V2G-capable EV sales by vintage, shape (..., R, S, V) [vehicles/year]."""
     return eligible_sales(ev_sales, phev_eligible) * bidirectional_share
 
 
 def smart_capable_sales(ev_sales: FloatArray, smart_share: FloatArray,
                         capable: FloatArray) -> FloatArray:
-    """Smart-capable EV sales by vintage, shape (R, S, V) [vehicles/year].
+    """Smart-capable EV sales by vintage, shape (..., R, S, V) [vehicles/year].
 
     A bidirectional vehicle is smart-capable by definition, so the smart-capable sales are
     at least the capable ones: ``max(total x smart_share, capable)``.
     """
-    total = ev_sales.sum(axis=2)
+    total = ev_sales.sum(axis=-2)
     return np.maximum(total * smart_share, capable)
 
 
 def stock_of(sales_by_vintage: FloatArray, surv_matrix: FloatArray) -> FloatArray:
-    """Stock by year of a vintage quantity, (R, S, V) × (R, S, V, T) → (R, S, T)."""
-    return np.einsum("rsv,rsvt->rst", sales_by_vintage, surv_matrix)
+    """Stock by year of a vintage quantity, (..., R, S, V) × (..., R, S, V, T) → (..., R, S, T).
+
+    Leading axes (e.g. draws) broadcast; without them the sum is the same, term by term,
+    as the plain ``rsv,rsvt->rst`` contraction.
+    """
+    return np.einsum("...v,...vt->...t", sales_by_vintage, surv_matrix)

@@ -95,6 +95,8 @@ def grid_capacity(*, naive_kwh: FloatArray, states: FloatArray, capable_kwh: Flo
                   shiftable_energy_share: FloatArray) -> dict[str, FloatArray]:
     """Capacity metrics by (region, segment, year) in the units of :data:`METRICS`.
 
+    Every array may carry leading axes (e.g. Monte Carlo draws) that broadcast.
+
     Parameters
     ----------
     naive_kwh : (R, S, T) battery capacity of the whole EV stock [kWh].
@@ -106,7 +108,7 @@ def grid_capacity(*, naive_kwh: FloatArray, states: FloatArray, capable_kwh: Flo
     daily_energy_kwh : (R, S, T) [kWh/day per vehicle].
     shiftable_energy_share : (R, S, T) [fraction].
     """
-    v2g, v2h, managed = states[:, :, 0], states[:, :, 1], states[:, :, 2]
+    v2g, v2h, managed = states[..., 0, :], states[..., 1, :], states[..., 2, :]
     envelope = v2g + v2h + managed
     plugged = v2g * np.asarray(availability.plug_in_share_at_peak)
     usable = energy_above_reserve(capable_kwh, availability)

@@ -48,11 +48,13 @@ def v2g_funnel(ev_stock: FloatArray, capable_stock: FloatArray,
         EV stock and V2G-capable stock [vehicles].
     shares : mapping of filter name → array (..., T)
         The conditional shares of :data:`CONDITIONAL_FILTERS` [fraction].
+
+    Leading axes (e.g. draws) broadcast between the arguments.
     """
     steps = [ev_stock, np.minimum(capable_stock, ev_stock)]
     for name in CONDITIONAL_FILTERS:
         steps.append(steps[-1] * shares[name])
-    return np.stack(steps, axis=-2)
+    return np.stack(np.broadcast_arrays(*steps), axis=-2)
 
 
 def removed_by_step(funnel: FloatArray) -> FloatArray:

@@ -42,22 +42,29 @@ ALL_SEGMENTS = "all"
 
 def _ev_sales(scenario: Scenario, params: dict[str, FloatArray],
               sales: FloatArray) -> FloatArray:
-    """EV sales by (region, segment, powertrain, year) [vehicles/year]."""
+    """EV sales by (..., region, segment, powertrain, year) [vehicles/year]."""
     years = scenario.years_axis
     history = ev_series("ev_sales", scenario.regions, list(scenario.segments), years,
                         [seg.iea_mode for seg in scenario.segments.values()])
     ev_total = sales * params["ev_sales_share"]
     phev = params["phev_share_of_ev_sales"]
-    projected = np.stack([ev_total * (1.0 - phev), ev_total * phev], axis=2)
+    projected = np.stack(np.broadcast_arrays(ev_total * (1.0 - phev), ev_total * phev), axis=-2)
     is_history = np.asarray(years) <= scenario.years.history_end
     return np.where(is_history, history, projected)
 
 
-def compute(scenario: Scenario, availability: Availability | None = None) -> xr.Dataset:
-    """Every quantity of one run as a dataset over (region, segment, ..., year)."""
-    params = evaluate_all(scenario)
-    years = scenario.years_axis
-    n_years = len(years)
+def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
+                   availability: Availability | None = None) -> dict[str, FloatArray]:
+    """The engine on evaluated parameters: every quantity as a plain array.
+
+    ``params`` maps each parameter to an array of shape (..., region, segment, year);
+    leading axes (e.g. Monte Carlo draws, see :mod:`evflex.uncertainty`) broadcast
+    through every step, so one call computes a whole batch of draws without a Python
+    loop per draw. A parameter that does not vary may keep a leading axis of length 1.
+    Returned arrays put those leading axes first; the rest of each shape is that of the
+    same variable in :func:`compute`.
+    """
+    n_years = len(scenario.years_axis)
 
     # Fleet: survival is a property of the segment and region (first year's values).
     surv_age = survival_by_age(params["survival_mean_life"][..., 0],
@@ -65,10 +72,10 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
                                scenario.options.survival_max_age)
     sales, retirements, stock, stock_before = sales_from_stock(
         params["vehicle_stock"], surv_age, params["pre_history_growth"][..., 0])
-    surv = survival_matrix(surv_age, n_years)  # (R, S, V, T)
+    surv = survival_matrix(surv_age, n_years)  # (..., R, S, V, T)
     ev_sales = _ev_sales(scenario, params, sales)
-    ev_stock_pt = vintage_stock(ev_sales, surv)  # (R, S, P, T)
-    ev_stock = ev_stock_pt.sum(axis=2)
+    ev_stock_pt = vintage_stock(ev_sales, surv)  # (..., R, S, P, T)
+    ev_stock = ev_stock_pt.sum(axis=-2)
     ev_retirements = retirements_from_stock(ev_sales, ev_stock_pt)
 
     # Capability by vintage, carried into the stock.
@@ -81,18 +88,19 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
 
     # Filters, funnel and exclusive states.
     shares = {name: params[name] for name in CONDITIONAL_FILTERS}
-    funnel = v2g_funnel(ev_stock, capable_stock, shares)  # (R, S, step, T)
-    installed = funnel[:, :, FUNNEL_STEPS.index("bidirectional_charger")]
+    funnel = v2g_funnel(ev_stock, capable_stock, shares)  # (..., R, S, step, T)
+    installed = funnel[..., FUNNEL_STEPS.index("bidirectional_charger"), :]
     states = allocate_states(
-        ev_stock, funnel[:, :, -1], installed, smart_stock, params["v2h_v2b_use"],
+        ev_stock, funnel[..., -1, :], installed, smart_stock, params["v2h_v2b_use"],
         params["grid_managed_enrolment"], params["smart_charging_use"])
 
     # Energy in the batteries, by vintage.
     batt_bev, batt_phev = params["battery_kwh_bev"], params["battery_kwh_phev"]
-    naive_kwh = stock_of(ev_sales[:, :, 0] * batt_bev + ev_sales[:, :, 1] * batt_phev, surv)
-    capable_energy = ev_sales[:, :, 0] * bidir * batt_bev
+    naive_kwh = stock_of(ev_sales[..., 0, :] * batt_bev + ev_sales[..., 1, :] * batt_phev,
+                         surv)
+    capable_energy = ev_sales[..., 0, :] * bidir * batt_bev
     if phev_eligible:
-        capable_energy = capable_energy + ev_sales[:, :, 1] * bidir * batt_phev
+        capable_energy = capable_energy + ev_sales[..., 1, :] * bidir * batt_phev
     capable_kwh_total = stock_of(capable_energy, surv)
     capable_kwh = np.where(capable_stock > 0, capable_kwh_total
                            / np.where(capable_stock > 0, capable_stock, 1.0), batt_bev)
@@ -104,37 +112,64 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
         peak_duration_h=params["peak_duration_h"], daily_energy_kwh=params["daily_energy_kwh"],
         shiftable_energy_share=params["shiftable_energy_share"])
 
-    iea_stock = ev_series("ev_stock", scenario.regions, list(scenario.segments), years,
-                          [seg.iea_mode for seg in scenario.segments.values()]).sum(axis=2)
-
-    rst = ("region", "segment", "year")
-    data: dict[str, tuple[tuple[str, ...], FloatArray, dict[str, str]]] = {
-        "vehicle_stock_path": (rst, params["vehicle_stock"], {"unit": "vehicles"}),
-        "stock": (rst, stock, {"unit": "vehicles"}),
-        "sales": (rst, sales, {"unit": "vehicles/year"}),
-        "retirements": (rst, retirements, {"unit": "vehicles/year"}),
-        "stock_before": (("region", "segment"), stock_before, {"unit": "vehicles"}),
-        "ev_sales_pt": (("region", "segment", "powertrain", "year"), ev_sales,
-                        {"unit": "vehicles/year"}),
-        "ev_stock_pt": (("region", "segment", "powertrain", "year"), ev_stock_pt,
-                        {"unit": "vehicles"}),
-        "ev_retirements_pt": (("region", "segment", "powertrain", "year"), ev_retirements,
-                              {"unit": "vehicles/year"}),
-        "iea_ev_stock": (rst, iea_stock, {"unit": "vehicles", "source": "IEA GEV Data 2025"}),
-        "capable_sales": (rst, capable, {"unit": "vehicles/year"}),
-        "smart_capable_sales": (rst, smart, {"unit": "vehicles/year"}),
-        "capable_stock": (rst, capable_stock, {"unit": "vehicles"}),
-        "smart_capable_stock": (rst, smart_stock, {"unit": "vehicles"}),
-        "funnel": (("region", "segment", "step", "year"), funnel, {"unit": "vehicles"}),
-        "states": (("region", "segment", "state", "year"), states, {"unit": "vehicles"}),
-        "capable_kwh": (rst, capable_kwh, {"unit": "kWh/vehicle"}),
-        "usable_kwh": (rst, np.broadcast_to(energy_above_reserve(capable_kwh, avail),
-                                            capable_kwh.shape), {"unit": "kWh/vehicle"}),
+    out = {
+        "vehicle_stock_path": params["vehicle_stock"], "stock": stock, "sales": sales,
+        "retirements": retirements, "stock_before": stock_before, "ev_sales_pt": ev_sales,
+        "ev_stock_pt": ev_stock_pt, "ev_retirements_pt": ev_retirements,
+        "capable_sales": capable, "smart_capable_sales": smart,
+        "capable_stock": capable_stock, "smart_capable_stock": smart_stock,
+        "funnel": funnel, "states": states, "capable_kwh": capable_kwh,
+        "usable_kwh": np.broadcast_to(energy_above_reserve(capable_kwh, avail),
+                                      capable_kwh.shape),
     }
-    for metric, unit in METRICS.items():
-        data[f"capacity_{metric}"] = (rst, capacity[metric], {"unit": unit})
+    for metric in METRICS:
+        out[f"capacity_{metric}"] = capacity[metric]
+    return out
+
+
+_RST = ("region", "segment", "year")
+_RSPT = ("region", "segment", "powertrain", "year")
+#: Dimensions and unit of each array of :func:`compute_arrays`, in dataset order.
+VARIABLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "vehicle_stock_path": (_RST, "vehicles"),
+    "stock": (_RST, "vehicles"),
+    "sales": (_RST, "vehicles/year"),
+    "retirements": (_RST, "vehicles/year"),
+    "stock_before": (("region", "segment"), "vehicles"),
+    "ev_sales_pt": (_RSPT, "vehicles/year"),
+    "ev_stock_pt": (_RSPT, "vehicles"),
+    "ev_retirements_pt": (_RSPT, "vehicles/year"),
+    "iea_ev_stock": (_RST, "vehicles"),
+    "capable_sales": (_RST, "vehicles/year"),
+    "smart_capable_sales": (_RST, "vehicles/year"),
+    "capable_stock": (_RST, "vehicles"),
+    "smart_capable_stock": (_RST, "vehicles"),
+    "funnel": (("region", "segment", "step", "year"), "vehicles"),
+    "states": (("region", "segment", "state", "year"), "vehicles"),
+    "capable_kwh": (_RST, "kWh/vehicle"),
+    "usable_kwh": (_RST, "kWh/vehicle"),
+    **{f"capacity_{metric}": (_RST, unit) for metric, unit in METRICS.items()},
+}
+
+
+def compute(scenario: Scenario, availability: Availability | None = None) -> xr.Dataset:
+    """Every quantity of one run as a dataset over (region, segment, ..., year)."""
+    params = evaluate_all(scenario)
+    years = scenario.years_axis
+    arrays = compute_arrays(scenario, params, availability)
+    avail = availability if availability is not None else Availability.from_parameters(params)
+    arrays["iea_ev_stock"] = ev_series(
+        "ev_stock", scenario.regions, list(scenario.segments), years,
+        [seg.iea_mode for seg in scenario.segments.values()]).sum(axis=2)
+
+    data: dict[str, tuple[tuple[str, ...], FloatArray, dict[str, str]]] = {}
+    for name, (dims, unit) in VARIABLES.items():
+        attrs = {"unit": unit}
+        if name == "iea_ev_stock":
+            attrs["source"] = "IEA GEV Data 2025"
+        data[name] = (dims, arrays[name], attrs)
     for name, values in params.items():
-        data[f"param_{name}"] = (rst, values, {"unit": scenario.parameters[name].unit})
+        data[f"param_{name}"] = (_RST, values, {"unit": scenario.parameters[name].unit})
     ds = xr.Dataset(
         {name: xr.Variable(dims, np.asarray(values, dtype=float), attrs)
          for name, (dims, values, attrs) in data.items()},

@@ -33,7 +33,8 @@ def allocate_states(ev_stock: FloatArray, v2g: FloatArray, bidirectional_install
                     smart_charging_use: FloatArray) -> FloatArray:
     """Counts by exclusive state, shape (..., state, T) [vehicles].
 
-    All arguments have shape (..., T); counts in vehicles, uses in fractions.
+    All arguments have shape (..., T), leading axes broadcasting; counts in vehicles,
+    uses in fractions.
     ``smart_capable`` includes every bidirectional vehicle (see
     :func:`evflex.capability.smart_capable_sales`).
     """
@@ -42,7 +43,7 @@ def allocate_states(ev_stock: FloatArray, v2g: FloatArray, bidirectional_install
     managed = pool * grid_managed_enrolment
     smart = (pool - managed) * smart_charging_use
     outside = ev_stock - v2g - v2h - managed - smart
-    return np.stack([v2g, v2h, managed, smart, outside], axis=-2)
+    return np.stack(np.broadcast_arrays(v2g, v2h, managed, smart, outside), axis=-2)
 
 
 def state_shares(counts: FloatArray, total: FloatArray) -> FloatArray:

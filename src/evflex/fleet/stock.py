@@ -78,7 +78,7 @@ def sales_from_stock(stock: FloatArray, surv_age: FloatArray,
     cohorts = initial_cohorts(stock_before, surv_age, growth)
     survivors = initial_survivors(cohorts, surv_age, n_years)
     n_age = surv_age.shape[-1]
-    sales = np.zeros_like(stock)
+    sales = np.zeros(np.broadcast_shapes(stock.shape, survivors.shape))
     for i in range(n_years):
         if i:
             lags = np.arange(i, 0, -1)  # i - j for j = 0..i-1
@@ -86,7 +86,8 @@ def sales_from_stock(stock: FloatArray, surv_age: FloatArray,
             survivors[..., i] += (sales[..., :i] * s).sum(axis=-1)
         sales[..., i] = np.maximum(stock[..., i] - survivors[..., i], 0.0)
     realised = survivors + sales
-    previous = np.concatenate([stock_before[..., None], realised[..., :-1]], axis=-1)
+    before = np.broadcast_to(stock_before[..., None], (*realised.shape[:-1], 1))
+    previous = np.concatenate([before, realised[..., :-1]], axis=-1)
     retirements = previous + sales - realised
     return sales, retirements, realised, stock_before
 
@@ -94,9 +95,10 @@ def sales_from_stock(stock: FloatArray, surv_age: FloatArray,
 def vintage_stock(sales_by_vintage: FloatArray, surv_matrix: FloatArray) -> FloatArray:
     """Stock by year from sales by vintage: ``sum_v sales[v] M[v, t]`` [vehicles].
 
-    ``sales_by_vintage`` has shape (R, S, P, V) and ``surv_matrix`` (R, S, V, T).
+    ``sales_by_vintage`` has shape (..., R, S, P, V) and ``surv_matrix`` (..., R, S, V, T);
+    leading axes (e.g. draws) broadcast.
     """
-    return np.einsum("rspv,rsvt->rspt", sales_by_vintage, surv_matrix)
+    return np.einsum("...pv,...vt->...pt", sales_by_vintage, surv_matrix)
 
 
 def retirements_from_stock(sales: FloatArray, stock: FloatArray) -> FloatArray:

@@ -7,6 +7,7 @@ Convention: a vehicle sold in model year ``v`` is in the stock at the end of yea
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import gamma
 
 from evflex.paths import FloatArray
@@ -55,11 +56,17 @@ def survival_by_age(mean_life: FloatArray, shape: FloatArray, max_age: int) -> F
 def survival_matrix(surv_age: FloatArray, n_years: int) -> FloatArray:
     """Matrix ``M[..., v, t] = S(t - v)`` for ``t >= v`` else 0, shape (..., n, n).
 
-    ``surv_age`` has shape (..., A) with ages 0..A-1; ages beyond are 0.
+    ``surv_age`` has shape (..., A) with ages 0..A-1; ages beyond are 0. ``M`` is a
+    Toeplitz matrix: it is built as a sliding window over ``[0]*(n-1) + S(0..n-1)`` and
+    returned C-contiguous, so that a batch of draws contracts with it quickly.
+
+    Examples
+    --------
+    >>> survival_matrix(np.array([1.0, 0.5]), 3).tolist()
+    [[1.0, 0.5, 0.0], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]]
     """
-    n_age = surv_age.shape[-1]
-    lag = np.arange(n_years)[None, :] - np.arange(n_years)[:, None]  # t - v
-    idx = np.clip(lag, 0, n_age - 1)
-    out = surv_age[..., idx]
-    out = np.where((lag >= 0) & (lag < n_age), out, 0.0)
-    return out
+    n_age = min(surv_age.shape[-1], n_years)
+    extended = np.zeros((*surv_age.shape[:-1], 2 * n_years - 1))
+    extended[..., n_years - 1:n_years - 1 + n_age] = surv_age[..., :n_age]
+    windows = sliding_window_view(extended, n_years, axis=-1)  # window j: extended[j:j+n]
+    return np.ascontiguousarray(windows[..., ::-1, :])
