@@ -75,9 +75,10 @@ def test_validate_exit_codes_and_one_line_per_problem(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(bad)])
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines == [f"{bad}: colour: unknown key (got 'blue', expected one of name, version, "
-                     "description, years, regions, segments, options, bidirectional_models, "
-                     "calibration, parameters)"]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{bad}: colour: unknown key (got 'blue', expected one of "
+                               "name, version, description, years, regions, segments, ")
+    assert lines[0].endswith(", parameters)")
 
 
 def test_bad_inputs_exit_1_without_traceback(tmp_path: Path) -> None:
