@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -142,23 +143,32 @@ def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``child`` onto ``parent``.
 
     Mappings merge key by key; ``null`` in the child deletes the key; a child path that
-    names a form (``value``/``scurve``/``points``) replaces the parent's form;
-    ``overrides`` entries are replaced whole.
+    names a form (``value``/``scurve``/``points``) replaces the parent's form and drops
+    the parent's distributions (``dist``) of it; ``overrides`` entries are replaced whole,
+    unless the child's entry names no form (e.g. only ``dist``): then it adds to it.
     """
     out = copy.deepcopy(parent)
     if any(k in child for k in PATH_FORMS):
-        for k in PATH_FORMS:
+        for k in (*PATH_FORMS, "dist"):
             out.pop(k, None)
     for key, value in child.items():
         if value is None:
             out.pop(key, None)
         elif key == "overrides" and isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **copy.deepcopy(value)}
+            out[key] = {**out[key], **{
+                k: (merge(out[key][k], v) if _adds_to_path(v) and isinstance(out[key].get(k), dict)
+                    else copy.deepcopy(v))
+                for k, v in value.items()}}
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _adds_to_path(entry: Any) -> bool:
+    """A child's override entry that names no path form only adds to the parent's entry."""
+    return isinstance(entry, dict) and not any(k in entry for k in PATH_FORMS)
 
 
 def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -305,6 +315,98 @@ def _check_path(name: str, where: str, spec: PathSpec, info: ParameterInfo,
     return problems
 
 
+#: Bounds of the S-curve numbers that are not in the parameter's unit.
+_SCURVE_BOUNDS = {"midpoint": (1900.0, 2300.0), "steepness": (0.0, 5.0)}
+
+
+def _check_dists(name: str, where: str, spec: PathSpec, info: ParameterInfo,
+                 scenario: Scenario) -> list[Problem]:
+    """Distributions of one path: support inside the bounds, base value inside the support."""
+    from scipy.special import ndtr
+
+    problems = []
+    for target, dist in (spec.dist or {}).items():
+        at = f"{where}.dist.{target}"
+        lo, hi = (_SCURVE_BOUNDS[target] if isinstance(target, str) and target in _SCURVE_BOUNDS
+                  else (info.min, info.max))
+        s_lo, s_hi = dist.support
+        unit = "year" if target == "midpoint" else "1/year" if target == "steepness" else info.unit
+        if (lo is not None and s_lo < lo) or (hi is not None and s_hi > hi):
+            expected = (f"low >= {lo:g} and high <= {hi:g}" if lo is not None and hi is not None
+                        else f"low >= {lo:g}" if lo is not None else f"high <= {hi:g}")
+            of = (f"an S-curve {target}" if isinstance(target, str) and target in _SCURVE_BOUNDS
+                  else name)
+            problems.append(Problem(at, f"distribution reaches outside the bounds of {of} "
+                                    f"[{unit}]", f"{s_lo:g} to {s_hi:g}", expected))
+            continue
+        base = spec.base_value(target)
+        if not s_lo <= base <= s_hi:
+            problems.append(Problem(at, "the path's own value lies outside the distribution",
+                                    f"{base:g}", f"between {s_lo:g} and {s_hi:g}"))
+        if dist.kind in ("normal", "lognormal") and (dist.low is not None
+                                                     or dist.high is not None):
+            if dist.kind == "normal":
+                centre, scale, t_lo, t_hi = dist.mean, dist.sd, s_lo, s_hi
+            else:  # lognormal: the bounds in log space
+                centre, scale = np.log(dist.median or 1.0), dist.sigma
+                t_lo, t_hi = (np.log(s_lo) if s_lo > 0 else -np.inf), np.log(s_hi)
+            assert centre is not None and scale is not None
+            mass = float(ndtr((t_hi - centre) / scale) - ndtr((t_lo - centre) / scale))
+            if mass < 1e-6:
+                problems.append(Problem(at, "the bounds hold almost none of the distribution",
+                                        f"probability {mass:.3g} between {s_lo:g} and {s_hi:g}",
+                                        "bounds around the mean or median"))
+    sc = spec.scurve
+    if sc is not None and sc.anchor is not None and spec.dist:
+        anchor = (models_to_sales_share(scenario) if sc.anchor.value == "bidirectional_models"
+                  else float(sc.anchor.value))
+        ranges = {t: (spec.dist[t].support if t in spec.dist else (v, v))
+                  for t, v in (("start", sc.start), ("end", sc.end))}
+        (s_lo, s_hi), (e_lo, e_hi) = ranges["start"], ranges["end"]
+        if not (s_hi < anchor < e_lo or e_hi < anchor < s_lo):
+            problems.append(Problem(
+                f"{where}.dist", "draws of start or end would not keep the anchor strictly "
+                "between them", f"anchor {anchor:.4g}, start {ranges['start'][0]:g} to "
+                f"{ranges['start'][1]:g}, end {ranges['end'][0]:g} to {ranges['end'][1]:g}",
+                "start and end ranges on either side of the anchor"))
+    return problems
+
+
+def _check_correlations(scenario: Scenario) -> list[Problem]:
+    """Correlations name existing distributions, once each, and form a PSD matrix."""
+    problems = []
+    names = [d.name for d in scenario.distributions()]
+    index = {n: i for i, n in enumerate(names)}
+    matrix = np.eye(len(names))
+    seen: set[frozenset[str]] = set()
+    for i, corr in enumerate(scenario.uncertainty.correlations):
+        at = f"uncertainty.correlations.{i}"
+        unknown = [n for n in corr.between if n not in index]
+        if unknown:
+            problems.append(Problem(f"{at}.between", "no such distribution", repr(unknown[0]),
+                                    "one of " + ", ".join(names) if names
+                                    else "a parameter with a 'dist'"))
+            continue
+        a, b = corr.between
+        if a == b:
+            problems.append(Problem(f"{at}.between", "a distribution with itself", repr(a),
+                                    "two different distributions"))
+            continue
+        if frozenset((a, b)) in seen:
+            problems.append(Problem(f"{at}.between", "pair given twice", f"{a}, {b}",
+                                    "each pair once"))
+            continue
+        seen.add(frozenset((a, b)))
+        matrix[index[a], index[b]] = matrix[index[b], index[a]] = corr.rho
+    if not problems and len(names):
+        smallest = float(np.linalg.eigvalsh(matrix).min())
+        if smallest < -1e-10:
+            problems.append(Problem("uncertainty.correlations",
+                                    "correlation matrix is not positive semi-definite",
+                                    f"smallest eigenvalue {smallest:.4g}", ">= 0"))
+    return problems
+
+
 def cross_check(scenario: Scenario) -> list[Problem]:
     """Problems the schema alone cannot see: registry, units, bounds, override keys."""
     problems: list[Problem] = []
@@ -339,12 +441,15 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             problems.append(Problem(f"{where}.unit", "wrong unit", repr(param.unit),
                                     repr(info.unit)))
         problems += _check_path(name, where, param, info, scenario)
+        problems += _check_dists(name, where, param, info, scenario)
         for key, spec in param.overrides.items():
             if key not in keys:
                 problems.append(Problem(f"{where}.overrides.{key}", "unknown override key",
                                         repr(key), "a region, a segment or 'Region/segment'"))
                 continue
             problems += _check_path(name, f"{where}.overrides.{key}", spec, info, scenario)
+            problems += _check_dists(name, f"{where}.overrides.{key}", spec, info, scenario)
+    problems += _check_correlations(scenario)
     return problems
 
 

@@ -8,12 +8,20 @@ parameter carries its unit (checked against the registry in
 path (constant ``value``, ``scurve`` or ``points``) and optional ``overrides`` keyed
 ``Region``, ``segment`` or ``Region/segment``.
 
+A path may also carry ``dist``: probability distributions of its numbers (a constant
+``value``, an S-curve's ``start``, ``end``, ``midpoint`` or ``steepness``, or one of its
+``points`` by year), used by Monte Carlo, sensitivity analysis and ``evflex solve``
+(:mod:`evflex.uncertainty`); the single run ignores them. Optional correlations between
+them sit in the top-level ``uncertainty`` block.
+
 Structural problems (types, bounds, unknown keys) are caught here; cross-field problems
-(units, registry bounds, override keys, missing parameters) in :mod:`evflex.scenario.load`.
+(units, registry bounds, override keys, missing parameters, distribution supports,
+correlations) in :mod:`evflex.scenario.load`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -65,9 +73,92 @@ class SCurve(StrictModel):
 
 Year = Annotated[int, Field(ge=1900, le=2300)]
 
+#: Distribution kinds → the fields each needs (besides ``kind``) and may take.
+DISTRIBUTION_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "uniform": (("low", "high"), ()),
+    "triangular": (("low", "mode", "high"), ()),
+    "normal": (("mean", "sd"), ("low", "high")),
+    "lognormal": (("median", "sigma"), ("low", "high")),
+    "beta": (("alpha", "beta", "low", "high"), ()),
+}
+_SHAPE_FIELDS = ("low", "high", "mode", "mean", "sd", "median", "sigma", "alpha", "beta")
+
+
+class Distribution(StrictModel):
+    """A probability distribution of one number of a path, with its provenance.
+
+    ``uniform`` (low, high); ``triangular`` (low, mode, high); ``normal`` (mean, sd,
+    truncated to optional low/high); ``lognormal`` (median, sigma of the logarithm,
+    truncated to optional low/high); ``beta`` (alpha, beta, scaled to low..high).
+    """
+
+    kind: Literal["uniform", "triangular", "normal", "lognormal", "beta"]
+    low: float | None = None
+    high: float | None = None
+    mode: float | None = None
+    mean: float | None = None
+    sd: float | None = None
+    median: float | None = None
+    sigma: float | None = None
+    alpha: float | None = None
+    beta: float | None = None
+    source: str
+    year: Year | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Distribution:
+        needed, optional = DISTRIBUTION_FIELDS[self.kind]
+        missing = [f for f in needed if getattr(self, f) is None]
+        if missing:
+            raise SchemaProblem(f"{self.kind} needs {', '.join(needed)}",
+                                "no " + ", ".join(missing), ", ".join(needed))
+        extra = [f for f in _SHAPE_FIELDS
+                 if getattr(self, f) is not None and f not in needed + optional]
+        if extra:
+            raise SchemaProblem(f"not a field of a {self.kind} distribution", ", ".join(extra),
+                                ", ".join(needed + optional), extra[0])
+        for f in ("sd", "sigma", "alpha", "beta"):
+            value = getattr(self, f)
+            if value is not None and not value > 0:
+                raise SchemaProblem("must be positive", f"{value:g}", "> 0", f)
+        if self.kind == "lognormal" and self.median is not None and not self.median > 0:
+            raise SchemaProblem("must be positive", f"{self.median:g}", "> 0", "median")
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise SchemaProblem("bounds reversed or empty", f"low {self.low:g}, high "
+                                f"{self.high:g}", "low < high", "low")
+        if self.kind == "triangular":
+            assert self.low is not None and self.mode is not None and self.high is not None
+            if not self.low <= self.mode <= self.high:
+                raise SchemaProblem("mode outside the bounds", f"{self.mode:g}",
+                                    f"between {self.low:g} and {self.high:g}", "mode")
+        if self.kind == "lognormal" and self.low is not None and self.low < 0:
+            raise SchemaProblem("a lognormal is positive", f"{self.low:g}", ">= 0", "low")
+        if not self.source.strip():
+            raise SchemaProblem("empty source", repr(self.source),
+                                "a named source, or the word 'assumption'", "source")
+        if self.year is None and not self.source.strip().lower().startswith(ASSUMPTION):
+            raise SchemaProblem("a sourced distribution needs the source's year", "no year",
+                                "'year: YYYY' (or a source starting with 'assumption')", "year")
+        return self
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """Smallest and largest value the distribution can take (may be infinite)."""
+        if self.kind == "lognormal":
+            lo = 0.0 if self.low is None else self.low
+        else:
+            lo = -float("inf") if self.low is None else self.low
+        hi = float("inf") if self.high is None else self.high
+        return lo, hi
+
+
+#: What a distribution can vary: a path's ``value``, an S-curve's numbers, or a point.
+DistTarget = Literal["value", "start", "end", "midpoint", "steepness"] | Year
+
 
 class PathSpec(StrictModel):
-    """One path: exactly one of ``value``, ``scurve`` or ``points``."""
+    """One path: exactly one of ``value``, ``scurve`` or ``points``, optional ``dist``."""
 
     value: float | None = None
     scurve: SCurve | None = None
@@ -75,6 +166,7 @@ class PathSpec(StrictModel):
     source: str | None = None
     year: Year | None = None
     note: str | None = None
+    dist: dict[DistTarget, Distribution] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> PathSpec:
@@ -85,7 +177,35 @@ class PathSpec(StrictModel):
         if self.points is not None and len(self.points) == 0:
             raise SchemaProblem("'points' is empty", "{}", "at least one 'YEAR: value' pair",
                                 "points")
+        for target in self.dist or {}:
+            allowed = self.dist_targets()
+            if target not in allowed:
+                raise SchemaProblem(f"nothing to vary in this {given[0]} path", repr(target),
+                                    "one of " + ", ".join(repr(a) for a in allowed),
+                                    f"dist.{target}")
         return self
+
+    def dist_targets(self) -> list[str | int]:
+        """The numbers of this path a distribution may vary."""
+        if self.value is not None:
+            return ["value"]
+        if self.scurve is not None:
+            fixed: list[str | int] = ["start", "end", "steepness"]
+            return [*fixed, "midpoint"] if self.scurve.midpoint is not None else fixed
+        return list(sorted(self.points or {}))
+
+    def base_value(self, target: str | int) -> float:
+        """The number of this path that ``dist[target]`` varies [unit of the parameter]."""
+        if isinstance(target, int):
+            assert self.points is not None
+            return float(self.points[target])
+        if target == "value":
+            assert self.value is not None
+            return float(self.value)
+        assert self.scurve is not None
+        value = getattr(self.scurve, target)
+        assert value is not None
+        return float(value)
 
 
 class Parameter(PathSpec):
@@ -210,6 +330,28 @@ class Calibration(StrictModel):
     history: History = Field(default_factory=History)
 
 
+class Correlation(StrictModel):
+    """Correlation of two distributions through a Gaussian copula, with its provenance.
+
+    ``rho`` is the correlation of the two normal scores; draws keep each distribution
+    exactly and are correlated in rank (Spearman's rho is ``6/pi asin(rho/2)``).
+
+    Each distribution is named ``parameter.target`` for the default path (e.g.
+    ``v2g_enrolled.end``) or ``parameter/override.target`` for an override (e.g.
+    ``ev_sales_share/USA.steepness``, ``charging_access/China.2100``).
+    """
+
+    between: Annotated[list[str], Field(min_length=2, max_length=2)]
+    rho: Annotated[float, Field(ge=-1, le=1)]
+    source: str
+
+
+class Uncertainty(StrictModel):
+    """Scenario-wide settings of the distributions: their correlations."""
+
+    correlations: list[Correlation] = Field(default_factory=list)
+
+
 class Scenario(StrictModel):
     """A whole scenario, after ``extends`` has been merged."""
 
@@ -222,8 +364,53 @@ class Scenario(StrictModel):
     options: Options = Field(default_factory=Options)
     bidirectional_models: BidirectionalModels
     calibration: Calibration = Field(default_factory=Calibration)
+    uncertainty: Uncertainty = Field(default_factory=Uncertainty)
     parameters: dict[str, Parameter]
 
     @property
     def years_axis(self) -> list[int]:
         return list(range(self.years.start, self.years.end + 1))
+
+    def distributions(self) -> list[DistSite]:
+        """Every distribution of the scenario, in file order: default paths, then overrides."""
+        out = []
+        for name, param in self.parameters.items():
+            for key, spec in [(None, param), *param.overrides.items()]:
+                for target, dist in (spec.dist or {}).items():
+                    out.append(DistSite(name, key, target, dist, spec.base_value(target)))
+        return out
+
+
+@dataclass(frozen=True)
+class DistSite:
+    """Where a distribution sits: parameter, override key (``None``: default), target."""
+
+    parameter: str
+    override: str | None
+    target: str | int
+    dist: Distribution
+    base: float
+
+    @property
+    def name(self) -> str:
+        """``parameter.target`` or ``parameter/override.target``."""
+        return site_name(self.parameter, self.override, self.target)
+
+
+def site_name(parameter: str, override: str | None, target: str | int) -> str:
+    """Name of a number of a path: ``parameter[/override].target``."""
+    where = parameter if override is None else f"{parameter}/{override}"
+    return f"{where}.{target}"
+
+
+def split_site_name(name: str) -> tuple[str, str | None, str | int]:
+    """``parameter[/override].target`` → (parameter, override or None, target).
+
+    A target of digits is a point's year. Raises :class:`ValueError` on a malformed name.
+    """
+    where, dot, target = name.rpartition(".")
+    if not dot or not where or not target:
+        raise ValueError(f"not a number of a path (got {name!r}, expected "
+                         "PARAMETER[/OVERRIDE].TARGET, e.g. v2g_enrolled.end)")
+    parameter, _, override = where.partition("/")
+    return parameter, (override or None), (int(target) if target.isdigit() else target)
