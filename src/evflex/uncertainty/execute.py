@@ -1,0 +1,132 @@
+"""Chunks of draws, their seeds, and where they run: in-process or on a Dask cluster.
+
+Draws are generated in blocks of :data:`BLOCK`; block ``b`` draws from its own generator
+``numpy.random.default_rng(SeedSequence(seed).spawn(n_blocks)[b])``. A chunk is a run
+of whole blocks, so every draw is the same whatever the chunk size, and whether the
+chunks run in this process or on the workers of a ``distributed`` cluster
+(``--scheduler tcp://HOST:PORT``). Results are merged in chunk order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from evflex.paths import FloatArray
+
+if TYPE_CHECKING:
+    from evflex.uncertainty.distributions import Space
+
+#: Draws per seed block; chunk sizes are rounded up to a multiple of it.
+BLOCK = 64
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class SchedulerError(Exception):
+    """The Dask scheduler cannot be reached or used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Draws ``first .. first + n - 1`` and the seeds of the blocks they cover."""
+
+    index: int
+    first: int
+    n: int
+    seeds: tuple[np.random.SeedSequence, ...]
+
+    def normal_scores(self, k: int) -> FloatArray:
+        """Independent standard normal scores of the chunk's draws, shape (n, k)."""
+        parts = []
+        left = self.n
+        for seed in self.seeds:
+            m = min(BLOCK, left)
+            parts.append(np.random.default_rng(seed).standard_normal((m, k)))
+            left -= m
+        return np.concatenate(parts) if parts else np.zeros((0, k))
+
+    def draw(self, space: Space) -> FloatArray:
+        """The chunk's draws of every number of ``space``, shape (n, k)."""
+        return space.values(space.uniforms(self.normal_scores(len(space))))
+
+
+def chunks(seed: int, first: int, stop: int, chunk_size: int) -> list[Chunk]:
+    """Chunks covering draws ``first .. stop - 1`` (``first`` a multiple of :data:`BLOCK`)."""
+    if first % BLOCK:
+        raise ValueError(f"first draw must be a multiple of {BLOCK} (got {first})")
+    size = max(BLOCK, -(-chunk_size // BLOCK) * BLOCK)
+    n_blocks = -(-stop // BLOCK)
+    seeds = np.random.SeedSequence(seed).spawn(n_blocks)
+    out = []
+    for i, start in enumerate(range(first, stop, size)):
+        n = min(size, stop - start)
+        b0 = start // BLOCK
+        out.append(Chunk(i, start, n, tuple(seeds[b0: b0 + -(-n // BLOCK)])))
+    return out
+
+
+class Executor:
+    """Runs a function over items in this process, or on a Dask distributed cluster.
+
+    ``scheduler`` is the address of a running scheduler (``tcp://HOST:PORT``); ``client``
+    an existing :class:`distributed.Client`. With neither, items run here, in order.
+    """
+
+    def __init__(self, scheduler: str | None = None, client: Any = None):
+        self._own_client = False
+        self.client = client
+        if client is None and scheduler:
+            try:
+                from distributed import Client
+            except ImportError as exc:  # pragma: no cover - a declared dependency
+                raise SchedulerError("--scheduler: the 'distributed' package is not "
+                                     "installed (got none, expected dask[distributed])") from exc
+            try:
+                self.client = Client(scheduler, timeout="10s", set_as_default=False)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise SchedulerError(f"--scheduler: cannot connect (got {scheduler!r}: "
+                                     f"{exc}, expected the address of a running Dask "
+                                     "scheduler, e.g. tcp://127.0.0.1:8786)") from None
+            self._own_client = True
+
+    @property
+    def where(self) -> str:
+        if self.client is None:
+            return "in-process"
+        workers = len(self.client.scheduler_info().get("workers", {}))
+        return f"Dask scheduler {self.client.scheduler.address} ({workers} workers)"
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        """``(position, fn(item))`` for each item, in completion order."""
+        if self.client is None:
+            for i, item in enumerate(items):
+                yield i, fn(item)
+            return
+        from distributed import as_completed
+
+        futures = self.client.map(fn, list(items), pure=False)
+        position = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for future in as_completed(futures, loop=self.client.loop):
+                result = future.result()
+                yield position[future.key], result
+                future.release()
+        finally:
+            for f in futures:
+                f.release()
+
+    def close(self) -> None:
+        if self._own_client and self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
