@@ -9,7 +9,9 @@ chunks run in this process or on the workers of a ``distributed`` cluster
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -74,12 +76,16 @@ class Executor:
     """Runs a function over items in this process, or on a Dask distributed cluster.
 
     ``scheduler`` is the address of a running scheduler (``tcp://HOST:PORT``); ``client``
-    an existing :class:`distributed.Client`. With neither, items run here, in order.
+    an existing :class:`distributed.Client`. With neither, items run here on ``threads``
+    threads (default: one per core; numpy releases the GIL in its array loops), at most
+    ``threads + 1`` at a time so that memory stays bounded.
     """
 
-    def __init__(self, scheduler: str | None = None, client: Any = None):
+    def __init__(self, scheduler: str | None = None, client: Any = None,
+                 threads: int | None = None):
         self._own_client = False
         self.client = client
+        self.threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
         if client is None and scheduler:
             try:
                 from distributed import Client
@@ -97,15 +103,14 @@ class Executor:
     @property
     def where(self) -> str:
         if self.client is None:
-            return "in-process"
+            return f"in-process, {self.threads} thread(s)"
         workers = len(self.client.scheduler_info().get("workers", {}))
         return f"Dask scheduler {self.client.scheduler.address} ({workers} workers)"
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         """``(position, fn(item))`` for each item, in completion order."""
         if self.client is None:
-            for i, item in enumerate(items):
-                yield i, fn(item)
+            yield from self._map_here(fn, items)
             return
         from distributed import as_completed
 
@@ -119,6 +124,27 @@ class Executor:
         finally:
             for f in futures:
                 f.release()
+
+    def _map_here(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        if self.threads == 1 or len(items) < 2:
+            for i, item in enumerate(items):
+                yield i, fn(item)
+            return
+        with ThreadPoolExecutor(self.threads) as pool:
+            pending: dict[Future[R], int] = {}
+            queue = iter(enumerate(items))
+            for i, item in queue:
+                pending[pool.submit(fn, item)] = i
+                if len(pending) > self.threads:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+                for i, item in queue:
+                    pending[pool.submit(fn, item)] = i
+                    if len(pending) > self.threads:
+                        break
 
     def close(self) -> None:
         if self._own_client and self.client is not None:

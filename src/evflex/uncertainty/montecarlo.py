@@ -26,7 +26,7 @@ from evflex.states import STATES
 from evflex.uncertainty.distributions import Space
 from evflex.uncertainty.ensemble import FIELDS, Ensemble
 from evflex.uncertainty.execute import BLOCK, Chunk, Executor, chunks
-from evflex.uncertainty.sketch import PILOT_DRAWS, QUANTILES, Edges, Sketch
+from evflex.uncertainty.sketch import PILOT_DRAWS, QUANTILES, Binned, Edges, Sketch
 from evflex.uncertainty.verdicts import VerdictRules, verdict_rules
 
 #: Column names of the quantiles.
@@ -56,9 +56,10 @@ def unflatten(flat: FloatArray, shapes: dict[str, tuple[int, ...]]) -> dict[str,
 
 @dataclass
 class ChunkResult:
-    """What a chunk sends back: its sketch and its verdict counts."""
+    """What a chunk sends back: its values on the sketch's edges, its verdict counts."""
 
-    sketch: Sketch
+    binned: Binned
+    n: int
     verdicts: np.ndarray  # (pathway, verdict) counts
 
 
@@ -73,7 +74,7 @@ def _sketch_chunk(ensemble: Ensemble, rules: VerdictRules | None, edges: Edges,
                   chunk: Chunk) -> ChunkResult:
     summary = ensemble.evaluate(chunk.draw(ensemble.space))
     counts = rules.count(summary, ensemble) if rules is not None else np.zeros((0, 0), int)
-    return ChunkResult(Sketch.of(flatten(summary), edges), counts)
+    return ChunkResult(Binned.of(flatten(summary), edges), chunk.n, counts)
 
 
 @dataclass
@@ -158,9 +159,9 @@ def run_montecarlo(scenario: Scenario, draws: int, seed: int,
     done = n_pilot
     rest = chunks(seed, n_pilot, draws, chunk_size) if draws > n_pilot else []
     for _, result in executor.map(partial(_sketch_chunk, ensemble, rules, edges), rest):
-        sketch = sketch.merge(result.sketch)
+        sketch = sketch.add(result.binned)
         counts = counts + result.verdicts
-        done += result.sketch.n
+        done += result.n
         report(done, draws)
 
     base = ensemble.evaluate(space.base[None])

@@ -50,6 +50,42 @@ class Edges:
 
 
 @dataclass
+class Binned:
+    """One chunk of draws on the edges: what a worker sends back (compact).
+
+    ``bins`` (n, C) holds each value's bin, or ``edges.bins`` for a value outside the
+    edges, which is kept exactly in ``out_cells``/``out_values``.
+    """
+
+    bins: np.ndarray  # (n, C) uint16
+    out_cells: np.ndarray
+    out_values: FloatArray
+    vmin: FloatArray
+    vmax: FloatArray
+
+    @classmethod
+    def of(cls, values: FloatArray, edges: Edges) -> Binned:
+        """Values (n, C) on the edges."""
+        values = np.asarray(values, dtype=float)
+        b = edges.bins
+        flat_width = edges.width > 0
+        inverse = np.where(flat_width, 1.0 / np.where(flat_width, edges.width, 1.0), 0.0)
+        idx = values - edges.lo
+        idx *= inverse
+        np.floor(idx, out=idx)
+        np.clip(idx, 0, b - 1, out=idx)
+        outside = (values < edges.lo) | (values > edges.hi)
+        if not flat_width.all():  # a cell whose pilot was constant holds only that value
+            zero = np.flatnonzero(~flat_width)
+            outside[:, zero] |= values[:, zero] != edges.lo[zero]
+        bins = idx.astype(np.uint16)
+        bins[outside] = b
+        rows, cells = np.nonzero(outside)
+        return cls(bins, cells.astype(np.int64), values[rows, cells], values.min(axis=0),
+                   values.max(axis=0))
+
+
+@dataclass
 class Sketch:
     """Counts per (cell, bin), the exact values outside the edges, and cell min/max."""
 
@@ -63,29 +99,41 @@ class Sketch:
     exact: FloatArray | None = None  # all values (n, C), while the run fits in the pilot
 
     @classmethod
+    def empty(cls, edges: Edges) -> Sketch:
+        c = len(edges.lo)
+        return cls(edges, np.zeros((c, edges.bins), dtype=np.int64), 0,
+                   np.full(c, np.inf), np.full(c, -np.inf))
+
+    @classmethod
     def of(cls, values: FloatArray, edges: Edges, keep_exact: bool = False) -> Sketch:
         """Sketch of values (n, C) on given edges."""
-        values = np.asarray(values, dtype=float)
-        n, c = values.shape
-        b = edges.bins
-        safe = np.where(edges.width > 0, edges.width, 1.0)
-        idx = np.floor((values - edges.lo) / safe)
-        idx = np.where(edges.width > 0, idx, 0.0)
-        idx = np.where((values <= edges.hi) & (idx >= b), b - 1, idx)  # the top edge itself
-        inside = (values >= edges.lo) & (values <= edges.hi) & (idx >= 0) & (idx < b)
-        cells = np.broadcast_to(np.arange(c), values.shape)
-        flat = cells[inside] * b + idx[inside].astype(np.int64)
-        counts = np.bincount(flat, minlength=c * b).reshape(c, b)
-        out = ~inside
-        return cls(edges, counts, n, values.min(axis=0), values.max(axis=0),
-                   cells[out].astype(np.int64), values[out],
-                   values.copy() if keep_exact else None)
+        sketch = cls.empty(edges).add(Binned.of(values, edges))
+        if keep_exact:
+            sketch.exact = np.array(values, dtype=float)
+        return sketch
+
+    def add(self, binned: Binned) -> Sketch:
+        """Add a chunk's values (in place; commutative and exact); returns ``self``."""
+        n, c = binned.bins.shape
+        b = self.edges.bins
+        flat = binned.bins.astype(np.int64)
+        flat += (np.arange(c, dtype=np.int64) * (b + 1))[None, :]
+        counts = np.bincount(flat.ravel(), minlength=c * (b + 1)).reshape(c, b + 1)
+        self.counts += counts[:, :b]
+        self.n += n
+        self.vmin = np.minimum(self.vmin, binned.vmin)
+        self.vmax = np.maximum(self.vmax, binned.vmax)
+        self.out_cells = np.concatenate([self.out_cells, binned.out_cells])
+        self.out_values = np.concatenate([self.out_values, binned.out_values])
+        self.exact = None
+        return self
 
     def merge(self, other: Sketch) -> Sketch:
-        """The sketch of both sets of draws (commutative and exact)."""
+        """The sketch of both sets of draws (commutative and exact); reuses ``self``."""
         exact = (np.concatenate([self.exact, other.exact])
                  if self.exact is not None and other.exact is not None else None)
-        return Sketch(self.edges, self.counts + other.counts, self.n + other.n,
+        self.counts += other.counts
+        return Sketch(self.edges, self.counts, self.n + other.n,
                       np.minimum(self.vmin, other.vmin), np.maximum(self.vmax, other.vmax),
                       np.concatenate([self.out_cells, other.out_cells]),
                       np.concatenate([self.out_values, other.out_values]), exact)
