@@ -1,0 +1,120 @@
+"""Fixtures of the output tests: one base run, its tables as the CLI writes them (CSV),
+the workbook and the report written from them, with and without simulated and
+judgement tables."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evflex.checks import run_checks
+from evflex.model import Results, run
+from evflex.outputs.report import write_report
+from evflex.outputs.tables import energy_funnel, write_run
+from evflex.outputs.workbook import write_workbook
+from evflex.scenario import parameter_table
+
+FUNNEL_YEAR = 2050
+
+
+def require_tool(name: str) -> str:
+    """The path of a system tool; skipped locally when missing, a failure on CI."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (apt-get install it; .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def run_tables(results: Results) -> dict[str, pd.DataFrame]:
+    """The tables ``evflex run`` writes, built the way the CLI builds them."""
+    return {**results.frames(), "checks": run_checks(results),
+            "energy_funnel": energy_funnel(results, FUNNEL_YEAR),
+            "assumptions": parameter_table(results.scenario)}
+
+
+@pytest.fixture(scope="session")
+def base_results() -> Results:
+    return run("base")
+
+
+@pytest.fixture(scope="session")
+def hourly() -> pd.DataFrame:
+    """Hourly profiles of a small real simulation, as ``evflex run --simulate`` joins them."""
+    from evflex.simulate.run import SimulationConfig, simulate
+
+    sim = simulate(SimulationConfig(vehicles=200, days=2, seed=3, keep_sessions=False,
+                                    strategies=("unmanaged", "managed", "v2g")))
+    return sim.profile.merge(sim.availability, on=["step", "hour"])
+
+
+@pytest.fixture(scope="session")
+def judgement_tables(base_results: Results) -> dict[str, pd.DataFrame]:
+    """The judgement's tables: from ``evflex.judgement.judge`` when that module exists,
+    else small tables with its documented columns, to exercise the writers' layout."""
+    try:
+        from evflex.judgement import judge  # type: ignore[attr-defined]
+    except ImportError:
+        judge = None
+    if judge is not None:
+        return dict(judge(base_results.frames(), None, base_results.scenario))
+    return {
+        "comparators": pd.DataFrame({
+            "year": [2030, 2030, 2030, 2050, 2050, 2050],
+            "service": ["peak capacity"] * 3 + ["peak capacity"] * 3,
+            "option": ["managed charging", "V2G", "utility-scale battery"] * 2,
+            "cost_per_kw_year": [30.0, 150.0, 120.0, 25.0, 90.0, 80.0],
+            "derate": [0.4, 0.3, 0.95, 0.45, 0.35, 0.95],
+            "effective_cost": [75.0, 500.0, 126.3, 55.6, 257.1, 84.2],
+            "rank": [1, 3, 2, 1, 3, 2],
+            "v2g_survives": [False, False, False, False, False, False]}),
+        "triggers": pd.DataFrame({
+            "trigger": ["capable_models"], "indicator": ["v2g_capable_model_share"],
+            "latest_value": [0.015], "threshold": [0.05], "fired": [False],
+            "parameter": ["bidirectional_share"], "proposed_change": ["+20 % by 2035"],
+            "evidence_date": ["2026-05-01"], "source": ["IEA (2026) V2G assessment"]}),
+        "scorecard": pd.DataFrame({
+            "pathway": ["smart_charging", "grid_managed", "v2h_v2b", "v2g"],
+            "verdict": ["scaling", "scaling", "niche-valid", "progressing"],
+            "rule": ["r1", "r2", "r3", "r4"], "evidence": ["e1", "e2", "e3", "e4"]}),
+        "implications": pd.DataFrame({"audience": ["utilities"],
+                                      "implication": ["Plan on managed charging first."]}),
+        "summary": pd.DataFrame({"section": ["headline"],
+                                 "text": ["Managed charging is the scaling pathway."]}),
+        "evidence": pd.DataFrame({
+            "indicator": ["v2g_capable_models"], "pathway": ["v2g"], "region": ["World"],
+            "date": ["2026-05-01"], "value": [22.0], "unit": ["models"],
+            "source": ["IEA (2026) V2G assessment"], "note": [""]}),
+    }
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory, base_results: Results) -> Path:
+    """A base run's CSV tables plus ``workbook.xlsx`` and ``report.html`` written by the
+    same ``write_run`` call, as ``evflex run`` does."""
+    out = tmp_path_factory.mktemp("run")
+    tables = run_tables(base_results)
+    write_run(out, tables, {
+        "workbook.xlsx": lambda p: write_workbook(p, base_results, tables),
+        "report.html": lambda p: write_report(p, base_results, tables),
+    }, parquet=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def full_run_dir(tmp_path_factory: pytest.TempPathFactory, base_results: Results,
+                 hourly: pd.DataFrame, judgement_tables: dict[str, pd.DataFrame]) -> Path:
+    """As :func:`run_dir`, with simulated hourly profiles and the judgement's tables."""
+    out = tmp_path_factory.mktemp("full")
+    tables = {**run_tables(base_results), "hourly": hourly, **judgement_tables}
+    write_run(out, tables, {
+        "workbook.xlsx": lambda p: write_workbook(p, base_results, tables),
+        "report.html": lambda p: write_report(p, base_results, tables),
+    }, parquet=False)
+    return out
