@@ -99,7 +99,7 @@ def test_solve_reports_the_funnel_and_writes_a_runnable_scenario(tmp_path: Path)
     assert funnel["step"].tolist()[0] == "ev_stock"
     assert funnel["solved_vehicles"].iloc[-1] > funnel["base_vehicles"].iloc[-1]
     again = runner.invoke(app, ["run", str(out / "scenario_solved.yaml"), "--out",
-                                str(tmp_path / "run"), "-q", "--allow-failed-checks"])
+                                str(tmp_path / "run"), "-q"])
     assert again.exit_code == 0, again.output
     states = pd.read_csv(tmp_path / "run" / "states.csv")
     v2g = states.query("region == 'World' and segment == 'all' and year == 2100 "

@@ -211,9 +211,28 @@ class Solution:
 
     @property
     def solved_scenario(self) -> Scenario:
-        sc = with_numbers(self.scenario, {lv.name: float(v) for lv, v in
-                                          zip(self.levers, self.values, strict=True)})
+        """The scenario with the solved lever values, each noted as set by the solver.
+
+        Its calibration targets for the state split are dropped: they are the base case's.
+        """
+        moved = {lv.name: float(v) for lv, v in zip(self.levers, self.values, strict=True)
+                 if v != lv.base}
+        sc = with_numbers(self.scenario, moved)
+        params = dict(sc.parameters)
+        for name, value in moved.items():
+            parameter, override, target = split_site_name(name)
+            base = next(lv.base for lv in self.levers if lv.name == name)
+            note = f"{target} set to {value:.6g} by evflex solve (was {base:.6g})"
+            param = params[parameter]
+            if override is None:
+                params[parameter] = param.model_copy(update={"note": note})
+            else:
+                spec = param.overrides[override].model_copy(update={"note": note})
+                params[parameter] = param.model_copy(
+                    update={"overrides": {**param.overrides, override: spec}})
+        calibration = sc.calibration.model_copy(update={"states": None})
         return sc.model_copy(update={
+            "parameters": params, "calibration": calibration,
             "name": f"{self.scenario.name}_solved",
             "description": "What must be true for " + ", ".join(
                 f"{t.quantity.label} = {t.value:g}" for t in self.targets)
