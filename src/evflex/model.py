@@ -112,6 +112,7 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
         peak_duration_h=params["peak_duration_h"], daily_energy_kwh=params["daily_energy_kwh"],
         shiftable_energy_share=params["shiftable_energy_share"])
 
+    usable = energy_above_reserve(capable_kwh, avail)
     out = {
         "vehicle_stock_path": params["vehicle_stock"], "stock": stock, "sales": sales,
         "retirements": retirements, "stock_before": stock_before, "ev_sales_pt": ev_sales,
@@ -119,8 +120,8 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
         "capable_sales": capable, "smart_capable_sales": smart,
         "capable_stock": capable_stock, "smart_capable_stock": smart_stock,
         "funnel": funnel, "states": states, "capable_kwh": capable_kwh,
-        "usable_kwh": np.broadcast_to(energy_above_reserve(capable_kwh, avail),
-                                      capable_kwh.shape),
+        "usable_kwh": np.broadcast_to(usable, np.broadcast_shapes(usable.shape,
+                                                                  capable_kwh.shape)),
     }
     for metric in METRICS:
         out[f"capacity_{metric}"] = capacity[metric]
