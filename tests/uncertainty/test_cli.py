@@ -143,3 +143,19 @@ def test_montecarlo_on_a_scheduler_given_by_address(tmp_path: Path) -> None:
     assert local.exit_code == 0
     for name in ("states_quantiles.csv", "capacity_quantiles.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_montecarlo_with_simulation_replicas(tmp_path: Path) -> None:
+    out = tmp_path / "mc"
+    args = ["montecarlo", str(_scenario(tmp_path)), "--draws", "50", "--out", str(out),
+            "--no-parquet", "--simulate-replicas", "3", "--simulate-vehicles", "1000",
+            "--simulate-days", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    replicas = pd.read_csv(out / "simulation_replicas.csv")
+    assert len(replicas) == 3
+    assert "availability from 3 simulation replicas" in result.output
+    bad = runner.invoke(app, [*args[:-6], "--simulate-replicas", "2", "--simulate-vehicles",
+                              "0"])
+    assert bad.exit_code == 1
+    assert "--simulate-vehicles: too few (got 0, expected >= 1)" in bad.output

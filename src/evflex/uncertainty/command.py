@@ -105,6 +105,14 @@ def montecarlo(
         "--chunk-size", help="Draws per chunk (rounded up to a multiple of 64); memory "
         "grows with it, not with --draws.")] = 512,
     parquet: ParquetOpt = True,
+    simulate_replicas: Annotated[int, typer.Option(
+        "--simulate-replicas", help="Take availability at the peak from this many vehicle "
+        "simulation replicas (run on the same scheduler) instead of the scenario's "
+        "availability parameters; 0: off.")] = 0,
+    simulate_vehicles: Annotated[int, typer.Option(
+        "--simulate-vehicles", help="Vehicles per simulation replica.")] = 2000,
+    simulate_days: Annotated[int, typer.Option(
+        "--simulate-days", help="Days per simulation replica.")] = 7,
 ) -> None:
     """Monte Carlo over the scenario's distributions: quantiles, fan charts, verdict odds.
 
@@ -125,12 +133,31 @@ def montecarlo(
         raise _fail([f"--draws: too few (got {draws}, expected at least 2)"])
     if chunk_size < 1:
         raise _fail([f"--chunk-size: must be positive (got {chunk_size}, expected >= 1)"])
+    if simulate_replicas < 0:
+        raise _fail([f"--simulate-replicas: negative (got {simulate_replicas}, expected 0 "
+                     "(off) or more)"])
     sc = _load(scenario)
     start = time.perf_counter()
+    replicas = None
     with _executor(scheduler) as executor:
+        if simulate_replicas:
+            from evflex.simulate.archetypes import SimulationInputError
+            from evflex.simulate.run import SimulationConfig
+            from evflex.uncertainty.simulation import simulate_replicas as run_replicas
+
+            config = SimulationConfig(vehicles=simulate_vehicles, days=simulate_days,
+                                      seed=seed, strategies=("unmanaged",),
+                                      keep_sessions=False)
+            try:
+                with _progress("simulation replicas", "replicas") as update:
+                    replicas = run_replicas(config, simulate_replicas, executor, update)
+            except SimulationInputError as exc:
+                raise _fail([str(exc).replace("--vehicles", "--simulate-vehicles")
+                             .replace("--days", "--simulate-days")]) from None
         try:
             with _progress(f"montecarlo {sc.name}", "draws") as update:
-                result = run_montecarlo(sc, draws, seed, chunk_size, executor, update)
+                result = run_montecarlo(sc, draws, seed, chunk_size, executor, update,
+                                        replicas)
         except NoDistributions as exc:
             raise _fail([str(exc)]) from None
     elapsed = time.perf_counter() - start
@@ -149,7 +176,10 @@ def montecarlo(
     }
     if len(result.verdict_probabilities):
         extra["verdicts.png"] = lambda p: verdict_chart(result.verdict_probabilities, p)
-    written = _write(out, result.tables(), extra, parquet)
+    tables = result.tables()
+    if replicas is not None:
+        tables["simulation_replicas"] = replicas
+    written = _write(out, tables, extra, parquet)
 
     table = Table(title=f"World · {escape(title)}")
     for col in ("", "year", "p05", "p50", "p95"):

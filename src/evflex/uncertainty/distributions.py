@@ -128,6 +128,8 @@ class Space:
     def values(self, u: FloatArray) -> FloatArray:
         """Numbers from uniforms: column ``j`` through the inverse CDF of site ``j``, (n, k)."""
         u = np.asarray(u, dtype=float)
+        if not self.sites:
+            return np.zeros((len(u), 0))
         return np.stack([ppf(s.dist, u[:, j]) for j, s in enumerate(self.sites)], axis=1)
 
     def uniforms(self, normal_scores: FloatArray) -> FloatArray:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evflex.capacity import METRICS
+from evflex.capacity import AVAILABILITY_FIELDS, METRICS, Availability
 from evflex.model import WORLD, compute_arrays
 from evflex.paths import FloatArray
 from evflex.scenario import Scenario
@@ -59,10 +59,16 @@ def summarise(arrays: dict[str, FloatArray], n: int) -> dict[str, FloatArray]:
 
 @dataclass(frozen=True)
 class Ensemble:
-    """A scenario and its sample space: numbers in, summaries out (picklable for Dask)."""
+    """A scenario and its sample space: numbers in, summaries out (picklable for Dask).
+
+    ``availability``, if given, is a table (R, 4) of availability figures in
+    :data:`evflex.capacity.AVAILABILITY_FIELDS` order (e.g. from simulation replicas,
+    :mod:`evflex.uncertainty.simulation`); draw ``d`` then uses row ``d mod R``.
+    """
 
     scenario: Scenario
     space: Space
+    availability: FloatArray | None = None
 
     @property
     def regions(self) -> list[str]:
@@ -72,18 +78,31 @@ class Ensemble:
     def years(self) -> list[int]:
         return self.scenario.years_axis
 
-    def evaluate(self, values: FloatArray) -> dict[str, FloatArray]:
-        """Summaries of a batch of draws, ``values`` (n, k) in :attr:`Space.sites` order."""
-        return evaluate_numbers(self.scenario, self.space.names, values)
+    def evaluate(self, values: FloatArray,
+                 draws: np.ndarray | None = None) -> dict[str, FloatArray]:
+        """Summaries of a batch of draws, ``values`` (n, k) in :attr:`Space.sites` order.
+
+        ``draws`` are the draws' indices (for the availability table); default 0..n-1.
+        """
+        availability = None
+        if self.availability is not None:
+            n = len(values)
+            index = np.arange(n) if draws is None else np.asarray(draws)
+            rows = self.availability[index % len(self.availability)]
+            availability = Availability(
+                **{f: rows[:, j].reshape(n, 1, 1, 1) for j, f in enumerate(AVAILABILITY_FIELDS)},
+                source=f"{len(self.availability)} simulation replicas")
+        return evaluate_numbers(self.scenario, self.space.names, values, availability)
 
 
-def evaluate_numbers(scenario: Scenario, names: list[str],
-                     values: FloatArray) -> dict[str, FloatArray]:
+def evaluate_numbers(scenario: Scenario, names: list[str], values: FloatArray,
+                     availability: Availability | None = None) -> dict[str, FloatArray]:
     """Summaries of a batch: column ``j`` of ``values`` (n, k) sets number ``names[j]``."""
-    values = np.atleast_2d(np.asarray(values, dtype=float))
+    values = np.asarray(values, dtype=float)
+    values = values.reshape(len(values), -1) if values.ndim != 2 else values
     draws = {name: np.ascontiguousarray(values[:, j]) for j, name in enumerate(names)}
     params = evaluate_draws(scenario, draws)
-    return summarise(compute_arrays(scenario, params), len(values))
+    return summarise(compute_arrays(scenario, params, availability), len(values))
 
 
 _QUANTITY = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<region>[A-Za-z]+))?:(?P<year>\d{4})$")

@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from evflex.capacity import METRICS
+from evflex.capacity import AVAILABILITY_FIELDS, METRICS
 from evflex.paths import FloatArray
 from evflex.scenario import Scenario
 from evflex.states import STATES
@@ -63,16 +63,21 @@ class ChunkResult:
     verdicts: np.ndarray  # (pathway, verdict) counts
 
 
+def _evaluate(ensemble: Ensemble, chunk: Chunk) -> dict[str, FloatArray]:
+    return ensemble.evaluate(chunk.draw(ensemble.space),
+                             np.arange(chunk.first, chunk.first + chunk.n))
+
+
 def _pilot(ensemble: Ensemble, rules: VerdictRules | None,
            chunk: Chunk) -> tuple[FloatArray, np.ndarray]:
-    summary = ensemble.evaluate(chunk.draw(ensemble.space))
+    summary = _evaluate(ensemble, chunk)
     counts = rules.count(summary, ensemble) if rules is not None else np.zeros((0, 0), int)
     return flatten(summary), counts
 
 
 def _sketch_chunk(ensemble: Ensemble, rules: VerdictRules | None, edges: Edges,
                   chunk: Chunk) -> ChunkResult:
-    summary = ensemble.evaluate(chunk.draw(ensemble.space))
+    summary = _evaluate(ensemble, chunk)
     counts = rules.count(summary, ensemble) if rules is not None else np.zeros((0, 0), int)
     return ChunkResult(Binned.of(flatten(summary), edges), chunk.n, counts)
 
@@ -127,20 +132,36 @@ def _quantile_frame(q: FloatArray, regions: list[str], labels: list[str], years:
 
 def run_montecarlo(scenario: Scenario, draws: int, seed: int,
                    chunk_size: int = DEFAULT_CHUNK, executor: Executor | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> MonteCarloResult:
+                   progress: Callable[[int, int], None] | None = None,
+                   replicas: pd.DataFrame | None = None) -> MonteCarloResult:
     """Monte Carlo of a scenario's distributions: ``draws`` draws from ``seed``.
 
     ``progress(done, total)`` is called as draws complete. Results depend only on the
     scenario, ``draws`` and ``seed``: not on ``chunk_size`` nor on where chunks run.
+    ``replicas`` (from :func:`evflex.uncertainty.simulation.simulate_replicas`) give each
+    draw its availability instead of the scenario's availability parameters.
     """
     space = Space.from_scenario(scenario)
-    if len(space) == 0:
+    notes = []
+    table = None
+    if replicas is not None:
+        from evflex.uncertainty.simulation import availability_table
+
+        table = availability_table(replicas)
+        replaced = [n for n, s in zip(space.names, space.sites, strict=True)
+                    if s.parameter in AVAILABILITY_FIELDS]
+        space = space.subset([n for n in space.names if n not in replaced])
+        notes.append(f"availability from {len(table)} simulation replicas (draw d uses "
+                     f"replica d mod {len(table)})" + (
+                         f"; replaces the distributions of {', '.join(replaced)}"
+                         if replaced else ""))
+    if len(space) == 0 and table is None:
         raise NoDistributions(
             f"scenario {scenario.name!r} has no distributions (got 0 'dist' entries, "
             "expected at least one; see the shipped scenario 'uncertain')")
     if draws < 2:
         raise ValueError(f"--draws: too few (got {draws}, expected at least 2)")
-    ensemble = Ensemble(scenario, space)
+    ensemble = Ensemble(scenario, space, table)
     rules = verdict_rules(scenario)
     executor = executor or Executor()
     report = progress or (lambda done, total: None)
@@ -164,7 +185,7 @@ def run_montecarlo(scenario: Scenario, draws: int, seed: int,
         done += result.n
         report(done, draws)
 
-    base = ensemble.evaluate(space.base[None])
+    base = Ensemble(scenario, space).evaluate(space.base[None])
     shapes = {f: base[f].shape[1:] for f in FIELDS}
     q = unflatten(sketch.quantiles(QUANTILES), shapes)
     regions, years = ensemble.regions, ensemble.years
@@ -173,8 +194,9 @@ def run_montecarlo(scenario: Scenario, draws: int, seed: int,
     probabilities = (rules.table(counts, draws) if rules is not None
                      else pd.DataFrame(columns=["pathway", "verdict", "probability", "draws",
                                                 "rule"]))
-    notes = [] if rules is not None else [
-        "verdict probabilities: no scorecard rules available (evflex.judgement not found)"]
+    if rules is None:
+        notes.append("verdict probabilities: no scorecard rules available "
+                     "(evflex.judgement not found)")
     if space.correlated:
         notes.append("draws are correlated through a Gaussian copula "
                      f"({len(scenario.uncertainty.correlations)} pairs)")
