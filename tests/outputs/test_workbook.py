@@ -198,7 +198,7 @@ def test_native_charts_use_the_state_colours(run_dir: Path) -> None:
     with zipfile.ZipFile(run_dir / "workbook.xlsx") as z:
         charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
     stacked = [c for c in charts if "<c:areaChart>" in c]
-    assert len(stacked) == 2
+    assert len(stacked) == 3, "shares and vehicles on States, shares on the summary"
     for xml in stacked:
         assert '<c:grouping val="stacked"/>' in xml
         colours = re.findall(r'<c:ser>.*?<a:srgbClr val="([0-9A-F]{6})"', xml, flags=re.S)

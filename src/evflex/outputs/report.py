@@ -384,8 +384,6 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
         "checks_failed": checks[checks["status"] != "pass"]["check"].tolist(),
         "key_figures": _key_figures_table(key_figures(results, tables["capacity"])),
         "summary_lines": summary_lines, "verdicts": verdicts,
-        "state_legend": [{"state": s, "label": STATE_LABELS[s], "colour": STATE_COLOURS[s]}
-                         for s in STATES],
         "figures": figures,
         "figures_json": {k: _script_json(v) for k, v in figures.items()},
         "funnel_year": int(funnel_energy["year"].iloc[0]),

@@ -350,7 +350,7 @@ def _write_filters(wb: Workbook, fmts: _Formats, live: _LiveInputs,
     for j, c in enumerate(cols):
         ws.write_string(HEADER_ROW, j, c.header, fmts.header)
         ws.set_column(j, j, c.width)
-    ws.set_row(HEADER_ROW, 62)
+    ws.set_row(HEADER_ROW, 100)
     groups = [(0, 2, "cell"), (stock_col["ev_stock"], stock_col["smart_capable_stock"],
                                "Inputs: stocks [vehicles]"),
               (share_col[CONDITIONAL_FILTERS[0]], share_col[CONDITIONAL_FILTERS[-1]],
@@ -644,31 +644,37 @@ def _write_world_states(wb: Workbook, ws: Worksheet, fmts: _Formats, first: int,
     _flag_sum(ws, fmts, w_first, w_last, w_sum)
     _define_block(wb, "world_states", SHEET_STATES, HEADER_ROW, col, w_last, w_sum)
 
-    chart_col = w_sum + 2
-    for k, (kind, cols, y_axis) in enumerate((
-            ("share", w_share, {"min": 0, "max": 1, "num_format": "0%",
-                                "name": "share of the EV stock"}),
-            ("vehicles", w_count, {"min": 0, "num_format": MILLIONS_FORMAT,
-                                   "name": "EVs in stock [vehicles]"}))):
-        chart = wb.add_chart({"type": "area", "subtype": "stacked"})
-        for s in STATES:
-            chart.add_series({
-                "name": STATE_LABELS[s],
-                "categories": [SHEET_STATES, w_first, year_col, w_last, year_col],
-                "values": [SHEET_STATES, w_first, cols[s], w_last, cols[s]],
-                "fill": {"color": STATE_COLOURS[s]}, "border": {"none": True},
-            })
-        what = "share of EV stock" if kind == "share" else "vehicles"
-        chart.set_title({"name": f"Exclusive states, {what} (World; live)",
-                         "name_font": {"size": 11}})
-        chart.set_y_axis({**y_axis, "major_gridlines": {"visible": True,
-                                                        "line": {"color": "#E0E0E0"}}})
-        chart.set_x_axis({"name": "year", "interval_unit": 10, "interval_tick": 10,
-                          "position_axis": "on_tick"})
-        chart.set_legend({"position": "right"})
-        chart.set_size({"width": 760, "height": 360})
-        ws.insert_chart(HEADER_ROW + 1 + 19 * k, chart_col, chart)
-    return _StatesLayout(w_first, year_col, w_ev, w_count, w_share, years)
+    layout = _StatesLayout(w_first, year_col, w_ev, w_count, w_share, years)
+    for k, kind in enumerate(("share", "vehicles")):
+        ws.insert_chart(HEADER_ROW + 1 + 19 * k, w_sum + 2, _states_chart(wb, layout, kind))
+    return layout
+
+
+def _states_chart(wb: Workbook, st: _StatesLayout, kind: str) -> Any:
+    """Stacked area of the World's states (``share`` or ``vehicles``), live from States."""
+    cols = st.world_share_col if kind == "share" else st.world_count_col
+    y_axis = ({"min": 0, "max": 1, "num_format": "0%", "name": "share of the EV stock"}
+              if kind == "share" else
+              {"min": 0, "num_format": MILLIONS_FORMAT, "name": "EVs in stock [vehicles]"})
+    first, last = st.world_first, st.world_first + len(st.years) - 1
+    chart = wb.add_chart({"type": "area", "subtype": "stacked"})
+    for s in STATES:
+        chart.add_series({
+            "name": STATE_LABELS[s],
+            "categories": [SHEET_STATES, first, st.world_year_col, last, st.world_year_col],
+            "values": [SHEET_STATES, first, cols[s], last, cols[s]],
+            "fill": {"color": STATE_COLOURS[s]}, "border": {"none": True},
+        })
+    what = "share of EV stock" if kind == "share" else "vehicles"
+    chart.set_title({"name": f"Exclusive states, {what} (World; live)",
+                     "name_font": {"size": 11}})
+    chart.set_y_axis({**y_axis, "major_gridlines": {"visible": True,
+                                                    "line": {"color": "#E0E0E0"}}})
+    chart.set_x_axis({"name": "year", "interval_unit": 10, "interval_tick": 10,
+                      "position_axis": "on_tick"})
+    chart.set_legend({"position": "right"})
+    chart.set_size({"width": 760, "height": 360})
+    return chart
 
 
 # ------------------------------------------------------------------------ static sheets
@@ -1044,10 +1050,12 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
     sc = results.scenario
     ws.set_column(0, 0, 58)
     ws.set_column(1, 1, 10)
-    ws.set_column(2, 8, 14)
+    ws.set_column(2, 5, 12)
+    ws.set_column(6, 6, 3)
     ws.write_string(0, 0, f"evflex · {sc.name} v{sc.version}: how much of the EV fleet is a "
                     "grid resource", fmts.title)
-    ws.write_string(1, 0, " ".join(sc.description.split()), fmts.note)
+    ws.merge_range(1, 0, 1, 5, " ".join(sc.description.split()), fmts.wrap_note)
+    ws.set_row(1, 48)
     checks = tables["checks"]
     n_pass = int((checks["status"] == "pass").sum())
     info = [("Scenario", f"{sc.name} v{sc.version}"),
@@ -1095,6 +1103,7 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
             else:
                 ws.write_number(r, 2 + j, value, fmts.cell("value", num))
     row = first + len(figures) + 1
+    ws.insert_chart(3, 7, _states_chart(wb, st, "share"))
 
     scorecard = tables.get("scorecard")
     if scorecard is not None and {"pathway", "verdict"} <= set(scorecard.columns):
