@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evflex.model import VARIABLES, compute, compute_arrays
 from evflex.scenario import Scenario, load_scenario
 from evflex.scenario.evaluate import evaluate_all
+from evflex.uncertainty.distributions import Space
+from evflex.uncertainty.ensemble import Ensemble
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +51,23 @@ def test_a_leading_axis_of_one_reproduces_the_single_run_exactly(base: Scenario)
     for name in VARIABLES:
         if name in batch:
             np.testing.assert_array_equal(batch[name][0], ds[name].values, err_msg=name)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=34, max_size=34), st.floats(0.5, 0.99))
+def test_any_draw_keeps_the_invariants(u: list[float], factor: float) -> None:
+    """Shares sum to one and stay in [0, 1]; a stricter V2G filter never raises V2G."""
+    scenario = load_scenario("uncertain")
+    space = Space.from_scenario(scenario)
+    values = space.values(np.array([u]))
+    stricter = values.copy()
+    j = space.names.index("v2g_enrolled.end")
+    stricter[0, j] = max(space.sites[j].dist.support[0], values[0, j] * factor)
+    summary = Ensemble(scenario, space).evaluate(np.vstack([values, stricter]))
+    share = summary["state_share"]
+    np.testing.assert_allclose(share.sum(axis=2), 1.0, atol=1e-12)
+    assert share.min() >= -1e-12 and share.max() <= 1 + 1e-12
+    v2g = summary["state_vehicles"][:, :, 0]
+    assert np.all(v2g[1] <= v2g[0] * (1 + 1e-12) + 1e-6)
+    capacity = summary["capacity"]
+    assert np.all(capacity >= -1e-9)

@@ -27,7 +27,12 @@ from evflex.uncertainty.distributions import Space
 from evflex.uncertainty.ensemble import FIELDS, Ensemble
 from evflex.uncertainty.execute import BLOCK, Chunk, Executor, chunks
 from evflex.uncertainty.sketch import PILOT_DRAWS, QUANTILES, Binned, Edges, Sketch
-from evflex.uncertainty.verdicts import VerdictRules, verdict_rules
+from evflex.uncertainty.verdicts import (
+    ModelledVerdicts,
+    QuantityRule,
+    verdict_rules,
+    why_no_verdicts,
+)
 
 #: Column names of the quantiles.
 Q_COLUMNS = [f"p{round(q * 100):02d}" for q in QUANTILES]
@@ -68,14 +73,14 @@ def _evaluate(ensemble: Ensemble, chunk: Chunk) -> dict[str, FloatArray]:
                              np.arange(chunk.first, chunk.first + chunk.n))
 
 
-def _pilot(ensemble: Ensemble, rules: VerdictRules | None,
+def _pilot(ensemble: Ensemble, rules: ModelledVerdicts | None,
            chunk: Chunk) -> tuple[FloatArray, np.ndarray]:
     summary = _evaluate(ensemble, chunk)
     counts = rules.count(summary, ensemble) if rules is not None else np.zeros((0, 0), int)
     return flatten(summary), counts
 
 
-def _sketch_chunk(ensemble: Ensemble, rules: VerdictRules | None, edges: Edges,
+def _sketch_chunk(ensemble: Ensemble, rules: ModelledVerdicts | None, edges: Edges,
                   chunk: Chunk) -> ChunkResult:
     summary = _evaluate(ensemble, chunk)
     counts = rules.count(summary, ensemble) if rules is not None else np.zeros((0, 0), int)
@@ -133,13 +138,16 @@ def _quantile_frame(q: FloatArray, regions: list[str], labels: list[str], years:
 def run_montecarlo(scenario: Scenario, draws: int, seed: int,
                    chunk_size: int = DEFAULT_CHUNK, executor: Executor | None = None,
                    progress: Callable[[int, int], None] | None = None,
-                   replicas: pd.DataFrame | None = None) -> MonteCarloResult:
+                   replicas: pd.DataFrame | None = None,
+                   rules: list[QuantityRule] | None = None) -> MonteCarloResult:
     """Monte Carlo of a scenario's distributions: ``draws`` draws from ``seed``.
 
     ``progress(done, total)`` is called as draws complete. Results depend only on the
     scenario, ``draws`` and ``seed``: not on ``chunk_size`` nor on where chunks run.
     ``replicas`` (from :func:`evflex.uncertainty.simulation.simulate_replicas`) give each
-    draw its availability instead of the scenario's availability parameters.
+    draw its availability instead of the scenario's availability parameters. ``rules``
+    replace the scorecard's rules over modelled quantities (see
+    :mod:`evflex.uncertainty.verdicts`) for the verdict probabilities.
     """
     space = Space.from_scenario(scenario)
     notes = []
@@ -162,7 +170,7 @@ def run_montecarlo(scenario: Scenario, draws: int, seed: int,
     if draws < 2:
         raise ValueError(f"--draws: too few (got {draws}, expected at least 2)")
     ensemble = Ensemble(scenario, space, table)
-    rules = verdict_rules(scenario)
+    verdicts = verdict_rules(scenario, rules)
     executor = executor or Executor()
     report = progress or (lambda done, total: None)
 
@@ -170,7 +178,7 @@ def run_montecarlo(scenario: Scenario, draws: int, seed: int,
     n_pilot = min(draws, -(-PILOT_DRAWS // BLOCK) * BLOCK)
     pilot_chunks = chunks(seed, 0, n_pilot, n_pilot)
     [(_, (pilot_values, pilot_counts))] = list(
-        executor.map(partial(_pilot, ensemble, rules), pilot_chunks))
+        executor.map(partial(_pilot, ensemble, verdicts), pilot_chunks))
     edges = Edges.from_pilot(pilot_values)
     sketch = Sketch.of(pilot_values, edges, keep_exact=draws <= n_pilot)
     counts = pilot_counts
@@ -179,7 +187,7 @@ def run_montecarlo(scenario: Scenario, draws: int, seed: int,
 
     done = n_pilot
     rest = chunks(seed, n_pilot, draws, chunk_size) if draws > n_pilot else []
-    for _, result in executor.map(partial(_sketch_chunk, ensemble, rules, edges), rest):
+    for _, result in executor.map(partial(_sketch_chunk, ensemble, verdicts, edges), rest):
         sketch = sketch.add(result.binned)
         counts = counts + result.verdicts
         done += result.n
@@ -191,12 +199,11 @@ def run_montecarlo(scenario: Scenario, draws: int, seed: int,
     regions, years = ensemble.regions, ensemble.years
     capacity = _quantile_frame(q["capacity"], regions, list(METRICS), years, "metric")
     capacity.insert(3, "unit", capacity["metric"].map(METRICS))
-    probabilities = (rules.table(counts, draws) if rules is not None
+    probabilities = (verdicts.table(counts, draws) if verdicts is not None
                      else pd.DataFrame(columns=["pathway", "verdict", "probability", "draws",
                                                 "rule"]))
-    if rules is None:
-        notes.append("verdict probabilities: no scorecard rules available "
-                     "(evflex.judgement not found)")
+    if verdicts is None:
+        notes.append(why_no_verdicts())
     if space.correlated:
         notes.append("draws are correlated through a Gaussian copula "
                      f"({len(scenario.uncertainty.correlations)} pairs)")
