@@ -45,6 +45,17 @@ def base_results() -> Results:
 
 
 @pytest.fixture(scope="session")
+def two_segment_results() -> Results:
+    """The base scenario with a second segment (buses, IEA mode 'buses'), for layouts over
+    more than one segment; its numbers are only structural."""
+    from evflex.scenario.load import parse, read_raw, resolve_path
+
+    raw = read_raw(resolve_path("base"))
+    raw["segments"]["buses"] = {"iea_mode": "buses", "description": "buses (structure test)"}
+    return run(parse(raw, "base+buses"))
+
+
+@pytest.fixture(scope="session")
 def hourly() -> pd.DataFrame:
     """Hourly profiles of a small real simulation, as ``evflex run --simulate`` joins them."""
     from evflex.simulate.run import SimulationConfig, simulate

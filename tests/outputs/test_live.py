@@ -20,6 +20,7 @@ from libreoffice import convert, read_block, zero_cached_results
 
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, v2g_funnel
 from evflex.model import Results
+from evflex.outputs.workbook import write_workbook
 from evflex.states import STATES, allocate_states
 
 RTOL = 1e-9
@@ -64,14 +65,19 @@ def _modify(src: Path, dst: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def recalculated(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def recalculated(run_dir: Path, two_segment_results: Results,
+                 tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Three workbooks recalculated by one LibreOffice process."""
     require_tool("soffice")
     work = tmp_path_factory.mktemp("lo")
     zeroed, modified = work / "zeroed.xlsx", work / "modified.xlsx"
+    two = work / "two_segments.xlsx"
     assert zero_cached_results(run_dir / "workbook.xlsx", zeroed) > 8000
     _modify(run_dir / "workbook.xlsx", modified)
-    out = convert([zeroed, modified], work / "recalculated")
-    return {"zeroed": out[0], "modified": out[1]}
+    write_workbook(work / "two.xlsx", two_segment_results, {})
+    zero_cached_results(work / "two.xlsx", two)
+    out = convert([zeroed, modified, two], work / "recalculated")
+    return {"zeroed": out[0], "modified": out[1], "two_segments": out[2]}
 
 
 def _engine_rows(results: Results) -> pd.DataFrame:
@@ -190,3 +196,21 @@ def test_a_changed_filter_moves_the_states_which_still_sum_to_one(
     assert w_after.loc[2100, "v2g [share of EV stock]"] > w_before.loc[2100,
                                                                       "v2g [share of EV stock]"]
     _close(w_after["sum of shares [fraction]"], np.ones(len(w_after)), "World sum")
+
+
+def test_world_sums_every_region_and_segment(recalculated: dict[str, Path],
+                                             two_segment_results: Results) -> None:
+    path = recalculated["two_segments"]
+    table = read_block(path, "states_table").set_index(["region", "segment", "year"])
+    assert set(table.index.get_level_values("segment")) == {"cars", "buses"}
+    engine = _engine_rows(two_segment_results).loc[table.index]
+    for state in STATES:
+        _close(table[f"{state} [vehicles]"], engine[state], state)
+    world = read_block(path, "world_states").set_index("year")
+    agg = two_segment_results.aggregated.sel(region="World", segment="all")
+    _close(world["World EV stock [vehicles]"], agg["ev_stock"].sel(year=world.index), "ev")
+    for state in STATES:
+        _close(world[f"{state} [vehicles]"],
+               agg["states"].sel(state=state, year=world.index), f"World {state}")
+        _close(world[f"{state} [share of EV stock]"],
+               agg["state_share"].sel(state=state, year=world.index), f"World {state} share")

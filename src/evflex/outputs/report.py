@@ -253,7 +253,7 @@ def comparators_figure(comparators: pd.DataFrame) -> dict[str, Any] | None:
         visible = [i * n <= j < (i + 1) * n for j in range(len(data))]
         buttons.append({"label": str(year), "method": "update", "args": [{"visible": visible}]})
     layout = _layout("Comparator stack: effective cost per kW-year, derated for availability",
-                     yaxis={"title": {"text": "effective cost per kW-year"}, "type": "log"},
+                     yaxis={"title": {"text": "effective cost per kW-year"}},
                      barmode="group", hovermode="closest",
                      margin={"l": 70, "r": 20, "t": 80, "b": 80})
     if len(years) > 1:
