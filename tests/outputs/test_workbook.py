@@ -253,3 +253,23 @@ def test_tables_default_from_the_results(tmp_path: Path, base_results: Results) 
     write_workbook(tmp_path / "w.xlsx", base_results, {})
     wb = openpyxl.load_workbook(tmp_path / "w.xlsx", read_only=True)
     assert wb.sheetnames == [*CORE_SHEETS, "Sources"]
+
+
+def test_hourly_sheet_equals_the_csv_with_live_load_columns(full_run_dir: Path) -> None:
+    csv = pd.read_csv(full_run_dir / "hourly.csv")
+    values = openpyxl.load_workbook(full_run_dir / "workbook.xlsx", data_only=True)["Hourly"]
+    formulas = openpyxl.load_workbook(full_run_dir / "workbook.xlsx")["Hourly"]
+    got = _sheet_frame(values, 4)
+    assert len(got) == len(csv)
+    for j, column in enumerate(csv.columns):
+        assert got.columns[j].split(" [")[0] == column
+        if pd.api.types.is_bool_dtype(csv[column]):
+            assert got.iloc[:, j].tolist() == csv[column].tolist()
+        else:
+            np.testing.assert_allclose(got.iloc[:, j].astype(float), csv[column], rtol=1e-12)
+    for strategy in ("unmanaged", "managed", "v2g"):
+        header = f"system load with {strategy} charging [kW]"
+        np.testing.assert_allclose(got[header], csv["base_kw"] + csv[f"{strategy}_kw"],
+                                   rtol=1e-12)
+        col = list(got.columns).index(header) + 1
+        assert str(formulas.cell(5, col).value).startswith("=")
