@@ -269,10 +269,17 @@ def _jsonable(value: Any) -> Any:
 
 # ------------------------------------------------------------------------------ tables
 def _cell(value: Any, column: str) -> str:
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     if isinstance(value, np.generic):
         value = value.item()
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (not isinstance(value, str | bool | int | float | list | tuple)
+                         and bool(pd.isna(value))):
         return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -308,9 +315,11 @@ def html_table(df: pd.DataFrame, columns: Sequence[str] | None = None,
                 cls = "verdict"
             elif c in ("fired", "v2g_survives") and isinstance(value, bool | np.bool_):
                 cls = "yes" if value else "no"
-            elif isinstance(value, int | float | np.number) and not isinstance(value, bool):
+            text = _cell(value, str(c))
+            if text and isinstance(value, int | float | np.number) \
+                    and not isinstance(value, bool):
                 cls = "num"
-            cells.append({"text": _cell(value, str(c)), "cls": cls,
+            cells.append({"text": text, "cls": cls,
                           "fill": VERDICT_FILLS.get(str(value), "") if c == "verdict" else ""})
         rows.append(cells)
     names = headers or {}

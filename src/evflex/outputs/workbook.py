@@ -33,6 +33,7 @@ for tests.
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -131,6 +132,7 @@ NUMBER_FORMATS: dict[str, str] = {
 #: Inputs of fractions show more digits than outputs.
 INPUT_FRACTION_FORMAT = "0.000%"
 MILLIONS_FORMAT = '#,##0.0,,"M"'
+DATE_FORMAT = "yyyy-mm-dd"
 
 
 def _num_format(unit: str) -> str:
@@ -188,20 +190,30 @@ class Column:
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or (
-        isinstance(value, pd.Timestamp | np.datetime64) and pd.isna(value))
+    """None, NaN, NaT or pd.NA (a scalar); never true for a string or a number."""
+    if value is None:
+        return True
+    if isinstance(value, str | bool):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _plain(value: Any) -> Any:
     """A value XlsxWriter writes natively (numpy scalars to Python ones)."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime()
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
     return value
 
 
-def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> None:
+def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any,
+                 date_fmt: Any = None) -> None:
     value = _plain(value)
     if _is_missing(value):
         ws.write_blank(row, col, None, fmt)
@@ -212,6 +224,8 @@ def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> Non
             ws.write_string(row, col, "inf" if value > 0 else "-inf", fmt)
         else:
             ws.write_number(row, col, value, fmt)
+    elif isinstance(value, datetime.date):
+        ws.write_datetime(row, col, value, date_fmt or fmt)
     else:
         ws.write_string(row, col, str(value), fmt)
 
@@ -225,9 +239,10 @@ def _write_table(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, columns: Seque
     first = row + 1
     for j, c in enumerate(columns):
         fmt = fmts.cell(c.kind, c.num_format)
+        date_fmt = fmts.cell(c.kind, DATE_FORMAT)
         values = df[c.key].tolist() if c.key in df.columns else [None] * len(df)
         for i, value in enumerate(values):
-            _write_value(ws, first + i, col + j, value, fmt)
+            _write_value(ws, first + i, col + j, value, fmt, date_fmt)
     return first, first + len(df) - 1
 
 
@@ -970,6 +985,8 @@ def _year_text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
     return str(value)
 
 
