@@ -311,13 +311,12 @@ def solve(
         table.add_row(escape(lever.name), f"{lever.base:.4g}", f"{value:.4g}",
                       f"{100 * change:+.1f} %", escape(f"{lever.low:.4g}-{lever.high:.4g}"
                                                        + (" (at bound)" if at_bound else "")))
-    console.print(table)
-
     if not solution.reached:
         _write(out, {"targets": target_table}, {}, parquet)
         raise _fail([f"target not reachable: {solution.message}",
                      f"wrote targets.csv (with the reachable ranges) to {out}"],
                     EXIT_UNREACHABLE)
+    console.print(table)
 
     base_run, solved_run = run_solution(solution)
     year = parsed[0].quantity.year
