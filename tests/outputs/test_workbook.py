@@ -273,3 +273,26 @@ def test_hourly_sheet_equals_the_csv_with_live_load_columns(full_run_dir: Path) 
                                    rtol=1e-12)
         col = list(got.columns).index(header) + 1
         assert str(formulas.cell(5, col).value).startswith("=")
+
+
+def test_judgement_tables_with_dates_and_gaps(tmp_path: Path, base_results: Results) -> None:
+    import datetime
+
+    evidence = pd.DataFrame({
+        "indicator": ["v2g_programme_vehicles", "smart_charger_share"],
+        "pathway": ["v2g", "smart_charging"], "region": ["Europe", None],
+        "date": pd.to_datetime(["2025-06-30", None]), "value": [1200.0, np.nan],
+        "unit": ["vehicles", "fraction"], "source": ["source A (2025)", "source B (2024)"],
+        "note": [pd.NA, "a note"]})
+    write_workbook(tmp_path / "w.xlsx", base_results, {"evidence": evidence})
+    wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
+    ws = wb["Evidence"]
+    assert [c.value for c in ws[4]] == list(evidence.columns)
+    assert ws["D5"].value == datetime.datetime(2025, 6, 30)
+    assert ws["D5"].number_format == "yyyy-mm-dd"
+    assert ws["E5"].value == 1200.0
+    assert [ws[f"{c}6"].value for c in "CDE"] == [None, None, None]
+    assert [ws["H5"].value, ws["H6"].value] == [None, "a note"]
+    sources = _sheet_frame(wb["Sources"], 4).set_index("source")
+    assert sources.loc["source A (2025)", "year"] == "2025-06-30"
+    assert sources.loc["source B (2024)", "used for"] == "smart_charger_share"
