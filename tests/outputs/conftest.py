@@ -4,39 +4,16 @@ judgement tables."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from output_helpers import run_tables
 
-from evflex.checks import run_checks
 from evflex.model import Results, run
 from evflex.outputs.report import write_report
-from evflex.outputs.tables import energy_funnel, write_run
+from evflex.outputs.tables import write_run
 from evflex.outputs.workbook import write_workbook
-from evflex.scenario import parameter_table
-
-FUNNEL_YEAR = 2050
-
-
-def require_tool(name: str) -> str:
-    """The path of a system tool; skipped locally when missing, a failure on CI."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (apt-get install it; .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def run_tables(results: Results) -> dict[str, pd.DataFrame]:
-    """The tables ``evflex run`` writes, built the way the CLI builds them."""
-    return {**results.frames(), "checks": run_checks(results),
-            "energy_funnel": energy_funnel(results, FUNNEL_YEAR),
-            "assumptions": parameter_table(results.scenario)}
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from libreoffice import convert
+from output_helpers import convert
 
 from evflex.checks import run_checks
 from evflex.model import run

@@ -10,7 +10,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from libreoffice import read_block
+from output_helpers import read_block
 
 import evflex.outputs.workbook as workbook_module
 from evflex.capacity import METRICS

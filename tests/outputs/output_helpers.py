@@ -1,4 +1,6 @@
-"""Recalculate workbooks with LibreOffice headless, and helpers to read them back.
+"""Helpers of the output tests: system tools, the run's tables, and LibreOffice.
+
+Recalculate workbooks with LibreOffice headless, and read them back.
 
 LibreOffice keeps the cached results of an ``.xlsx`` on load unless told otherwise; a
 private user profile sets "recalculate on load: always" (``OOXMLRecalcMode`` 0), so the
@@ -8,6 +10,7 @@ values read back are LibreOffice's own. :func:`zero_cached_results` lets a test 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +19,32 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import pytest
+
+from evflex.checks import run_checks
+from evflex.model import Results
+from evflex.outputs.tables import energy_funnel
+from evflex.scenario import parameter_table
+
+FUNNEL_YEAR = 2050
+
+
+def require_tool(name: str) -> str:
+    """The path of a system tool; skipped locally when missing, a failure on CI."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (apt-get install it; .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def run_tables(results: Results) -> dict[str, pd.DataFrame]:
+    """The tables ``evflex run`` writes, built the way the CLI builds them."""
+    return {**results.frames(), "checks": run_checks(results),
+            "energy_funnel": energy_funnel(results, FUNNEL_YEAR),
+            "assumptions": parameter_table(results.scenario)}
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 

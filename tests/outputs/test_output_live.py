@@ -15,8 +15,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import require_tool
-from libreoffice import convert, read_block, zero_cached_results
+from output_helpers import convert, read_block, require_tool, zero_cached_results
 
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, v2g_funnel
 from evflex.model import Results

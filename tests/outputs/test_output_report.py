@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import require_tool
-from libreoffice import read_block
+from output_helpers import read_block, require_tool
 
 from evflex.capacity import METRICS
 from evflex.model import Results
