@@ -44,7 +44,7 @@ def _num(value: float, signed: bool = False) -> str:
 def _bars(rows: pd.DataFrame) -> list[tuple[str, float]]:
     """(label, attribution) in order of size, the smallest lumped into one bar."""
     rows = rows.reindex(rows["attribution"].abs().sort_values(ascending=False).index)
-    bars = [(str(r.group), float(r.attribution)) for r in rows.itertuples()]
+    bars = [(str(r["group"]), float(r["attribution"])) for r in rows.to_dict("records")]
     if len(bars) > MAX_BARS:
         rest = bars[MAX_BARS - 1:]
         bars = [*bars[: MAX_BARS - 1], (f"{len(rest)} others", sum(v for _, v in rest))]

@@ -46,11 +46,11 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -444,7 +444,7 @@ class RunStore:
         """One result table of a run, with the columns and types it was written with."""
         return self.tables(ref, [name])[name]
 
-    def tables(self, ref: str, names: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    def tables(self, ref: str, names: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
         """Result tables of a run (all of them by default), in the order they were written."""
         with self._open(write=False) as con:
             run_id = _resolve(con, ref, self.path)
@@ -462,6 +462,35 @@ class RunStore:
                 if len(out[name]) != n_rows:  # pragma: no cover - would be a DuckDB bug
                     raise StoreError(f"{self.path}: run {run_id} table {name} has "
                                      f"{len(out[name])} rows, expected {n_rows}")
+        return out
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """A read-only SQL query on the store, e.g. over ``runs`` and ``result_states``."""
+        with self._open(write=False) as con:
+            try:
+                return con.execute(sql, params or []).df()
+            except duckdb.Error as exc:
+                raise StoreError(f"query: {exc}") from None
+
+    def world_2050(self, run_ids: list[str], year: int = 2050) -> pd.DataFrame:
+        """World V2G share and V2G export power [GW] in ``year`` of each run, where stored."""
+        out = pd.DataFrame({"run_id": run_ids})
+        with self._open(write=False) as con:
+            if _has_table(con, "result_states"):
+                share = con.execute(
+                    "SELECT run_id, share AS v2g_share FROM result_states WHERE "
+                    "region = 'World' AND segment = 'all' AND state = 'v2g' AND year = ?",
+                    [year]).df()
+                out = out.merge(share, on="run_id", how="left")
+            if _has_table(con, "result_capacity"):
+                power = con.execute(
+                    "SELECT run_id, value AS v2g_export_power FROM result_capacity WHERE "
+                    "region = 'World' AND metric = 'v2g_export_power' AND year = ?",
+                    [year]).df()
+                out = out.merge(power, on="run_id", how="left")
+        for col in ("v2g_share", "v2g_export_power"):
+            if col not in out:
+                out[col] = float("nan")
         return out
 
     def check(self) -> list[str]:
@@ -582,5 +611,5 @@ def _read_table(con: duckdb.DuckDBPyConnection, run_id: str, name: str,
     for col, dtype in columns:
         if str(df[col].dtype) != dtype:
             with contextlib.suppress(TypeError, ValueError):
-                df[col] = df[col].astype(dtype)
+                df[col] = df[col].astype(cast(Any, dtype))
     return df

@@ -245,8 +245,9 @@ def assumption_changes(a: Scenario, b: Scenario, by: Literal["parameter", "group
                          "a": _short(va), "b": _short(vb), "player": ""})
     for section in ("name", "version", "description", "calibration", "uncertainty"):
         if da_map[section] != db_map[section]:
-            rows.append({"item": section, "applies_to": "", "what": "not read by the engine"
-                         if section != "calibration" else "checks only",
+            what = {"calibration": "calibration targets (checks only)",
+                    "uncertainty": "correlations"}.get(section, "label")
+            rows.append({"item": section, "applies_to": "", "what": what,
                          "a": _short(da_map[section]), "b": _short(db_map[section]),
                          "player": ""})
     av_a, av_b = (availability_json(x) for x in availability)
@@ -297,6 +298,10 @@ def outputs_from_arrays(arrays: Mapping[str, np.ndarray], year_index: list[int])
     return stacked[..., year_index]
 
 
+def _f(value: Any) -> float:
+    return float(value)
+
+
 def outputs_from_tables(tables: Mapping[str, pd.DataFrame], years: list[int]) -> np.ndarray:
     """Key outputs from stored result tables (``states``, ``fleet``, ``capacity``)."""
     states = tables["states"]
@@ -308,8 +313,8 @@ def outputs_from_tables(tables: Mapping[str, pd.DataFrame], years: list[int]) ->
     cap = tables["capacity"]
     cap = cap[cap["region"] == WORLD].pivot(index="metric", columns="year", values="value")
     rows = [[float(ev[y]) for y in years]]
-    rows += [[float(share.loc[s, y]) for y in years] for s in STATES]
-    rows += [[float(cap.loc[m, y]) for y in years] for m in METRICS]
+    rows += [[_f(share.loc[s, y]) for y in years] for s in STATES]
+    rows += [[_f(cap.loc[m, y]) for y in years] for m in METRICS]
     return np.array(rows)
 
 

@@ -35,7 +35,8 @@ def availability_from_json(data: Mapping[str, Any] | None) -> Availability | Non
 
     if not data:
         return None
-    kwargs = {k: (v if isinstance(v, str) else np.asarray(v, float)) for k, v in data.items()}
+    kwargs: dict[str, Any] = {k: (v if isinstance(v, str) else np.asarray(v, float))
+                              for k, v in data.items()}
     return Availability(**kwargs)
 
 
