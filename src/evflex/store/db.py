@@ -610,6 +610,18 @@ def _read_table(con: duckdb.DuckDBPyConnection, run_id: str, name: str,
                      "ORDER BY _row", [run_id]).df()
     for col, dtype in columns:
         if str(df[col].dtype) != dtype:
-            with contextlib.suppress(TypeError, ValueError):
-                df[col] = df[col].astype(cast(Any, dtype))
+            df[col] = _restore(df[col], dtype)
     return df
+
+
+def _restore(values: pd.Series, dtype: str) -> pd.Series:
+    """A column read back in the dtype it was written with (it may have been widened)."""
+    target = cast(Any, dtype)
+    with contextlib.suppress(TypeError, ValueError):
+        if dtype == "bool" and not pd.api.types.is_bool_dtype(values):
+            return values.astype(str).str.lower().map({"true": True, "false": False}).astype(
+                target)
+        if pd.api.types.is_string_dtype(values) and dtype.startswith(("int", "float", "uint")):
+            return pd.to_numeric(values).astype(target)
+        return values.astype(target)
+    return values
