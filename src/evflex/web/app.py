@@ -1,0 +1,446 @@
+"""The explorer's server: the page, its assets, the JSON API and the downloads.
+
+>>> from evflex.web.app import create_app
+>>> app = create_app()                      # doctest: +SKIP
+>>> # uvicorn.run(app, host="127.0.0.1", port=8050)
+
+Routes:
+
+- ``GET /``: the page; ``GET /static/...``: its assets, all local (plotly.js comes from
+  the installed ``plotly`` package, no CDN);
+- ``GET /api/scenarios``: shipped scenarios, the page's controls and the request limits;
+- ``POST /api/run``: a shipped scenario with overrides → the charts' data;
+- ``POST /api/checks``: the same run's denominator checks (and scorecard, where the
+  judgement exists);
+- ``GET /download/{workbook.xlsx|report.html|tables.zip}?<page state>``: the run's files;
+- ``GET /docs``: the API described from ``/openapi.json`` by a local page.
+
+Compute is bounded: request bodies over :data:`MAX_BODY_BYTES` get 413; at most
+:data:`MAX_OVERRIDES` overrides, each inside the registry bounds; the year axis is the
+shipped scenario's (a client cannot extend it); no draws are accepted; at most
+:data:`ENGINE_SLOTS` engine runs and :data:`FILE_SLOTS` file builds at a time. Recent
+runs are cached (:data:`RESULT_CACHE`), keyed by scenario and overrides. Only shipped
+scenario names are loaded: nothing a client sends becomes a path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from evflex import __version__
+from evflex.capacity import METRICS
+from evflex.model import Results
+from evflex.model import run as run_model
+from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOURS, STATE_LABELS
+from evflex.web.api import (
+    ChecksResponse,
+    ControlInfo,
+    RunRequest,
+    RunResponse,
+    ScenarioInfo,
+    ScenariosResponse,
+    errors_of,
+    request_problems,
+)
+from evflex.web.overrides import (
+    MAX_OVERRIDES,
+    OverrideError,
+    overridden_scenario,
+    parse_site,
+    shipped_names,
+    shipped_scenario,
+)
+from evflex.web.view import controls_table, reference_view, view
+
+#: Largest request body read [bytes]; a request with overrides on every control is ~2 kB.
+MAX_BODY_BYTES = 16_384
+#: Engine runs at a time (the machine has 2 cores; more would only queue in numpy).
+ENGINE_SLOTS = 2
+#: Workbook, report or zip builds at a time (each takes up to a second).
+FILE_SLOTS = 1
+#: Recent runs kept, keyed by scenario and overrides.
+RESULT_CACHE = 64
+#: Query keys of the page state that are not overrides.
+STATE_KEYS = ("scenario", "region", "year")
+
+Overrides = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
+
+_engine_slots = threading.BoundedSemaphore(ENGINE_SLOTS)
+_file_slots = threading.BoundedSemaphore(FILE_SLOTS)
+
+
+def static_dir() -> Path:
+    """The folder of the page's own assets (package data)."""
+    return Path(str(resources.files("evflex.web").joinpath("static")))
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js as shipped inside the installed ``plotly`` package."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+# ----------------------------------------------------------------------------- runs
+def _key(overrides: dict[str, dict[str, float]]) -> Overrides:
+    return tuple(sorted((k, tuple(sorted(v.items()))) for k, v in overrides.items()))
+
+
+@lru_cache(maxsize=RESULT_CACHE)
+def _cached_run(name: str, key: Overrides) -> tuple[Results, list[dict[str, Any]], float,
+                                                   float]:
+    start = time.perf_counter()
+    scenario, changes = overridden_scenario(name, {k: dict(v) for k, v in key})
+    mid = time.perf_counter()
+    with _engine_slots:
+        results = run_model(scenario)
+    end = time.perf_counter()
+    return results, changes, (mid - start) * 1e3, (end - mid) * 1e3
+
+
+def run_request(request: RunRequest, where: str = "body"
+                ) -> tuple[Results, list[dict[str, Any]], dict[str, float]]:
+    """Check and run a request; raises :class:`RequestValidationError` naming the field."""
+    errors = request_problems(request, where)
+    if errors:
+        raise RequestValidationError(errors)
+    start = time.perf_counter()
+    hits = _cached_run.cache_info().hits
+    try:
+        results, changes, t_scenario, t_engine = _cached_run(
+            request.scenario, _key(request.override_numbers()))
+    except OverrideError as exc:
+        raise RequestValidationError(errors_of(exc, where)) from None
+    cached = _cached_run.cache_info().hits > hits
+    timing = {"scenario": 0.0 if cached else t_scenario, "engine": 0.0 if cached else t_engine,
+              "total": (time.perf_counter() - start) * 1e3, "cached": float(cached)}
+    return results, changes, timing
+
+
+def request_from_query(params: MutableMapping[str, str] | Any) -> RunRequest:
+    """The page state of a query string (``scenario, region, year``, ``param.target=x``)."""
+    errors: list[dict[str, Any]] = []
+    overrides: dict[str, dict[str, float]] = {}
+    fields: dict[str, Any] = {}
+    for key in params:
+        value = params[key]
+        if key == "year":
+            fields["funnel_year"] = value
+        elif key in STATE_KEYS:
+            fields[key] = value
+        else:
+            try:
+                where, target = parse_site(key)
+                number = float(value)
+            except ValueError as exc:
+                msg = (f"not a number (got {value[:40]!r}, expected a number)"
+                       if "." in key and not str(exc).startswith("not a") else str(exc))
+                errors.append({"loc": ("query", key[:80]), "type": "value_error",
+                               "msg": msg, "input": value[:80]})
+                continue
+            overrides.setdefault(where, {})[target] = number
+    try:
+        request = RunRequest.model_validate({**fields, "overrides": overrides})
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            if loc and loc[0] == "overrides" and len(loc) >= 3:
+                loc = (f"{loc[1]}.{loc[2]}",)
+            elif loc == ("funnel_year",):
+                loc = ("year",)
+            errors.append({**err, "loc": ("query", *loc)})
+        raise RequestValidationError(errors) from None
+    if errors:
+        raise RequestValidationError(errors)
+    return request
+
+
+def judgement_tables(results: Results, tables: dict[str, pd.DataFrame]
+                     ) -> tuple[dict[str, pd.DataFrame] | None, str]:
+    """The judgement's tables of a run, or ``None`` and why not."""
+    try:
+        from evflex import judgement
+    except ImportError:
+        judgement = None  # type: ignore[assignment]
+    judge = getattr(judgement, "judge", None)
+    if judge is None:
+        return None, ("The judgement (evidence, triggers, scorecard) is not part of this "
+                      "version of evflex: the denominator checks are shown instead.")
+    return None, ("The judgement module is installed but not yet wired into the explorer: "
+                  "the denominator checks are shown instead.")
+
+
+def run_tables(results: Results, funnel_year: int) -> dict[str, pd.DataFrame]:
+    """The tables ``evflex run`` writes, for the downloads."""
+    from evflex.checks import run_checks
+    from evflex.outputs.tables import energy_funnel
+    from evflex.scenario import parameter_table
+
+    tables = {**results.frames(), "checks": run_checks(results),
+              "energy_funnel": energy_funnel(results, funnel_year),
+              "assumptions": parameter_table(results.scenario)}
+    judged, _ = judgement_tables(results, tables)
+    if judged:
+        tables.update(judged)
+    return tables
+
+
+# ----------------------------------------------------------------------------- limits
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets 413, unread."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._reject(send)
+            return
+        seen = 0
+        too_big = False
+
+        async def limited() -> Any:
+            nonlocal seen, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    too_big = True
+                    raise _TooBig
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooBig:
+            await self._reject(send)
+
+    async def _reject(self, send: Callable[[Any], Awaitable[None]]) -> None:
+        body = json.dumps({"detail": [{"loc": ["body"], "type": "too_large",
+                                       "msg": f"request body over {self.limit} bytes"}],
+                           "messages": [f"body: request body over {self.limit} bytes"]}
+                          ).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _messages(errors: list[Any]) -> list[str]:
+    """One line per problem: ``field.path: message``."""
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query"):
+            loc = loc[1:]
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        out.append(f"{'.'.join(loc) or 'request'}: {msg}")
+    return out
+
+
+# ----------------------------------------------------------------------------- the app
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; "
+                                "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+                                "connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                                "frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def warm_up() -> None:
+    """Load every shipped scenario and run the default one (imports, caches)."""
+    for name in shipped_names():
+        shipped_scenario(name)
+    _cached_run("base" if "base" in shipped_names() else shipped_names()[0], ())
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await run_in_threadpool(warm_up)
+    yield
+
+
+def create_app() -> FastAPI:
+    """The explorer as an ASGI app (the first engine run happens at start-up)."""
+    app = FastAPI(
+        lifespan=_lifespan,
+        title="evflex explorer",
+        version=__version__,
+        description=("Move an assumption, watch the EV fleet re-sort: each request runs the "
+                     "engine on a shipped scenario with overrides. Invalid input gets 422 "
+                     "with one message per field (`messages`)."),
+        docs_url=None, redoc_url=None,  # their pages load scripts from a CDN; see /docs
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        for err in errors:
+            err.pop("url", None)
+            if isinstance(err.get("ctx"), dict):
+                err["ctx"] = {k: str(v) for k, v in err["ctx"].items()}
+        return JSONResponse(status_code=422, content=jsonable_encoder(
+            {"detail": errors, "messages": _messages(errors)}))
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                       ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(static_dir() / "index.html", media_type="text/html")
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(static_dir() / "docs.html", media_type="text/html")
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(plotly_js_path(), media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+
+    @app.get("/api/scenarios", response_model=ScenariosResponse, tags=["api"])
+    def scenarios() -> ScenariosResponse:
+        """The shipped scenarios, the page's controls and the limits of a request."""
+        infos = []
+        for name in shipped_names():
+            sc = shipped_scenario(name)
+            targets = sc.calibration.states
+            infos.append(ScenarioInfo(
+                name=name, version=sc.version, description=" ".join(sc.description.split()),
+                regions=list(sc.regions),
+                years={"start": sc.years.start, "history_end": sc.years.history_end,
+                       "end": sc.years.end},
+                state_targets=None if targets is None else {
+                    "year": targets.year, "v2g": targets.v2g, "v2h_v2b": targets.v2h_v2b,
+                    "grid_managed": targets.grid_managed, "smart_only": targets.smart_only,
+                    "outside": targets.outside}))
+        return ScenariosResponse(
+            scenarios=infos, controls=[ControlInfo(**c) for c in controls_table()],
+            limits={"max_body_bytes": MAX_BODY_BYTES, "max_overrides": MAX_OVERRIDES,
+                    "draws": 0},
+            style={"states": STATE_COLOURS, "labels": STATE_LABELS, "funnel": FUNNEL_COLOUR,
+                   "deliverable": DELIVERABLE_COLOUR, "capacity_units": METRICS})
+
+    @app.post("/api/run", response_model=RunResponse, tags=["api"],
+              responses={422: {"description": "Invalid input; `messages` names each field."},
+                         413: {"description": "Request body too large."}})
+    def api_run(request: RunRequest) -> dict[str, Any]:
+        """Run the engine on a shipped scenario with overrides; the charts' data."""
+        results, changes, timing = run_request(request)
+        start = time.perf_counter()
+        data = view(results, request.region, request.funnel_year)
+        reference = None
+        if changes:
+            shipped = request.model_copy(update={"overrides": {}})
+            ref_results, _, _ = run_request(shipped)
+            reference = reference_view(ref_results, request.region)
+        timing["view"] = (time.perf_counter() - start) * 1e3
+        timing["total"] += timing["view"]
+        return {"scenario": request.scenario, "version": results.scenario.version,
+                "region": request.region, **data, "changes": changes,
+                "reference": reference, "timing_ms": timing}
+
+    @app.post("/api/checks", response_model=ChecksResponse, tags=["api"])
+    def api_checks(request: RunRequest) -> ChecksResponse:
+        """The denominator checks of the same run (and the scorecard, where it exists)."""
+        from evflex.checks import run_checks
+
+        results, _, _ = run_request(request)
+        checks = run_checks(results)
+        judged, note = judgement_tables(results, {})
+        scorecard = judged.get("scorecard") if judged else None
+        rows = [{"check": str(r["check"]), "status": str(r["status"]),
+                 "value": None if pd.isna(r["value"]) else float(r["value"]),
+                 "limit": "" if pd.isna(r["limit"]) else str(r["limit"]),
+                 "detail": str(r["detail"])} for r in checks.to_dict("records")]
+        return ChecksResponse(
+            checks=rows, note=note,
+            scorecard=None if scorecard is None else jsonable_encoder(
+                scorecard.astype(object).where(scorecard.notna(), None).to_dict("records")))
+
+    @app.get("/download/{name}", tags=["downloads"],
+             responses={200: {"content": {"application/octet-stream": {}}}})
+    def download(name: str, request: Request) -> Response:
+        """The run of the page state in the query string as ``workbook.xlsx``,
+        ``report.html`` or ``tables.zip`` (CSV tables)."""
+        kinds = {"workbook.xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument."
+                                   "spreadsheetml.sheet"),
+                 "report.html": ("html", "text/html; charset=utf-8"),
+                 "tables.zip": ("zip", "application/zip")}
+        if name not in kinds:
+            raise RequestValidationError([{
+                "loc": ("path", "name"), "type": "value_error", "input": name[:80],
+                "msg": f"unknown download (got {name[:80]!r}, expected one of {list(kinds)})"}])
+        req = request_from_query(request.query_params)
+        results, changes, _ = run_request(req, "query")
+        ext, media = kinds[name]
+        with _file_slots:
+            tables = run_tables(results, req.funnel_year)
+            body = _build_file(ext, results, tables)
+        label = req.scenario + ("_explorer" if changes else "")
+        return Response(body, media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="evflex_{label}.{ext}"'})
+
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    return app
+
+
+def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame]) -> bytes:
+    if ext == "zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for key, df in tables.items():
+                zf.writestr(f"{key}.csv", df.to_csv(index=False))
+        return buffer.getvalue()
+    from evflex.outputs.report import write_report
+    from evflex.outputs.workbook import write_workbook
+
+    with tempfile.TemporaryDirectory(prefix="evflex-web-") as folder:
+        path = Path(folder) / f"run.{ext}"
+        (write_workbook if ext == "xlsx" else write_report)(path, results, tables)
+        return path.read_bytes()
+
+
+def serve(host: str = "127.0.0.1", port: int = 8050, log_level: str = "info") -> None:
+    """Run the explorer with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(), host=host, port=port, log_level=log_level)
