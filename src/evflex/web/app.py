@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import tempfile
 import threading
 import time
@@ -219,26 +220,27 @@ class BodyLimit:
             return
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._reject(send)
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                await self._reject(send)
+                return
+            await self.app(scope, receive, send)
             return
-        seen = 0
-        too_big = False
-
-        async def limited() -> Any:
-            nonlocal seen, too_big
+        # No length given (chunked): read up to the limit first, then hand the body on.
+        body = b""
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    too_big = True
-                    raise _TooBig
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooBig:
-            await self._reject(send)
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await self._reject(send)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay([{"type": "http.request", "body": body,
+                                        "more_body": False}], receive), send)
 
     async def _reject(self, send: Callable[[Any], Awaitable[None]]) -> None:
         body = json.dumps({"detail": [{"loc": ["body"], "type": "too_large",
@@ -251,8 +253,34 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooBig(Exception):
-    pass
+def _replay(messages: list[Any], then: Callable[[], Awaitable[Any]] | None = None
+            ) -> Callable[[], Awaitable[Any]]:
+    """An ASGI ``receive`` that gives ``messages`` first, then waits on ``then``."""
+    queue = list(messages)
+
+    async def receive() -> Any:
+        if queue:
+            return queue.pop(0)
+        if then is None:
+            return {"type": "http.disconnect"}
+        return await then()
+
+    return receive
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """A client's input echoed back: non-finite numbers as text, long text cut, shallow."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value[:80]
+    if depth > 3:
+        return "..."
+    if isinstance(value, dict):
+        return {str(k)[:80]: _json_safe(v, depth + 1) for k, v in list(value.items())[:50]}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v, depth + 1) for v in value[:50]]
+    return value
 
 
 def _messages(errors: list[Any]) -> list[str]:
@@ -310,6 +338,8 @@ def create_app() -> FastAPI:
             err.pop("url", None)
             if isinstance(err.get("ctx"), dict):
                 err["ctx"] = {k: str(v) for k, v in err["ctx"].items()}
+            if "input" in err:
+                err["input"] = _json_safe(err["input"])
         return JSONResponse(status_code=422, content=jsonable_encoder(
             {"detail": errors, "messages": _messages(errors)}))
 

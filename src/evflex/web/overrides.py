@@ -331,7 +331,9 @@ def _problem_of(problem: Any, overrides: Mapping[str, Mapping[str, float]]) -> O
             if region and f".overrides.{region}" not in rest:
                 continue
             target = next((t for t in numbers if t in rest), next(iter(numbers), None))
-            return OverrideProblem(key, target, f"{problem.problem} (got {problem.got}, "
+            _, _, after = rest.partition(".overrides.")
+            place = f" in {after.split('.')[0]}" if after and not region else ""
+            return OverrideProblem(key, target, f"{problem.problem}{place} (got {problem.got}, "
                                    f"expected {problem.expected})")
     return OverrideProblem("overrides", None, str(problem))
 

@@ -52,7 +52,8 @@ class Control:
 #: S-curves, 2100 value of points), the other uses, availability at the peak.
 CONTROLS: tuple[Control, ...] = (
     Control("ev_sales_share", "steepness", "EV sales share: pace", "Adoption", 0.05, 1.0, 0.01),
-    Control("ev_sales_share", "end", "EV sales share: end", "Adoption", 0.0, 1.0, 0.01),
+    # Below 0.6 the end would fall under China's 2025 anchor (0.57): refused with a 422.
+    Control("ev_sales_share", "end", "EV sales share: end", "Adoption", 0.6, 1.0, 0.01),
     Control("bidirectional_share", "end", "Bidirectional share of sales: end", "Adoption",
             0.05, 1.0, 0.01),
     Control("bidirectional_share", "steepness", "Bidirectional share of sales: pace",
