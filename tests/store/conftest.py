@@ -21,6 +21,12 @@ def run_tables(results: Results) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="session")
+def tables_of():  # type: ignore[no-untyped-def]
+    """The function that builds a run's tables as `evflex run` does."""
+    return run_tables
+
+
+@pytest.fixture(scope="session")
 def base_run() -> tuple[Results, dict[str, pd.DataFrame]]:
     results = run("base")
     return results, run_tables(results)
