@@ -191,3 +191,22 @@ def test_simulated_availability_is_an_assumption_too(tmp_path: Path, base_run: R
     out = d.outputs.set_index(["output", "year"])
     assert out.loc[("capacity.v2g_export_power", 2050), "change"] != 0
     assert out.loc[("state_share.v2g", 2050), "change"] == 0  # counts do not depend on it
+
+
+def test_scorecard_verdicts_of_stored_runs_are_compared(tmp_path: Path, base_run: Run,
+                                                        slow_run: Run) -> None:
+    def scorecard(v2g: str) -> pd.DataFrame:
+        return pd.DataFrame({"pathway": ["smart_charging", "grid_managed", "v2h_v2b", "v2g"],
+                             "verdict": ["scaling", "scaling", "niche-valid", v2g],
+                             "rule": ["r1", "r2", "r3", "r4"]})
+
+    store_path = tmp_path / "runs.duckdb"
+    ida = record_run(store_path, base_run[0], {**base_run[1], "scorecard":
+                                               scorecard("progressing")}, "base")
+    idb = record_run(store_path, slow_run[0], {**slow_run[1], "scorecard":
+                                               scorecard("stalled")}, "slow_v2g")
+    d = diff(ida, idb, store=RunStore(store_path))
+    cards = d.verdicts[d.verdicts["kind"] == "scorecard"].set_index("item")
+    assert list(cards.index) == ["smart_charging", "grid_managed", "v2h_v2b", "v2g"]
+    assert cards.loc["v2g", ["a", "b"]].tolist() == ["progressing", "stalled"]
+    assert cards["changed"].tolist() == [False, False, False, True]

@@ -168,3 +168,22 @@ def test_default_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert db.default_store_path() == tmp_path / "home" / ".local/share/evflex/runs.duckdb"
+
+
+def test_judgement_like_tables_round_trip(store_path: Path, tmp_path: Path) -> None:
+    """Dates, nullable integers, gaps and booleans come back as written, CSV byte for byte."""
+    import datetime as dt
+
+    evidence = pd.DataFrame({
+        "indicator": ["v2g_capable_models", "enrolled_v2g"], "pathway": ["v2g", "v2g"],
+        "date": [dt.date(2026, 5, 1), None], "value": [22.0, float("nan")],
+        "count": pd.array([3, None], dtype="Int64"), "fired": [True, False],
+        "observed": pd.to_datetime(["2026-05-01", "2026-06-30"]), "note": ["", None]})
+    store = RunStore(store_path)
+    run_id = store.add(scenario_name="x", scenario_version="1", scenario_hash="h",
+                       scenario_yaml=None, tables={"evidence": evidence})
+    back = store.table(run_id, "evidence")
+    pd.testing.assert_frame_equal(back, evidence, check_exact=True)
+    write_run(tmp_path / "a", {"evidence": evidence}, parquet=False)
+    write_run(tmp_path / "b", {"evidence": back}, parquet=False)
+    assert (tmp_path / "a/evidence.csv").read_bytes() == (tmp_path / "b/evidence.csv").read_bytes()

@@ -16,8 +16,8 @@ Layout (schema version :data:`SCHEMA_VERSION`)
   availability used when it did not come from the scenario, e.g. a vehicle simulation),
   ``checks_passed`` and ``checks_total``.
 - ``run_tables(run_id, name, n_rows, columns)``: which result tables a run has, their
-  row counts and their columns with pandas dtypes (JSON), so a table reads back with the
-  columns, order and types it was written with.
+  row counts and their columns with pandas dtypes and DuckDB types as written (JSON), so
+  a table reads back with the columns, order and types it was written with.
 - ``result_<name>``: one long table per result name (``states``, ``fleet``, ``funnel``,
   ``capacity``, ``checks``, ``scorecard``, ...), keyed by ``run_id`` and ``_row`` (the
   row's position). A column that a later run adds is added; a column whose type changes
@@ -568,12 +568,12 @@ def _insert_table(con: duckdb.DuckDBPyConnection, run_id: str, name: str,
     """Append ``df`` to ``result_<name>`` under ``run_id``, widening the table if needed."""
     frame = df.copy()
     frame.columns = [str(c) for c in frame.columns]
-    columns = [[c, str(frame[c].dtype)] for c in frame.columns]
     frame.insert(0, "_row", range(len(frame)))
     view = "_evflex_incoming"
     con.register(view, frame)
     try:
         incoming = _duck_types(con, view)
+        columns = [[c, str(frame[c].dtype), incoming[c]] for c in frame.columns if c != "_row"]
         table = "result_" + name
         if not _has_table(con, table):
             cols = ", ".join(f"{_q(c)} {t}" for c, t in incoming.items() if c != "_row")
@@ -605,19 +605,23 @@ def _read_table(con: duckdb.DuckDBPyConnection, run_id: str, name: str,
         n = con.execute(f"SELECT count(*) FROM {_q('result_' + name)} WHERE run_id = ?",
                         [run_id]).fetchone()
         return pd.DataFrame(index=range(int(n[0]) if n else 0))
-    names = ", ".join(_q(c) for c, _ in columns)
+    names = ", ".join(_q(c[0]) for c in columns)
     df = con.execute(f"SELECT {names} FROM {_q('result_' + name)} WHERE run_id = ? "
                      "ORDER BY _row", [run_id]).df()
-    for col, dtype in columns:
-        if str(df[col].dtype) != dtype:
-            df[col] = _restore(df[col], dtype)
+    for col, dtype, *written_as in columns:
+        if str(df[col].dtype) != dtype or written_as == ["DATE"]:
+            df[col] = _restore(df[col], dtype, written_as[0] if written_as else "")
     return df
 
 
-def _restore(values: pd.Series, dtype: str) -> pd.Series:
+def _restore(values: pd.Series, dtype: str, duck_type: str = "") -> pd.Series:
     """A column read back in the dtype it was written with (it may have been widened)."""
     target = cast(Any, dtype)
-    with contextlib.suppress(TypeError, ValueError):
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
+        if duck_type == "DATE" and dtype == "object":  # a column of datetime.date objects
+            stamps = pd.to_datetime(values)
+            return pd.Series([None if pd.isna(t) else t.date() for t in stamps],
+                             index=values.index, dtype=object, name=values.name)
         if dtype == "bool" and not pd.api.types.is_bool_dtype(values):
             return values.astype(str).str.lower().map({"true": True, "false": False}).astype(
                 target)
