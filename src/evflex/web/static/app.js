@@ -158,6 +158,14 @@ function updateControls(data) {
     (elsewhere.length ? ` ${elsewhere.length} more override(s) set in another view.` : "");
 }
 
+function markChanged() {
+  for (const c of meta ? meta.controls : []) {
+    const div = document.querySelector(`.control[data-key="${c.key}"]`);
+    if (div) div.classList.toggle("changed",
+      Object.prototype.hasOwnProperty.call(state.overrides, scopedKey(c)));
+  }
+}
+
 // ------------------------------------------------------------------ pickers
 function fillSelect(select, options, value) {
   select.innerHTML = "";
@@ -238,6 +246,7 @@ async function pump() {
 
 function showError(data) {
   evflex.errors += 1;
+  markChanged();
   const lines = data.messages || (data.detail || []).map((d) => `${(d.loc || []).join(".")}: ${d.msg}`);
   $("error").textContent = lines.join("\n") || "invalid request";
   $("error").hidden = false;
@@ -358,6 +367,7 @@ function capacityFigure(data) {
       yaxis: { title: { text: `${metric.replaceAll("_", " ")} [${series.unit}]` }, rangemode: "tozero" },
       xaxis: { title: { text: `year · ${data.region}` } },
       shapes: [projectionLine(data)], showlegend: !!data.reference,
+      legend: { orientation: "v", x: 0.01, y: 0.99, bgcolor: "rgba(255,255,255,0.8)" },
     }),
   };
 }
@@ -393,7 +403,9 @@ function esc(text) {
 function renderChecks(data) {
   const table = $("checks");
   let html = "<tr><th>check</th><th>status</th><th>value</th><th>limit</th><th>detail</th></tr>";
-  for (const c of data.checks) {
+  const ordered = [...data.checks.filter((c) => c.status !== "pass"),
+                   ...data.checks.filter((c) => c.status === "pass")];
+  for (const c of ordered) {
     html += `<tr><td>${esc(c.check)}</td><td class="${c.status === "pass" ? "pass" : "fail"}">` +
       `${esc(c.status)}</td><td>${c.value === null ? "" : esc(c.value.toPrecision(4))}</td>` +
       `<td>${esc(c.limit)}</td><td>${esc(c.detail)}</td></tr>`;
