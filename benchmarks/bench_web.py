@@ -1,0 +1,137 @@
+"""Benchmark: the explorer, from a slider moved in a real browser to the redrawn charts.
+
+Target: median under 150 ms on this machine. Run on demand (needs Debian's chromium):
+
+    python benchmarks/bench_web.py [--moves 40] [--requests 500] [--concurrency 20]
+                                   [--screenshot docs/img/explorer.png]
+
+Measured in one run, against a baseline named ``engine_run``: the bare engine
+(:func:`evflex.model.run`) on the same overridden scenario, in this process. Reported:
+
+- ``engine_run``: median of the bare engine run [ms] (the baseline);
+- ``api_roundtrip``: median of ``POST /api/run`` over loopback with httpx [ms] (validation,
+  scenario overrides, engine, reshaping, JSON);
+- ``slider_to_redraw``: median, p90 and max of the time in the page from the slider's
+  ``input`` event to the frame after the three charts were redrawn (Plotly.react) [ms],
+  each move a new value (no result cache hit), moved with the keyboard in headless
+  Chromium driven by Playwright;
+- a bounded load test on loopback: ``--requests`` POSTs, ``--concurrency`` at a time,
+  each a new value; errors, p50 and p99 latency.
+
+Ratios are against ``engine_run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from pathlib import Path
+
+TARGET_MS = 150.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def engine_baseline(repeat: int) -> float:
+    from evflex.model import run
+    from evflex.web.overrides import overridden_scenario
+
+    times = []
+    for i in range(repeat + 1):
+        scenario, _ = overridden_scenario("base", {"v2g_enrolled": {"end": 0.3 + 0.01 * i}})
+        start = time.perf_counter()
+        run(scenario)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times[1:])
+
+
+def api_roundtrip(url: str, repeat: int) -> float:
+    import httpx
+
+    times = []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for i in range(repeat + 1):
+            # Another parameter than the slider's: no result is reused by the slider moves.
+            body = {"scenario": "base", "overrides": {"warranty_covers": {"end": 0.31 + 0.01 * i}}}
+            start = time.perf_counter()
+            r = client.post("/api/run", json=body)
+            times.append((time.perf_counter() - start) * 1e3)
+            r.raise_for_status()
+    return statistics.median(times[1:])
+
+
+def slider_to_redraw(url: str, moves: int, screenshot: Path | None) -> list[float]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(url + "/")
+            page.wait_for_function("() => window.evflex && window.evflex.revision >= 1 "
+                                   "&& !window.evflex.busy", timeout=60_000)
+            slider = page.locator('.control[data-key="v2g_enrolled.end"] input')
+            first = int(page.evaluate("() => window.evflex.timings.length"))
+            for _ in range(moves):
+                revision = int(page.evaluate("() => window.evflex.revision"))
+                slider.focus()
+                # Down one step each time: every value is new to the server's result cache.
+                page.keyboard.press("ArrowLeft")
+                page.wait_for_function(f"() => window.evflex.revision > {revision} "
+                                       "&& !window.evflex.busy", timeout=30_000)
+                page.wait_for_timeout(30)  # let the checks request go, as a person pauses
+            timings = page.evaluate("() => window.evflex.timings")[first:]
+            if screenshot is not None:
+                page.wait_for_function("() => window.evflex.checksRevision === "
+                                       "window.evflex.revision", timeout=30_000)
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshot), full_page=False)
+        finally:
+            browser.close()
+    cached = [t for t in timings if t["cached"]]
+    if cached:
+        print(f"note: {len(cached)} of {len(timings)} moves were served from the result cache")
+    return [float(t["ms"]) for t in timings]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--moves", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--screenshot", type=Path, default=None)
+    args = parser.parse_args()
+
+    from evflex.web.load import load_test
+    from evflex.web.server import BackgroundServer
+
+    baseline = engine_baseline(args.repeat)
+    print(f"engine_run (baseline)   median {baseline:7.1f} ms")
+    with BackgroundServer() as server:
+        api = api_roundtrip(server.url, args.repeat)
+        print(f"api_roundtrip           median {api:7.1f} ms   {api / baseline:5.2f}x baseline")
+        times = slider_to_redraw(server.url, args.moves, args.screenshot)
+        med = statistics.median(times)
+        p90 = statistics.quantiles(times, n=10)[-1] if len(times) >= 2 else med
+        verdict = "meets" if med < TARGET_MS else "MISSES"
+        print(f"slider_to_redraw        median {med:7.1f} ms   {med / baseline:5.2f}x baseline"
+              f"   (p90 {p90:.1f} ms, max {max(times):.1f} ms, {len(times)} moves; "
+              f"{verdict} the {TARGET_MS:.0f} ms target)")
+        report = asyncio.run(load_test(server.url, args.requests, args.concurrency))
+        print(f"load test               {report.summary()}")
+        print(f"                        p50 {report.p50_ms / baseline:5.2f}x baseline, "
+              f"p99 {report.p99_ms / baseline:5.2f}x baseline")
+        for error in report.errors[:5]:
+            print(f"  error: {error}")
+    if args.screenshot is not None:
+        print(f"screenshot: {args.screenshot}")
+
+
+if __name__ == "__main__":
+    main()
