@@ -4,7 +4,7 @@
 
 Writes N runs (forever if N is 0), each with three tables of ROWS rows, and prints
 ``writing RUN_ID TABLE`` before each table and ``commit RUN_ID`` after each run, flushed.
-With GO_FILE, waits for that file to exist before the first run.
+With GO_FILE, prints ``ready`` and waits for that file to exist before the first run.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import evflex.store.db as db
 def main() -> None:
     store_path, n, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     if len(sys.argv) > 4:
+        print("ready", flush=True)
         while not Path(sys.argv[4]).exists():
             time.sleep(0.005)
     real = db._insert_table

@@ -86,9 +86,10 @@ def test_kill_9_at_random_moments(tmp_path: Path) -> None:
 
 
 def test_two_processes_writing_at_once_both_land(tmp_path: Path) -> None:
-    store, go, rows, n = tmp_path / "runs.duckdb", tmp_path / "go", 30_000, 4
+    store, go, rows, n = tmp_path / "runs.duckdb", tmp_path / "go", 10_000, 4
     procs = [_writer(store, n, rows, go) for _ in range(2)]
-    time.sleep(1.0)  # both children imported and waiting
+    for p in procs:  # both children are up and waiting
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     go.touch()
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
