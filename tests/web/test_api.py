@@ -47,7 +47,9 @@ def test_scenarios_lists_the_shipped_ones_and_controls_that_exist(client: Any) -
     assert base["regions"] == load_scenario("base").regions
     assert base["state_targets"]["v2g"] == pytest.approx(0.30)
     assert body["limits"]["max_overrides"] == MAX_OVERRIDES
-    assert body["limits"]["draws"] == 0
+    assert body["limits"]["max_draws"] == 500
+    assert {s["name"]: s["distributions"] > 0 for s in body["scenarios"]} == {
+        name: bool(load_scenario(name).distributions()) for name in shipped_scenarios()}
     keys = [c["key"] for c in body["controls"]]
     assert len(keys) == len(set(keys)) == len(CONTROLS)
     reg = registry()
@@ -378,3 +380,44 @@ def test_checks_answer(client: Any) -> None:
     failed = {c["check"] for c in moved["checks"] if c["status"] != "pass"}
     assert "calibration_v2g_2100" in failed, "the base case's 2100 target no longer holds"
     assert all(math.isfinite(c["value"]) for c in moved["checks"] if c["value"] is not None)
+
+
+# ----------------------------------------------------------------------------- Monte Carlo
+def test_uncertainty_quantiles_are_ordered_and_bracket_the_central_run(client: Any) -> None:
+    body = {"scenario": "uncertain", "region": "Europe", "draws": 200, "seed": 3}
+    r = client.post("/api/uncertainty", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["quantiles"] == ["p05", "p25", "p50", "p75", "p95"]
+    assert set(got["share"]) == set(STATES)
+    for state in STATES:
+        q = np.array([got["share"][state][k] for k in got["quantiles"]], dtype=float)
+        assert np.all(np.diff(q, axis=0) >= -1e-12), state
+    # The central (no-draw) run of the same view lies inside the 5-95 % band in 2100.
+    central = post(client, {"scenario": "uncertain", "region": "Europe"}).json()
+    v2g = central["states"][0]["share"][-1]
+    assert got["share"]["v2g"]["p05"][-1] <= v2g <= got["share"]["v2g"]["p95"][-1]
+    # Same seed, same answer.
+    again = client.post("/api/uncertainty", json=body).json()
+    assert again["share"] == got["share"]
+
+
+def test_uncertainty_fixes_the_numbers_a_slider_set(client: Any) -> None:
+    free = client.post("/api/uncertainty", json={"scenario": "uncertain", "draws": 100}).json()
+    fixed = client.post("/api/uncertainty", json={
+        "scenario": "uncertain", "draws": 100,
+        "overrides": {"v2g_enrolled": {"end": 0.3}}}).json()
+    assert "v2g_enrolled.end" in free["varied"] and "v2g_enrolled.end" not in fixed["varied"]
+    assert len(fixed["varied"]) == len(free["varied"]) - 1
+    assert fixed["share"]["v2g"]["p95"][-1] < free["share"]["v2g"]["p95"][-1]
+
+
+@pytest.mark.parametrize(("body", "line"), [
+    ({"scenario": "base"}, "scenario: nothing to draw in this scenario"),
+    ({"scenario": "uncertain", "draws": 501}, "draws: Input should be less than or equal to 500"),
+    ({"scenario": "uncertain", "draws": 10}, "draws: Input should be greater than or equal to 50"),
+    ({"scenario": "uncertain", "seed": -1}, "seed: Input should be greater than or equal to 0"),
+])
+def test_uncertainty_is_bounded(client: Any, body: dict[str, Any], line: str) -> None:
+    lines = messages(client.post("/api/uncertainty", json=body))
+    assert any(m.startswith(line) for m in lines), lines

@@ -172,3 +172,30 @@ def test_bad_view_in_the_url_shows_the_field(browser: Any, live_server: LiveServ
         assert "bidirectional_share" not in p.page.url
     finally:
         p.page.close()
+
+
+def test_monte_carlo_fan_chart(browser: Any, live_server: LiveServer) -> None:
+    p = Page(browser, live_server.url + "/?scenario=uncertain&region=USA")
+    try:
+        assert p.page.locator("#mc-run").is_enabled()
+        p.page.select_option("#mc-draws", "100")
+        p.page.click("#mc-run")
+        p.page.wait_for_function("() => window.evflex.mcDraws === 100", timeout=60_000)
+        traces = p.page.evaluate("""() => document.getElementById('chart-uncertainty').data
+            .map(t => ({name: t.name, y: t.y}))""")
+        by_name = {t["name"]: np.array(t["y"], dtype=float) for t in traces if t["name"]}
+        assert {"p05–p95", "p25–p75", "median", "this view (central)"} <= set(by_name)
+        assert np.all(by_name["p05–p95"] + 1e-9 >= by_name["median"])
+        assert "100 draws" in p.page.locator("#mc-note").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        p.page.locator("#chart-uncertainty").screenshot(path=str(ARTIFACTS /
+                                                              "explorer_uncertainty.png"))
+        # Another scenario without distributions: the button says why it is off.
+        before = p.revision()
+        p.page.select_option("#scenario", "base")
+        p.wait_past(before)
+        assert p.page.locator("#mc-run").is_disabled()
+        assert "no distributions" in p.page.locator("#mc-note").inner_text()
+        assert [m for m in p.console if m[0] in ("error", "pageerror")] == []
+    finally:
+        p.page.close()

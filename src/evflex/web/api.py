@@ -240,6 +240,8 @@ class ScenarioInfo(BaseModel):
     years: dict[str, int]
     state_targets: dict[str, float] | None = Field(
         description="The 2100 state split the scenario is calibrated to, if any.")
+    distributions: int = Field(description="Numbers with a distribution (Monte Carlo); 0: "
+                               "none, POST /api/uncertainty refuses the scenario.")
 
 
 class ScenariosResponse(BaseModel):
@@ -248,3 +250,33 @@ class ScenariosResponse(BaseModel):
     limits: dict[str, int] = Field(description="Bounds of a request.")
     style: dict[str, Any] = Field(description="Colours and labels of the states and the "
                                   "funnel (evflex.outputs.style), shared with every chart.")
+
+
+#: Bounds of the draws of one Monte Carlo request (500 draws take about 0.5 s here).
+MIN_DRAWS, MAX_DRAWS = 50, 500
+
+
+class UncertaintyRequest(RunRequest):
+    """A Monte Carlo of the view: the scenario's distributions, drawn ``draws`` times.
+
+    A number set by an override is fixed at that value (its distribution is dropped).
+    """
+
+    draws: Annotated[int, Field(ge=MIN_DRAWS, le=MAX_DRAWS, description="Draws (bounded).")] = 200
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the draws.")] = 1
+
+
+class UncertaintyResponse(BaseModel):
+    """Quantiles of the state shares of the region shown, by year."""
+
+    scenario: str
+    region: str
+    draws: int
+    seed: int
+    years: list[int]
+    quantiles: list[str] = Field(description="Names of the quantiles, e.g. p05..p95.")
+    share: dict[str, dict[str, list[float | None]]] = Field(
+        description="state → quantile → share of the EV stock by year [fraction].")
+    varied: list[str] = Field(description="The numbers drawn (parameter[/override].target).")
+    notes: list[str]
+    timing_ms: float

@@ -54,12 +54,16 @@ from evflex.model import Results
 from evflex.model import run as run_model
 from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOURS, STATE_LABELS
 from evflex.web.api import (
+    MAX_DRAWS,
+    MIN_DRAWS,
     ChecksResponse,
     ControlInfo,
     RunRequest,
     RunResponse,
     ScenarioInfo,
     ScenariosResponse,
+    UncertaintyRequest,
+    UncertaintyResponse,
     errors_of,
     request_problems,
 )
@@ -381,11 +385,12 @@ def create_app() -> FastAPI:
                 state_targets=None if targets is None else {
                     "year": targets.year, "v2g": targets.v2g, "v2h_v2b": targets.v2h_v2b,
                     "grid_managed": targets.grid_managed, "smart_only": targets.smart_only,
-                    "outside": targets.outside}))
+                    "outside": targets.outside},
+                distributions=len(sc.distributions())))
         return ScenariosResponse(
             scenarios=infos, controls=[ControlInfo(**c) for c in controls_table()],
             limits={"max_body_bytes": MAX_BODY_BYTES, "max_overrides": MAX_OVERRIDES,
-                    "draws": 0},
+                    "min_draws": MIN_DRAWS, "max_draws": MAX_DRAWS},
             style={"states": STATE_COLOURS, "labels": STATE_LABELS, "funnel": FUNNEL_COLOUR,
                    "deliverable": DELIVERABLE_COLOUR, "capacity_units": METRICS})
 
@@ -425,6 +430,46 @@ def create_app() -> FastAPI:
             checks=rows, note=note,
             scorecard=None if scorecard is None else jsonable_encoder(
                 scorecard.astype(object).where(scorecard.notna(), None).to_dict("records")))
+
+    @app.post("/api/uncertainty", response_model=UncertaintyResponse, tags=["api"],
+              responses={422: {"description": "Invalid input, or a scenario without "
+                               "distributions; `messages` names each field."}})
+    def api_uncertainty(request: UncertaintyRequest) -> dict[str, Any]:
+        """Monte Carlo of the view (bounded draws): quantiles of the state shares."""
+        from evflex.uncertainty.montecarlo import NoDistributions, run_montecarlo
+        from evflex.uncertainty.sketch import QUANTILES
+
+        errors = request_problems(request)
+        if errors:
+            raise RequestValidationError(errors)
+        try:
+            scenario, _ = overridden_scenario(request.scenario, request.override_numbers())
+        except OverrideError as exc:
+            raise RequestValidationError(errors_of(exc)) from None
+        if not scenario.distributions():
+            with_dist = [n for n in shipped_names() if shipped_scenario(n).distributions()]
+            raise RequestValidationError([{
+                "loc": ("body", "scenario"), "type": "value_error", "input": request.scenario,
+                "msg": f"nothing to draw in this scenario (got {request.scenario!r} with no "
+                f"distributions left, expected one of {with_dist})"}])
+        start = time.perf_counter()
+        with _file_slots:
+            try:
+                mc = run_montecarlo(scenario, draws=request.draws, seed=request.seed)
+            except NoDistributions as exc:  # pragma: no cover - checked above
+                raise RequestValidationError([{"loc": ("body", "scenario"), "msg": str(exc),
+                                               "type": "value_error"}]) from None
+        table = mc.states_quantiles
+        table = table[table["region"] == request.region].sort_values(["state", "year"])
+        names = [f"p{round(q * 100):02d}" for q in QUANTILES]
+        share = {str(state): {q: [None if pd.isna(v) else float(v) for v in group[q]]
+                              for q in names}
+                 for state, group in table.groupby("state", sort=False)}
+        return {"scenario": request.scenario, "region": request.region,
+                "draws": request.draws, "seed": request.seed,
+                "years": list(scenario.years_axis), "quantiles": names, "share": share,
+                "varied": [d.name for d in scenario.distributions()], "notes": mc.notes,
+                "timing_ms": (time.perf_counter() - start) * 1e3}
 
     @app.get("/download/{name}", tags=["downloads"],
              responses={200: {"content": {"application/octet-stream": {}}}})

@@ -234,6 +234,7 @@ async function pump() {
          `${data.scenario} v${data.version}` : ` · ${data.scenario} v${data.version} as shipped`);
       $("error").hidden = true;
       document.body.dataset.revision = String(evflex.revision);
+      updateUncertaintyNote();
       scheduleChecks();
     } catch (err) {
       showError({ messages: [`request failed: ${err}`] });
@@ -436,6 +437,78 @@ async function draw(data) {
   for (const [id] of figs) $(id).dataset.revision = String(evflex.revision + 1);
 }
 
+// ------------------------------------------------------------------ uncertainty
+let mcResult = null;
+
+function updateUncertaintyNote() {
+  const sc = currentScenario();
+  const stale = mcResult && mcResult.query !== queryString();
+  $("mc-run").disabled = sc.distributions === 0;
+  $("mc-note").textContent = sc.distributions === 0
+    ? `${sc.name} has no distributions to draw; pick a scenario with them (` +
+      `${meta.scenarios.filter((s) => s.distributions > 0).map((s) => s.name).join(", ")}) ` +
+      "for a Monte Carlo of this view."
+    : (mcResult ? `${mcResult.data.draws} draws of ${mcResult.data.varied.length} numbers ` +
+       `(seed ${mcResult.data.seed}) in ${(mcResult.data.timing_ms / 1000).toFixed(1)} s; ` +
+       "numbers set by a slider are fixed. " + mcResult.data.notes.join("; ") +
+       (stale ? " · the view changed since: run again." : "")
+       : `${sc.distributions} numbers of ${sc.name} have distributions: run a Monte Carlo ` +
+         "of this view (each slider you set fixes its number).");
+  $("chart-uncertainty").classList.toggle("stale", !!stale);
+}
+
+function rgba(hex, alpha) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+function uncertaintyFigure() {
+  const d = mcResult.data;
+  const state = $("mc-state").value || "v2g";
+  const q = d.share[state];
+  const colour = meta.style.states[state];
+  const pct = (xs) => xs.map((v) => (v === null ? null : 100 * v));
+  const band = (lo, hi, name, opacity) => [
+    { type: "scatter", mode: "lines", x: d.years, y: pct(q[lo]), line: { width: 0 },
+      hoverinfo: "skip", showlegend: false },
+    { type: "scatter", mode: "lines", x: d.years, y: pct(q[hi]), fill: "tonexty", name,
+      line: { width: 0 }, fillcolor: rgba(colour, opacity),
+      hovertemplate: `%{y:.1f} %<extra>${name}</extra>` }];
+  const traces = [...band("p05", "p95", "p05–p95", 0.2), ...band("p25", "p75", "p25–p75", 0.4),
+    { type: "scatter", mode: "lines", x: d.years, y: pct(q.p50), name: "median",
+      line: { color: colour, width: 2 }, hovertemplate: "%{y:.1f} %<extra>median</extra>" }];
+  if (evflex.last && evflex.last.region === d.region) {
+    const s = evflex.last.states.find((x) => x.state === state);
+    traces.push({ type: "scatter", mode: "lines", x: evflex.last.years, y: pct(s.share),
+                  name: "this view (central)", line: { color: "#222", width: 1, dash: "dot" },
+                  hovertemplate: "%{y:.1f} %<extra>central</extra>" });
+  }
+  return { data: traces, layout: layout({
+    yaxis: { title: { text: `${meta.style.labels[state]} [% of EVs] (${d.region})` },
+             rangemode: "tozero", ticksuffix: " %" },
+    xaxis: { title: { text: "year" } }, hovermode: "x unified" }) };
+}
+
+async function runMonteCarlo() {
+  $("mc-run").disabled = true;
+  $("mc-run").textContent = "running…";
+  const query = queryString();
+  try {
+    const res = await fetch("/api/uncertainty", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ...requestBody(), draws: Number($("mc-draws").value) }) });
+    const data = await res.json();
+    if (!res.ok) { showError(data); return; }
+    mcResult = { data, query };
+    $("chart-uncertainty").hidden = false;
+    const f = uncertaintyFigure();
+    await Plotly.react("chart-uncertainty", f.data, f.layout, CONFIG);
+    evflex.mcDraws = data.draws;
+  } finally {
+    $("mc-run").textContent = "Run Monte Carlo";
+    updateUncertaintyNote();
+  }
+}
+
 // ------------------------------------------------------------------ start
 async function start() {
   state = readUrl();
@@ -471,6 +544,14 @@ async function start() {
       }
     });
   }
+  fillSelect($("mc-state"), Object.entries(meta.style.labels), "v2g");
+  $("mc-run").addEventListener("click", () => runMonteCarlo());
+  $("mc-state").addEventListener("change", () => {
+    if (mcResult) {
+      const f = uncertaintyFigure();
+      Plotly.react("chart-uncertainty", f.data, f.layout, CONFIG);
+    }
+  });
   $("reset").addEventListener("click", () => { state.overrides = {}; changed(performance.now()); });
   $("copy-link").addEventListener("click", async () => {
     const url = window.location.href;
