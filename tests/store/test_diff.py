@@ -210,3 +210,23 @@ def test_scorecard_verdicts_of_stored_runs_are_compared(tmp_path: Path, base_run
     assert list(cards.index) == ["smart_charging", "grid_managed", "v2h_v2b", "v2g"]
     assert cards.loc["v2g", ["a", "b"]].tolist() == ["progressing", "stalled"]
     assert cards["changed"].tolist() == [False, False, False, True]
+
+
+def test_changes_that_only_make_sense_together(tmp_path: Path) -> None:
+    """A coalition that is not a valid scenario is named, and grouping resolves it."""
+    path = tmp_path / "bold.yaml"
+    path.write_text(yaml.safe_dump({
+        "extends": "base", "name": "bold", "version": "1", "calibration": {"states": None},
+        "bidirectional_models": {"model_share": 0.02, "sales_weight": 45.0},
+        "parameters": {"bidirectional_share": {
+            "unit": "fraction", "source": "assumption (test)",
+            "scurve": {"start": 0.0, "end": 0.95, "steepness": 0.14,
+                       "anchor": {"year": 2025, "value": "bidirectional_models"}}}}}))
+    with pytest.raises(DiffError, match=r"^coalition \{bidirectional_models\}: "
+                                        r"parameters\.bidirectional_share\.scurve\.anchor\.value"
+                                        r".*try --by group"):
+        diff("base", str(path), years=[2050])
+    grouped = diff("base", str(path), years=[2050], by="group")
+    assert grouped.players == ["capability"]
+    sums = _sums(grouped)
+    assert (sums["summed"] == sums["total"]).all()  # one player takes it all

@@ -169,3 +169,14 @@ def test_real_process_exit_code_and_message(store: tuple[Path, str, str]) -> Non
                            "--store", str(path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert _one_line(proc.stderr).startswith("run: no run 'nope1' in the store")
+
+
+def test_diff_on_a_narrow_terminal_lists_assumptions_as_rows(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["diff", "base", "slow_v2g", "--out", str(tmp_path / "d"),
+                                 "--store", str(tmp_path / "none.duckdb"), "--year", "2100"],
+                           env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "every output in diff.csv" in result.stdout
+    lines = result.stdout.splitlines()
+    assert any(line.lstrip("│ ").startswith("v2g_enrolled") for line in lines)
+    assert any(line.lstrip("│ ").startswith("total") for line in lines)

@@ -249,7 +249,15 @@ def check_store(store: StoreOpt = None) -> None:
 
 # --------------------------------------------------------------------------- diff
 
+def _label(row: Any) -> str:
+    unit = str(row["unit"])
+    shown = "" if unit.startswith("fraction") or unit == "vehicles" else f" [{unit}]"
+    return f"{row['label']}{shown}"
+
+
 def _signed(value: float, unit: str) -> str:
+    if value == 0:
+        return "0"
     if unit.startswith("fraction"):
         return f"{100 * value:+.2f} pp"
     if unit == "vehicles":
@@ -303,20 +311,31 @@ def _print_diff(d: object, chart_year: int) -> None:
                f"sampled: {d.permutations} orders, seed {d.seed}, {d.evaluations} coalitions")
         t = Table(title=f"Attribution of the change in {chart_year} (Shapley, {how})",
                   title_justify="left")
-        t.add_column("output")
-        for p in d.players:
-            t.add_column(escape(p), justify="right", overflow="fold")
-        t.add_column("total", justify="right")
-        for _name, rows in at.groupby("output", sort=False):
-            first = rows.iloc[0]
-            if first["total_change"] == 0:
-                continue
-            by = rows.set_index("group")["attribution"]
-            unit = str(first["unit"])
-            shown = ("" if unit.startswith("fraction") or unit == "vehicles" else f" [{unit}]")
-            t.add_row(escape(f"{first['label']}{shown}"),
-                      *[_signed(float(by[p]), first["unit"]) for p in d.players],
-                      _signed(float(first["total_change"]), first["unit"]))
+        moved = [(rows.iloc[0], rows.set_index("group")["attribution"])
+                 for _name, rows in at.groupby("output", sort=False)
+                 if rows.iloc[0]["total_change"] != 0]
+        wide = 32 + 13 * (len(d.players) + 1) <= console.width
+        if wide:  # one row per output, one column per changed assumption
+            t.add_column("output")
+            for p in d.players:
+                t.add_column(escape(p), justify="right", overflow="fold")
+            t.add_column("total", justify="right")
+            for first, by in moved:
+                t.add_row(escape(_label(first)),
+                          *[_signed(_f(by[p]), str(first["unit"])) for p in d.players],
+                          _signed(_f(first["total_change"]), str(first["unit"])))
+        else:  # many assumptions: one row each, a few key outputs as columns
+            from evflex.store.charts import DEFAULT_PANELS
+
+            panels = [(f, by) for f, by in moved if f["output"] in DEFAULT_PANELS]
+            t.add_column("assumption", no_wrap=True)
+            for first, _ in panels:
+                t.add_column(escape(_label(first)), justify="right", overflow="fold")
+            for p in d.players:
+                t.add_row(escape(p), *[_signed(_f(by[p]), str(f["unit"])) for f, by in panels])
+            t.add_row("[bold]total[/bold]", *[_signed(_f(f["total_change"]), str(f["unit"]))
+                                              for f, _ in panels])
+            t.caption = "every output in diff.csv"
         console.print(t)
     else:
         console.print("No change that the engine reads: nothing to attribute.")
