@@ -37,7 +37,9 @@ def _scale(unit: str) -> tuple[float, str]:
 
 def _num(value: float, signed: bool = False) -> str:
     """Thousands separators from 100 up, three significant digits below."""
-    sign = "+" if signed and value >= 0 else ""
+    if value == 0:
+        return "0"
+    sign = "+" if signed and value > 0 else ""
     return f"{value:{sign},.0f}" if abs(value) >= 100 else f"{value:{sign}.3g}"
 
 
