@@ -1,11 +1,12 @@
 """Regenerate the README's screenshots of the report and the workbook into ``docs/img``.
 
-    python tests/outputs/make_screenshots.py [OUT_DIR]
+    python tests/outputs/make_screenshots.py [--from-run RUN_DIR] [OUT_DIR]
 
-Runs what ``evflex run --simulate`` runs (base scenario, availability and hourly profiles
-from a simulated fleet, the judgement's tables when :mod:`evflex.judgement` is there),
-writes ``report.html`` and ``workbook.xlsx``, then photographs them: the report in
-headless Chromium, the workbook through LibreOffice's PDF export and ``pdftoppm``.
+With ``--from-run``, photographs the ``report.html`` and ``workbook.xlsx`` of a run folder
+written by ``evflex run``. Without it, runs what ``evflex run --simulate`` runs (base
+scenario, availability and hourly profiles from a simulated fleet) and writes both files
+first. The report is photographed in headless Chromium, the workbook through
+LibreOffice's PDF export and ``pdftoppm``.
 Needs the same system tools as the tests (chromium, libreoffice-calc, poppler-utils).
 """
 
@@ -45,12 +46,6 @@ def tables_of_a_run() -> tuple[object, dict[str, pd.DataFrame]]:
         **results.frames(), "checks": run_checks(results),
         "energy_funnel": energy_funnel(results, 2050), "assumptions": parameter_table(sc),
         "hourly": sim.profile.merge(sim.availability, on=["step", "hour"])}
-    try:
-        from evflex.judgement import judge  # type: ignore[attr-defined]
-    except ImportError:
-        judge = None
-    if judge is not None:
-        tables.update(judge(results.frames(), None, sc))
     return results, tables
 
 
@@ -81,18 +76,25 @@ def shoot_workbook(workbook: Path, work: Path, out: Path) -> None:
         subprocess.run([*cmd, str(pdf), str(out / Path(name).stem)], check=True)
 
 
-def main(out: Path) -> None:
+def main(out: Path, from_run: Path | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    results, tables = tables_of_a_run()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        write_workbook(work / "workbook.xlsx", results, tables)  # type: ignore[arg-type]
-        write_report(work / "report.html", results, tables)  # type: ignore[arg-type]
-        shoot_report(work / "report.html", out)
-        shoot_workbook(work / "workbook.xlsx", work, out)
+        folder = from_run
+        if folder is None:
+            folder = work
+            results, tables = tables_of_a_run()
+            write_workbook(work / "workbook.xlsx", results, tables)  # type: ignore[arg-type]
+            write_report(work / "report.html", results, tables)  # type: ignore[arg-type]
+        shoot_report(folder / "report.html", out)
+        shoot_workbook(folder / "workbook.xlsx", work, out)
     for path in sorted(out.glob("*.png")):
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "img")
+    args = sys.argv[1:]
+    run_dir = None
+    if args[:1] == ["--from-run"]:
+        run_dir, args = Path(args[1]), args[2:]
+    main(Path(args[0]) if args else ROOT / "docs" / "img", run_dir)
