@@ -1,0 +1,279 @@
+"""The evidence ledger: dated, sourced observations the triggers and the scorecard read.
+
+A ledger is a CSV with exactly the columns :data:`COLUMNS`. Each row is one observation:
+
+- ``indicator``: ``MEASURE`` or ``MEASURE/SERIES`` (e.g. ``enrolled_vehicles/con_edison``).
+  The measure fixes the unit and what the number means (:data:`MEASURES`); the series
+  names the programme, product or survey, so that two programmes in one region stay two
+  time series;
+- ``pathway``: one of :data:`PATHWAYS`;
+- ``region``: where the observation holds (a country or market, a model region, ``EU``
+  or ``World``);
+- ``date``: ISO date ``YYYY-MM-DD`` at which the figure held;
+- ``value`` [unit of the measure], ``unit`` (must equal the measure's unit);
+- ``source``: who published it, where and when; ``note``: caveats (bounds, definitions).
+
+A *series* is the rows sharing (indicator, pathway, region). Loading validates every row
+and reports all problems at once, each naming the file, the line, the column, the value
+got and what was expected (:class:`EvidenceError`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Columns of a ledger, in order.
+COLUMNS = ("indicator", "pathway", "region", "date", "value", "unit", "source", "note")
+
+#: The four pathways the scorecard judges.
+PATHWAYS = ("smart_charging", "grid_managed", "v2h_v2b", "v2g")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What an indicator measures: its unit, its kind and its bounds."""
+
+    unit: str
+    kind: str  # count | share | activity | offer | price | flag | models
+    description: str
+    upper: float | None = None
+
+
+#: Known measures. ``kind`` tells the scorecard how a measure may be used: ``count``
+#: series give growth; ``share`` gives the share of a market's EVs that is active;
+#: ``activity`` counts pilots and announcements; ``offer`` marks a repeatable commercial
+#: offer in a market; ``price``, ``flag`` and ``models`` feed the update triggers.
+MEASURES: dict[str, Measure] = {
+    "enrolled_vehicles": Measure("vehicles", "count",
+                                 "vehicles enrolled and active in a programme"),
+    "enrolled_capacity": Measure("MW", "count", "capacity under management of a programme"),
+    "devices_installed": Measure("devices", "count", "cumulative devices installed"),
+    "programmes": Measure("programmes", "activity", "number of active programmes"),
+    "enrolled_share": Measure("fraction", "share",
+                              "share of a market's EVs enrolled in a programme or tariff", 1.0),
+    "smart_charger_share": Measure("fraction", "share",
+                                   "share of a market's EV owners with a smart charger", 1.0),
+    "pilot_vehicles": Measure("vehicles", "activity", "vehicles in pilots or demonstrations"),
+    "announced_vehicles": Measure("vehicles", "activity", "vehicles announced, not yet live"),
+    "pilot_projects": Measure("projects", "activity", "pilot or demonstration projects"),
+    "commercial_offer": Measure("offers", "offer", "a repeatable commercial offer in a market"),
+    "capable_models": Measure("models", "models", "EV models with the capability on sale"),
+    "capable_model_share": Measure("fraction", "share", "share of EV models with the capability",
+                                   1.0),
+    "capable_sales_share": Measure("fraction", "share", "share of EV sales with the capability",
+                                   1.0),
+    "charger_price": Measure("USD", "price", "hardware price of a charger [USD]"),
+    "standard_published": Measure("flag", "flag", "1 when the standard is published", 1.0),
+    "policy_in_force": Measure("flag", "flag", "1 when the rule is in force, 0 when not", 1.0),
+}
+
+#: Non-USD prices are allowed for ``charger_price`` when the unit says so.
+PRICE_UNITS = ("USD", "EUR", "GBP", "JPY")
+
+
+@dataclass(frozen=True)
+class EvidenceProblem:
+    """One bad cell (or row) of a ledger file."""
+
+    file: str
+    line: int  # line in the file, header = 1
+    column: str
+    got: str
+    expected: str
+
+    def __str__(self) -> str:
+        where = f"{self.file} line {self.line}" if self.line else self.file
+        return f"{where}, column '{self.column}': got {self.got!r}, expected {self.expected}"
+
+
+class EvidenceError(ValueError):
+    """A ledger that cannot be used; ``problems`` lists every bad cell."""
+
+    def __init__(self, problems: list[EvidenceProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def shipped_ledger_path() -> Path:
+    """The ledger shipped with evflex (``evflex/data/evidence.csv``)."""
+    return Path(str(resources.files("evflex.data").joinpath("evidence.csv")))
+
+
+def measure_of(indicator: str) -> str:
+    """The measure of an indicator ``MEASURE[/SERIES]``."""
+    return indicator.split("/", 1)[0]
+
+
+def _read(path: Path) -> pd.DataFrame:
+    label = str(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except FileNotFoundError:
+        raise EvidenceError([EvidenceProblem(label, 0, "(file)", label,
+                                             "an existing CSV file")]) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise EvidenceError([EvidenceProblem(label, 0, "(file)", str(exc).strip(),
+                                             "a CSV file with a header row")]) from None
+    columns = [str(c).strip() for c in table.columns]
+    if tuple(columns) != COLUMNS:
+        missing = [c for c in COLUMNS if c not in columns]
+        extra = [c for c in columns if c not in COLUMNS]
+        got = ", ".join(columns)
+        what = ("missing " + ", ".join(missing) if missing else "") + (
+            ("; " if missing and extra else "") + ("unknown " + ", ".join(extra) if extra else ""))
+        raise EvidenceError([EvidenceProblem(label, 1, "(header)", got,
+                                             f"exactly {', '.join(COLUMNS)}"
+                                             + (f" ({what})" if what else " in this order"))])
+    table.columns = columns
+    return table
+
+
+def _check_row(label: str, line: int, row: dict[str, str]) -> list[EvidenceProblem]:
+    problems = []
+
+    def bad(column: str, expected: str) -> None:
+        problems.append(EvidenceProblem(label, line, column, row[column], expected))
+
+    for column in COLUMNS:
+        row[column] = row[column].strip()
+    measure = MEASURES.get(measure_of(row["indicator"]))
+    if not row["indicator"]:
+        bad("indicator", "MEASURE or MEASURE/SERIES")
+    elif measure is None:
+        bad("indicator", "a known measure (" + ", ".join(MEASURES) + ")[/SERIES]")
+    if row["pathway"] not in PATHWAYS:
+        bad("pathway", "one of " + ", ".join(PATHWAYS))
+    if not row["region"]:
+        bad("region", "a market or region name (e.g. UK, USA, World)")
+    try:
+        date = pd.Timestamp(row["date"]) if len(row["date"]) == 10 else None
+    except ValueError:
+        date = None
+    if date is None or date.strftime("%Y-%m-%d") != row["date"]:
+        bad("date", "an ISO date YYYY-MM-DD")
+    try:
+        value = float(row["value"])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        bad("value", "a finite number")
+    elif value < 0:
+        bad("value", "a number >= 0")
+    elif measure is not None and measure.upper is not None and value > measure.upper:
+        bad("value", f"a number between 0 and {measure.upper:g} [{measure.unit}]")
+    if measure is not None:
+        allowed = PRICE_UNITS if measure.kind == "price" else (measure.unit,)
+        if row["unit"] not in allowed:
+            bad("unit", " or ".join(repr(u) for u in allowed)
+                + f" for {measure_of(row['indicator'])}")
+    if not row["source"]:
+        bad("source", "the publisher, title and date of the source")
+    return problems
+
+
+def read_ledger(path: Path | str) -> pd.DataFrame:
+    """Read and validate one ledger file; :class:`EvidenceError` lists every problem."""
+    path = Path(path)
+    table = _read(path)
+    label = str(path)
+    problems: list[EvidenceProblem] = []
+    rows = []
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for i, rec in enumerate(table.to_dict("records")):
+        line = i + 2
+        row = {c: str(rec[c]) for c in COLUMNS}
+        found = _check_row(label, line, row)
+        problems += found
+        key = (row["indicator"], row["pathway"], row["region"], row["date"])
+        if not found and key in seen:
+            problems.append(EvidenceProblem(
+                label, line, "date", row["date"],
+                f"one observation per indicator, pathway, region and date (line {seen[key]} "
+                "has the same)"))
+        seen.setdefault(key, line)
+        rows.append(row)
+    if problems:
+        raise EvidenceError(problems)
+    return _frame(rows)
+
+
+def _frame(rows: list[dict[str, str]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df["date"] = pd.to_datetime(df["date"], format="%Y-%m-%d")
+    df["value"] = df["value"].astype(float)
+    return df.reset_index(drop=True)
+
+
+def load_evidence(extra: Path | str | None = None, only: Path | str | None = None
+                  ) -> pd.DataFrame:
+    """The evidence ledger of a run, validated.
+
+    Parameters
+    ----------
+    extra : a user's ledger added to the shipped one (``evflex run --evidence FILE``); a
+        row with the same indicator, pathway, region and date as a shipped row replaces it.
+    only : a user's ledger used instead of the shipped one (``--evidence-only FILE``).
+
+    Returns
+    -------
+    A DataFrame with :data:`COLUMNS`; ``date`` as datetime64, ``value`` as float.
+
+    Raises
+    ------
+    EvidenceError
+        (a ``ValueError``) naming the file, line, column, value and what was expected.
+    """
+    if extra is not None and only is not None:
+        raise EvidenceError([EvidenceProblem("(arguments)", 0, "evidence", str(extra),
+                                             "either an added ledger or --evidence-only, "
+                                             "not both")])
+    base = read_ledger(only if only is not None else shipped_ledger_path())
+    if extra is None:
+        return base
+    added = read_ledger(extra)
+    key = ["indicator", "pathway", "region", "date"]
+    merged = pd.concat([base, added], ignore_index=True)
+    merged = merged.drop_duplicates(subset=key, keep="last")
+    return merged.reset_index(drop=True)
+
+
+def validate_frame(evidence: pd.DataFrame, label: str = "(evidence table)") -> pd.DataFrame:
+    """Validate a ledger given as a DataFrame (e.g. built in code); returns it typed."""
+    missing = [c for c in COLUMNS if c not in evidence.columns]
+    if missing:
+        raise EvidenceError([EvidenceProblem(label, 0, "(header)", ", ".join(evidence.columns),
+                                             "columns " + ", ".join(COLUMNS))])
+    problems: list[EvidenceProblem] = []
+    rows = []
+    for i, rec in enumerate(evidence[list(COLUMNS)].to_dict("records")):
+        row = {}
+        for c in COLUMNS:
+            v = rec[c]
+            if c == "date" and isinstance(v, pd.Timestamp | np.datetime64):
+                v = pd.Timestamp(v).strftime("%Y-%m-%d")
+            row[c] = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+        problems += _check_row(label, i + 1, row)
+        rows.append(row)
+    if problems:
+        raise EvidenceError(problems)
+    return _frame(rows)
+
+
+def series(evidence: pd.DataFrame, measures: tuple[str, ...] | list[str],
+           pathway: str | None = None) -> dict[tuple[str, str], pd.DataFrame]:
+    """Rows of the given measures, split into series keyed (indicator, region), by date."""
+    if evidence.empty:
+        return {}
+    mask = evidence["indicator"].map(measure_of).isin(list(measures))
+    if pathway is not None:
+        mask &= evidence["pathway"] == pathway
+    out = {}
+    for (ind, region), rows in evidence[mask].groupby(["indicator", "region"], sort=True):
+        out[(str(ind), str(region))] = rows.sort_values("date").reset_index(drop=True)
+    return out
