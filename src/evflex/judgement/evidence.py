@@ -68,6 +68,8 @@ MEASURES: dict[str, Measure] = {
                                    1.0),
     "capable_sales_share": Measure("fraction", "share", "share of EV sales with the capability",
                                    1.0),
+    "warranty_models": Measure("models", "models",
+                               "EV models whose battery warranty covers V2G cycling"),
     "charger_price": Measure("USD", "price", "hardware price of a charger [USD]"),
     "standard_published": Measure("flag", "flag", "1 when the standard is published", 1.0),
     "policy_in_force": Measure("flag", "flag", "1 when the rule is in force, 0 when not", 1.0),
