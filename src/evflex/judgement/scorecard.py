@@ -175,15 +175,16 @@ def compute_metrics(evidence: pd.DataFrame, frames: Mapping[str, pd.DataFrame] |
         if kind == "latest_sum":
             rows = _latest_rows(evidence, measures, pathway)
             total = float(rows["value"].sum()) if not rows.empty else 0.0
-            parts = [f"{r.indicator}@{r.region} {_fmt(r.value)} ({r.date:%Y-%m-%d})"
-                     for r in rows.itertuples()]
+            parts = [f"{ind}@{reg} {_fmt(float(val))} ({pd.Timestamp(day):%Y-%m-%d})"
+                     for ind, reg, val, day in zip(rows["indicator"], rows["region"],
+                                                   rows["value"], rows["date"], strict=True)]
             out[name] = Metric(total, "; ".join(parts) or "no observation")
         elif kind == "latest_max":
             rows = _latest_rows(evidence, measures, pathway)
             if rows.empty:
                 out[name] = Metric(math.nan, "no observation")
             else:
-                top = rows.loc[rows["value"].idxmax()]
+                top = rows.sort_values("value", kind="stable").iloc[-1]
                 out[name] = Metric(float(top["value"]),
                                    f"{top['indicator']}@{top['region']} {_fmt(top['value'])} "
                                    f"({top['date']:%Y-%m-%d})")

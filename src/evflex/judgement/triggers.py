@@ -205,7 +205,8 @@ def latest(selector: Selector, evidence: pd.DataFrame, direction: str
         return (float(len(regions)), pd.Timestamp(active["date"].max()),
                 f"{len(active)} observations in {', '.join(regions)}")
     last = rows.sort_values("date").groupby(["indicator", "region"], sort=True).tail(1)
-    pick = last.loc[last["value"].idxmax() if direction == "above" else last["value"].idxmin()]
+    ordered = last.sort_values("value", kind="stable")
+    pick = ordered.iloc[-1] if direction == "above" else ordered.iloc[0]
     return float(pick["value"]), pd.Timestamp(pick["date"]), str(pick["source"])
 
 
@@ -274,7 +275,7 @@ def _move_path(path: dict[str, Any], move: Move, bounds: tuple[float | None, flo
                 raise TriggerError(f"'{move.text}': an anchored S-curve can only be shifted "
                                    "(+N or -N years)")
             old_year = int(sc["anchor"]["year"])
-            sc["anchor"]["year"] = int(round(_op(old_year, move)))
+            sc["anchor"]["year"] = round(_op(old_year, move))
             return f"anchor year {old_year} -> {sc['anchor']['year']}"
         if field not in sc:
             return None
@@ -358,7 +359,8 @@ def apply_triggers(scenario: str | Path, fired: pd.DataFrame) -> str:
         changes = apply_moves(raw, str(rec["parameter"]), parse_moves(rec["proposed_change"]),
                               name)
         date = rec.get("evidence_date")
-        when = "" if date is None or pd.isna(date) else f", evidence of {pd.Timestamp(date):%Y-%m-%d}"
+        when = ("" if date is None or pd.isna(date)
+                else f", evidence of {pd.Timestamp(date):%Y-%m-%d}")
         param = raw["parameters"][rec["parameter"]]
         note = f"moved by trigger {name} ({rec['proposed_change']}{when}): {'; '.join(changes)}"
         param["note"] = f"{param['note']}; {note}" if param.get("note") else note
