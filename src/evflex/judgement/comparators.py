@@ -308,11 +308,11 @@ def comparator_stack(frames: Mapping[str, pd.DataFrame], years: int | Iterable[i
         return pd.DataFrame(columns=list(COLUMNS))
     out["rank"] = (out.groupby(["year", "service"])["effective_cost"]
                    .rank(method="min", na_option="bottom").astype(int))
-    survives = {}
-    for (year, service), grp in out.groupby(["year", "service"]):
+    survives: dict[tuple[object, object], bool] = {}
+    for key, grp in out.groupby(["year", "service"]):
         v2g = grp[grp["option"] == "V2G"]["effective_cost"]
         others = grp[grp["option"] != "V2G"]["effective_cost"].dropna()
-        survives[(year, service)] = bool(
+        survives[tuple(key)] = bool(
             not v2g.empty and np.isfinite(v2g.iloc[0])
             and (others.empty or float(v2g.iloc[0]) < float(others.min())))
     out["v2g_survives"] = [survives[(y, s)] for y, s in zip(out["year"], out["service"],
