@@ -308,7 +308,7 @@ def comparator_stack(frames: Mapping[str, pd.DataFrame], years: int | Iterable[i
         return pd.DataFrame(columns=list(COLUMNS))
     out["rank"] = (out.groupby(["year", "service"])["effective_cost"]
                    .rank(method="min", na_option="bottom").astype(int))
-    survives: dict[tuple[object, object], bool] = {}
+    survives: dict[tuple[object, ...], bool] = {}
     for key, grp in out.groupby(["year", "service"]):
         v2g = grp[grp["option"] == "V2G"]["effective_cost"]
         others = grp[grp["option"] != "V2G"]["effective_cost"].dropna()
