@@ -1,0 +1,46 @@
+"""Small synthetic inputs for the judgement tests (schemas of the engine's tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+STATES = ("v2g", "v2h_v2b", "grid_managed", "smart_only", "outside")
+
+
+def obs(indicator: str, pathway: str, region: str, date: str, value: float, unit: str,
+        source: str = "test source", note: str = "") -> dict[str, object]:
+    """One ledger row."""
+    return {"indicator": indicator, "pathway": pathway, "region": region,
+            "date": pd.Timestamp(date), "value": float(value), "unit": unit,
+            "source": source, "note": note}
+
+
+def ledger(rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
+    cols = ["indicator", "pathway", "region", "date", "value", "unit", "source", "note"]
+    df = pd.DataFrame(list(rows), columns=cols)
+    df["date"] = pd.to_datetime(df["date"])
+    df["value"] = df["value"].astype(float)
+    return df
+
+
+def states_frame(shares_by_year: Mapping[int, Mapping[str, float]], ev_stock: float = 1e8
+                 ) -> pd.DataFrame:
+    """World/all rows of the ``states`` table with the given shares."""
+    rows = []
+    for year, shares in shares_by_year.items():
+        for s in STATES:
+            share = float(shares.get(s, 0.0))
+            rows.append({"region": "World", "segment": "all", "year": year, "state": s,
+                         "vehicles": share * ev_stock, "share": share})
+    return pd.DataFrame(rows)
+
+
+def capacity_frame(values_by_year: Mapping[int, Mapping[str, float]]) -> pd.DataFrame:
+    units = {"naive_battery": "TWh", "managed_envelope": "vehicles", "shiftable_load": "GW",
+             "shiftable_energy": "GWh/day", "v2g_plugged_at_peak": "vehicles",
+             "v2g_export_power": "GW", "v2g_export_energy": "GWh"}
+    rows = [{"region": "World", "year": y, "metric": m, "value": float(v), "unit": units[m]}
+            for y, vals in values_by_year.items() for m, v in vals.items()]
+    return pd.DataFrame(rows)
