@@ -151,3 +151,24 @@ def test_bad_rules_are_rejected_with_the_field(edit: Any, message: str) -> None:
     edit(rules)
     with pytest.raises(RulesError, match=message):
         load_rules(rules)
+
+
+def test_quantity_rules_agree_with_the_scorecard_on_the_run(ledger: pd.DataFrame,
+                                                           base_run: Results,
+                                                           slow_run: Results) -> None:
+    """Classifying a run's own state shares gives that run's scorecard verdicts."""
+    import numpy as np
+
+    from evflex.judgement.scorecard import VERDICTS, quantity_rules
+
+    rules = quantity_rules(base_run.scenario, ledger)
+    assert [r.pathway for r in rules] == list(
+        scorecard(ledger, base_run.frames())["pathway"])
+    for results in (base_run, slow_run):
+        expected = verdicts(ledger, results.frames())
+        for rule in rules:
+            q = {}
+            for text in rule.quantities:
+                state, year = text.split(":")
+                q[text] = np.array([results.world_state_shares(int(year))[state]])
+            assert VERDICTS[int(rule.classify(q)[0])] == expected[rule.pathway]

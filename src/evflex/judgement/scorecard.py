@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from evflex.judgement.evidence import MEASURES, PATHWAYS, series
+from evflex.scenario import Scenario
 
 VERDICTS = ("scaling", "progressing", "niche-valid", "stalled", "activity-only")
 STATES = ("v2g", "v2h_v2b", "grid_managed", "smart_only", "outside")
@@ -245,21 +246,26 @@ def _cond_text(cond: Mapping[str, Any]) -> str:
     return f"{cond['metric']} {cond['op']} {cond['value']:g}{extra}"
 
 
-def judge_pathway(evidence: pd.DataFrame, frames: Mapping[str, pd.DataFrame] | None,
-                  pathway: str, rules: Mapping[str, Any]) -> dict[str, str]:
-    """The scorecard row of one pathway."""
-    metrics = compute_metrics(evidence, frames, pathway, rules)
-    reasons = []
-    chosen: Mapping[str, Any] = rules["verdicts"][-1]
+def decide(metrics: Mapping[str, Metric], rules: Mapping[str, Any]
+           ) -> tuple[Mapping[str, Any], list[str]]:
+    """The first verdict entry whose conditions all hold, and why the earlier ones failed."""
+    reasons: list[str] = []
     for v in rules["verdicts"]:
         conds = v.get("all") or []
         failed = [c for c in conds if not _holds(c, metrics)]
         if v.get("default") or not failed:
-            chosen = v
-            break
+            return v, reasons
         reasons.append(f"not {v['verdict']}: " + "; ".join(
             f"{_cond_text(c)} fails ({c['metric']} = {_fmt(metrics[c['metric']].value)})"
             for c in failed))
+    return rules["verdicts"][-1], reasons
+
+
+def judge_pathway(evidence: pd.DataFrame, frames: Mapping[str, pd.DataFrame] | None,
+                  pathway: str, rules: Mapping[str, Any]) -> dict[str, str]:
+    """The scorecard row of one pathway."""
+    metrics = compute_metrics(evidence, frames, pathway, rules)
+    chosen, reasons = decide(metrics, rules)
     conds = chosen.get("all") or []
     rule = (f"{chosen['verdict']}: " + " and ".join(_cond_text(c) for c in conds)
             if conds else f"{chosen['verdict']}: default, no earlier verdict applies")
@@ -284,3 +290,53 @@ def scorecard(evidence: pd.DataFrame, frames: Mapping[str, pd.DataFrame] | None,
     data = load_rules(rules)
     rows = [judge_pathway(evidence, frames, p, data) for p in PATHWAYS]
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def quantity_rules(scenario: Scenario, evidence: pd.DataFrame | None = None,
+                   rules: Mapping[str, Any] | Path | str | None = None) -> list[Any]:
+    """The scorecard as rules over modelled quantities, for verdict probabilities.
+
+    Returns one :class:`evflex.uncertainty.verdicts.QuantityRule` per pathway: the
+    evidence metrics are fixed (the ledger does not vary between draws) and the run-share
+    metrics are read on every draw as ``STATE:YEAR`` quantities (World). The verdict of a
+    draw is the one :func:`scorecard` would give on that draw's run. This is the contract
+    ``evflex.uncertainty.verdicts`` looks for under the name ``modelled_rules``.
+    """
+    from evflex.judgement.evidence import load_evidence
+    from evflex.uncertainty.verdicts import QuantityRule
+
+    data = load_rules(rules)
+    ledger = load_evidence() if evidence is None else evidence
+    start, end = scenario.years.start, scenario.years.end
+    out = []
+    for pathway in PATHWAYS:
+        fixed = compute_metrics(ledger, None, pathway, data)
+        mine = ledger[ledger["pathway"] == pathway]
+        ev_year = int(mine["date"].max().year) if not mine.empty else start
+        states = list(data["pathway_states"][pathway])
+        shares: dict[str, list[str]] = {}
+        for name, spec in data["metrics"].items():
+            if spec["kind"] != "run_share":
+                continue
+            year = spec["year"]
+            y = end if year == "end" else min(max(ev_year, start), end) if year == "evidence" \
+                else int(year)
+            shares[name] = [f"{s}:{y}" for s in states]
+        quantities = tuple(dict.fromkeys(q for qs in shares.values() for q in qs))
+
+        def classify(q: Mapping[str, np.ndarray], fixed: dict[str, Metric] = fixed,
+                     shares: dict[str, list[str]] = shares) -> np.ndarray:
+            n = len(next(iter(q.values()))) if q else 1
+            index = np.empty(n, dtype=np.int64)
+            for i in range(n):
+                metrics = dict(fixed)
+                for name, qs in shares.items():
+                    metrics[name] = Metric(float(sum(q[k][i] for k in qs)), "draw")
+                chosen, _ = decide(metrics, data)
+                index[i] = VERDICTS.index(chosen["verdict"])
+            return index
+
+        out.append(QuantityRule(pathway, VERDICTS, quantities, classify,
+                                f"scorecard rules on the evidence ledger ({len(mine)} "
+                                f"observations); run shares {', '.join(quantities)} per draw"))
+    return out
