@@ -124,19 +124,26 @@ def shipped_archetypes() -> ArchetypeSet:
     return ArchetypeSet.model_validate(yaml.safe_load(text))
 
 
-def load_archetypes(path: Path | None = None) -> ArchetypeSet:
-    """Archetypes from a YAML file (default: the shipped set), validated."""
+def load_archetypes(path: Path | None = None, field: str = "--archetypes") -> ArchetypeSet:
+    """Archetypes from a YAML file (default: the shipped set), validated.
+
+    Errors name ``field`` (the option or argument the path came from), the value and
+    what was expected.
+    """
     if path is None:
         return shipped_archetypes()
     try:
-        return ArchetypeSet.model_validate(yaml.safe_load(Path(path).read_text()))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SimulationInputError(f"--archetypes: cannot read (got {str(path)!r}: {exc}, "
-                                   "expected a YAML file)") from None
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise SimulationInputError(f"{field}: cannot read (got {str(path)!r}: {reason}, "
+                                   "expected an archetypes YAML file)") from None
+    try:
+        return ArchetypeSet.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise SimulationInputError(f"{path}: {loc}: {err['msg']} (got "
+        raise SimulationInputError(f"{field}: {path}: {loc}: {err['msg']} (got "
                                    f"{err.get('input')!r}, expected a valid value)") from None
 
 

@@ -1,7 +1,27 @@
-"""``evflex simulate``: sample charging days, schedule them three ways, write the results."""
+"""``evflex simulate``: sample charging days, schedule them three ways, write the results.
+
+The command is the plain function :func:`simulate`; the CLI registers it with
+``app.command("simulate")(simulate)`` (or :func:`register`). It holds no model logic:
+it parses options into a :class:`evflex.simulate.run.SimulationConfig`, runs
+:func:`evflex.simulate.run.simulate` with a progress bar, and writes
+
+- ``sessions.csv``: ``vehicle, archetype, arrival_step, departure_step, energy_kwh,
+  max_kw, battery_kwh, reserve_kwh`` (``--no-sessions`` to skip);
+- ``profile.csv``: ``step, hour, base_kw, unmanaged_kw, managed_kw, v2g_kw`` [kW];
+- ``availability.csv``: plug-in shares, plugged-in power, energy bands, state of charge
+  and headroom at each step;
+- ``summary.csv`` (``metric, value``) and ``summary.json``: peaks, avoided peaks, the
+  managed peak's proven lower bound and gap, the availability figures at the peak;
+- ``profile.png``: the chart of the profiles and the plug-in share.
+
+Bad input prints one line ``field: problem (got X, expected Y)`` and exits 1.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -11,18 +31,26 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from evflex.simulate.archetypes import BLOCK, SimulationInputError
+from evflex.simulate.archetypes import BLOCK, SimulationInputError, load_archetypes
 from evflex.simulate.run import (
     BASE_KW_PER_VEHICLE,
     PEAK_HOURS,
-    SESSION_COLUMNS,
+    STRATEGIES,
     SimulationResult,
     parse_config,
-    simulate,
 )
+from evflex.simulate.run import simulate as run_simulation
+from evflex.simulate.strategies import MAX_SWEEPS
 
 console = Console()
 err_console = Console(stderr=True)
+
+#: Summary figures printed on the console, in order.
+SHOWN = ("base_peak_kw", "peak_unmanaged_kw", "peak_managed_kw", "managed_lower_bound_kw",
+         "peak_v2g_kw", "avoided_peak_managed_vs_unmanaged_kw",
+         "avoided_peak_v2g_vs_managed_kw", "plug_in_share_at_peak_v2g_eligible",
+         "soc_at_peak", "mobility_reserve_soc", "headroom_at_peak_kwh",
+         "charging_coincidence_at_peak")
 
 
 def profile_chart(result: SimulationResult, path: Path) -> None:
@@ -44,9 +72,9 @@ def profile_chart(result: SimulationResult, path: Path) -> None:
     for col, (colour, label) in styles.items():
         if p[col].notna().all():
             ax1.plot(hours, (p["base_kw"] + p[col]) / 1e3, color=colour, lw=1.2, label=label)
-    peak = a["in_peak_block"].to_numpy()
-    ax1.fill_between(hours, 0, 1, where=peak, transform=ax1.get_xaxis_transform(),
-                     color="#E69F00", alpha=0.12, label="peak block (V2G export)")
+    ax1.fill_between(hours, 0, 1, where=a["in_peak_block"].to_numpy(),
+                     transform=ax1.get_xaxis_transform(), color="#E69F00", alpha=0.12,
+                     label="peak block (V2G export)")
     ax1.set_ylabel("load [MW]")
     ax1.legend(loc="upper left", fontsize=8, ncol=3)
     ax1.grid(alpha=0.3)
@@ -58,81 +86,113 @@ def profile_chart(result: SimulationResult, path: Path) -> None:
              label="charging if unmanaged")
     ax2.set_ylim(0, 1)
     ax2.set_ylabel("share of vehicles")
-    ax2.set_xlabel("hour of the simulated period")
+    ax2.set_xlabel("hour of the simulated period [h]")
     ax2.legend(loc="upper left", fontsize=8, ncol=2)
     ax2.grid(alpha=0.3)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate_command)
+def _fail(message: str) -> typer.Exit:
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(1)
 
 
-def simulate_command(
+def simulate(
     scenario: Annotated[str | None, typer.Argument(
-        help="Scenario (reserved: the simulation takes its archetypes from "
-             "evflex/data/simulate/archetypes.yaml).")] = None,
+        help="Archetypes YAML file (the format of evflex/data/simulate/archetypes.yaml); "
+             "default: the shipped archetypes.")] = None,
     vehicles: Annotated[int, typer.Option("--vehicles", help="Vehicles to simulate.")] = 1000,
-    days: Annotated[int, typer.Option("--days", help="Days (periodic horizon).")] = 7,
-    step: Annotated[str, typer.Option("--step", help="Step: 1-60 min, e.g. 15min, 1h.")] = "15min",
+    days: Annotated[int, typer.Option("--days", help="Days (a periodic horizon).")] = 7,
+    step: Annotated[str, typer.Option("--step", help="Step: 1-60 min, e.g. 15min, 1h.")
+                    ] = "15min",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("sim"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the one generator.")] = 1,
+    base_load: Annotated[Path | None, typer.Option(
+        "--base-load", help="CSV hour,load_pu (24 rows); default: the shipped example.")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(
+        "--chunk-size", "--chunk-vehicles",
+        help=f"Vehicles per chunk (a multiple of {BLOCK}); memory grows with it.")
+    ] = 5 * BLOCK,
     segment: Annotated[str, typer.Option("--segment", help="cars, vans or buses.")] = "cars",
     mix: Annotated[str | None, typer.Option(
-        "--mix", help="Archetype shares, e.g. commuter_home=0.8,no_home_charger=0.2.")] = None,
-    base_load: Annotated[Path | None, typer.Option(
-        "--base-load", help="CSV hour,load_pu (24 rows); default: the shipped example.")] = None,
+        "--mix", help="Archetype shares, e.g. commuter_home=0.8,no_home_charger=0.2.")
+    ] = None,
     base_kw_per_vehicle: Annotated[float, typer.Option(
         "--base-kw-per-vehicle", help="Base load per simulated vehicle [kW].")
     ] = BASE_KW_PER_VEHICLE,
     peak_hours: Annotated[float, typer.Option(
-        "--peak-hours", help="Length of the daily peak block for V2G export [h].")] = PEAK_HOURS,
+        "--peak-hours", help="Length of the daily peak block for V2G export [h].")
+    ] = PEAK_HOURS,
     strategies: Annotated[str, typer.Option(
         "--strategies", help="Comma list: unmanaged (always), managed, v2g.")
-    ] = "unmanaged,managed,v2g",
-    chunk_vehicles: Annotated[int, typer.Option(
-        "--chunk-vehicles", help=f"Vehicles per chunk (a multiple of {BLOCK}).")] = 5 * BLOCK,
+    ] = ",".join(STRATEGIES),
+    passes: Annotated[int, typer.Option(
+        "--passes", help="Passes over the chunks optimising the whole fleet's load.")] = 2,
+    sweeps: Annotated[int, typer.Option(
+        "--sweeps", help="Most best-response sweeps per chunk schedule.")] = MAX_SWEEPS,
     sessions: Annotated[bool, typer.Option(
-        "--sessions/--no-sessions", help="Write sessions.csv (one row per session).")] = True,
+        "--sessions/--no-sessions", help="Write sessions.csv (one row per session).")
+    ] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console table.")] = False,
 ) -> None:
     """Simulate vehicles' charging days: unmanaged, min-peak managed and V2G profiles."""
     from evflex.outputs.tables import write_run
 
+    staging = Path(tempfile.mkdtemp(prefix=".evflex-sim-"))
     try:
-        config = parse_config(vehicles, days, step, seed, segment, mix, base_load,
-                              base_kw_per_vehicle, chunk_vehicles, peak_hours, strategies)
-        config = type(config)(**{**config.__dict__, "keep_sessions": sessions})
-        n_chunks = -(-vehicles // chunk_vehicles)
-        with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("chunks"), TimeElapsedColumn(), console=err_console,
-                      disable=n_chunks < 2, transient=True) as bar:
-            task = bar.add_task("chunks", total=n_chunks)
-            result = simulate(config, progress=lambda done, _: bar.update(task, completed=done))
-    except SimulationInputError as exc:
-        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        try:
+            archetypes = None
+            if scenario is not None:
+                archetypes = load_archetypes(Path(scenario), field="SCENARIO")
+            config = parse_config(vehicles, days, step, seed, segment, mix, base_load,
+                                  base_kw_per_vehicle, chunk_size, peak_hours, strategies,
+                                  passes, sweeps, keep_sessions=False, archetypes=archetypes)
+            sessions_csv = staging / "sessions.csv" if sessions else None
+            with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("chunk passes"), TimeElapsedColumn(),
+                          console=err_console, transient=True,
+                          disable=vehicles <= chunk_size) as bar:
+                task = bar.add_task("chunks", total=None)
+                result = run_simulation(
+                    config, archetypes,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    sessions_csv=sessions_csv)
+        except SimulationInputError as exc:
+            raise _fail(str(exc)) from None
 
-    summary = pd.DataFrame({"metric": list(result.summary),
-                            "value": [float(v) for v in result.summary.values()]})
-    tables = {"profile": result.profile, "availability": result.availability,
-              "summary": summary}
-    if result.sessions is not None:
-        tables["sessions"] = result.sessions[SESSION_COLUMNS]
-    try:
-        write_run(out, tables, {"profile.png": lambda p: profile_chart(result, p)},
-                  parquet=False)
-    except OSError as exc:
-        err_console.print(f"--out: cannot write results (got {str(out)!r}: "
-                          f"{exc.strerror or exc}, expected a writable folder)",
-                          markup=False, highlight=False)
-        raise typer.Exit(1) from None
-    table = Table("metric", "value", title="Simulation summary")
-    for key in ("base_peak_kw", "peak_unmanaged_kw", "peak_managed_kw", "peak_v2g_kw",
-                "avoided_peak_managed_vs_unmanaged_kw", "avoided_peak_v2g_vs_managed_kw",
-                "plug_in_share_at_peak_v2g_eligible", "soc_at_peak", "mobility_reserve_soc",
-                "charging_coincidence_at_peak"):
-        if key in result.summary:
-            table.add_row(key, f"{result.summary[key]:,.3f}")
-    console.print(table)
-    console.print(f"Wrote {len(tables) + 1} files to {out}", highlight=False)
+        summary = pd.DataFrame({"metric": list(result.summary),
+                                "value": [float(v) for v in result.summary.values()]})
+        tables = {"profile": result.profile, "availability": result.availability,
+                  "summary": summary}
+        extra = {
+            "summary.json": lambda p: p.write_text(json.dumps(
+                {k: float(v) for k, v in result.summary.items()}, indent=2)),
+            "profile.png": lambda p: profile_chart(result, p),
+        }
+        if sessions_csv is not None:
+            extra["sessions.csv"] = lambda p: shutil.move(sessions_csv, p)
+        try:
+            written = write_run(out, tables, extra, parquet=False)
+        except OSError as exc:
+            raise _fail(f"--out: cannot write results (got {str(out)!r}: "
+                        f"{exc.strerror or exc}, expected a writable folder)") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not quiet:
+        table = Table("metric", "value", title="Simulation summary")
+        for key in SHOWN:
+            if key in result.summary:
+                table.add_row(key, f"{result.summary[key]:,.3f}")
+        console.print(table)
+    console.print(f"Wrote {len(written)} files to {out}", highlight=False)
+
+
+#: The earlier name of :func:`simulate`.
+simulate_command = simulate
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``simulate`` to ``app``."""
+    app.command("simulate")(simulate)

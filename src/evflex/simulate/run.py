@@ -1,11 +1,18 @@
 """Simulate a fleet's charging days in chunks of vehicles and reduce them.
 
-Memory stays flat as the fleet grows: each chunk's sessions are sampled, scheduled and
-reduced to per-step sums (profiles, availability, bands), then dropped. The managed and
-V2G schedules of a chunk are filled against the base load plus the load of the chunks
-before it (sequential valley filling). Within a chunk each schedule is the exact
-min-peak schedule; across chunks the result is reported with a lower bound on the
-fleet-wide optimum (``managed_lower_bound_kw``), so the gap is visible.
+Memory stays flat as the fleet grows: each chunk's sessions are sampled (the same
+sessions whatever the chunking, see :mod:`evflex.simulate.archetypes`), scheduled and
+reduced to per-step sums (profiles, availability, bands), then dropped. What is kept
+between chunks is one load profile per chunk and strategy (``n_steps`` numbers).
+
+Managed and V2G schedules are optimised for the aggregate of the whole fleet by block
+coordinate descent over the chunks: the first pass fills each chunk against the base
+load plus the chunks before it (sequential valley filling); each further pass
+re-optimises every chunk against the base plus all the other chunks' current loads
+(no pass raises the peak). With one chunk the managed peak is the exact optimum, with
+its proof. With several, a last sampling pass evaluates the cut lower bound of
+:func:`evflex.simulate.strategies.cut_bound` for the fleet on the steps near the final
+peak, so ``managed_gap`` in the summary is a proven bound on the distance to the optimum.
 """
 
 from __future__ import annotations
@@ -32,12 +39,16 @@ from evflex.simulate.archetypes import (
     sample_sessions,
 )
 from evflex.simulate.strategies import (
+    MAX_SWEEPS,
     Slots,
     aggregate,
     as_late_as_possible,
+    cut_terms,
     min_peak,
     peak_block,
+    per_session,
     session_slots,
+    state_of_charge,
     unmanaged,
     v2g,
 )
@@ -48,8 +59,12 @@ BASE_KW_PER_VEHICLE = 1.23
 #: Duration of the evening peak block in which V2G vehicles export [h] (assumption, as
 #: ``peak_duration_h`` in the base scenario).
 PEAK_HOURS = 4.0
+STRATEGIES = ("unmanaged", "managed", "v2g")
 SESSION_COLUMNS = ["vehicle", "archetype", "arrival_step", "departure_step", "energy_kwh",
                    "max_kw", "battery_kwh", "reserve_kwh"]
+#: Relative distances below the final peak whose step sets are tried as cuts for the
+#: fleet's lower bound (numerical settings).
+CUT_TOLERANCES = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2)
 
 
 def read_base_load(path: Path | None = None) -> FloatArray:
@@ -61,7 +76,8 @@ def read_base_load(path: Path | None = None) -> FloatArray:
                 table = pd.read_csv(fh, comment="#")
         else:
             table = pd.read_csv(path, comment="#")
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
+            UnicodeDecodeError) as exc:
         raise SimulationInputError(f"--base-load: cannot read (got {str(path)!r}: {exc}, "
                                    "expected a CSV file with columns hour,load_pu)") from None
     if list(table.columns) != ["hour", "load_pu"]:
@@ -74,11 +90,13 @@ def read_base_load(path: Path | None = None) -> FloatArray:
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise SimulationInputError(f"--base-load: load_pu (got {values.tolist()}, expected "
                                    "24 positive numbers)")
-    return values / values.mean()
+    return np.asarray(values / values.mean(), dtype=float)
 
 
 @dataclass(frozen=True)
 class SimulationConfig:
+    """What to simulate. Units: ``base_kw_per_vehicle`` [kW], ``peak_hours`` [h]."""
+
     vehicles: int = 1000
     days: int = 7
     step_minutes: int = 15
@@ -89,36 +107,57 @@ class SimulationConfig:
     base_kw_per_vehicle: float = BASE_KW_PER_VEHICLE
     peak_hours: float = PEAK_HOURS
     chunk_vehicles: int = 5 * BLOCK
-    strategies: tuple[str, ...] = ("unmanaged", "managed", "v2g")
+    strategies: tuple[str, ...] = STRATEGIES
     keep_sessions: bool = True
-    smooth_sweeps: int = 30
+    #: passes of block coordinate descent over the chunks (1: sequential filling only)
+    passes: int = 2
+    #: Gauss-Seidel sweeps per chunk schedule (at most)
+    sweeps: int = MAX_SWEEPS
 
     def check(self) -> None:
+        """Raise :class:`SimulationInputError` naming the first bad field."""
         if self.vehicles < 1:
             raise SimulationInputError(f"--vehicles: too few (got {self.vehicles}, "
                                        "expected >= 1)")
         if not 1 <= self.days <= 366:
             raise SimulationInputError(f"--days: out of range (got {self.days}, expected "
                                        "1 to 366)")
+        if not (1 <= self.step_minutes <= 60 and MINUTES_PER_DAY % self.step_minutes == 0):
+            raise SimulationInputError(f"--step: unsupported step (got {self.step_minutes} "
+                                       "min, expected 1 to 60 minutes dividing 1440)")
         if self.chunk_vehicles < BLOCK or self.chunk_vehicles % BLOCK:
-            raise SimulationInputError(f"--chunk-vehicles: (got {self.chunk_vehicles}, "
-                                       f"expected a multiple of {BLOCK})")
-        if self.base_kw_per_vehicle <= 0:
-            raise SimulationInputError(f"--base-kw-per-vehicle: (got "
+            raise SimulationInputError(f"--chunk-vehicles: not a whole number of blocks (got "
+                                       f"{self.chunk_vehicles}, expected a multiple of "
+                                       f"{BLOCK})")
+        if not self.base_kw_per_vehicle > 0:
+            raise SimulationInputError(f"--base-kw-per-vehicle: not positive (got "
                                        f"{self.base_kw_per_vehicle}, expected > 0)")
-        unknown = set(self.strategies) - {"unmanaged", "managed", "v2g"}
+        unknown = set(self.strategies) - set(STRATEGIES)
         if unknown or "unmanaged" not in self.strategies:
-            raise SimulationInputError(f"strategies: (got {list(self.strategies)}, expected "
+            raise SimulationInputError(f"--strategies: (got {list(self.strategies)}, expected "
                                        "'unmanaged' plus any of 'managed', 'v2g')")
         spd = MINUTES_PER_DAY // self.step_minutes
         if not 1 <= round(self.peak_hours * spd / 24) <= spd:
-            raise SimulationInputError(f"--peak-hours: (got {self.peak_hours}, expected "
-                                       "a duration between one step and 24 h)")
+            raise SimulationInputError(f"--peak-hours: out of range (got {self.peak_hours}, "
+                                       "expected a duration between one step and 24 h)")
+        if self.passes < 1:
+            raise SimulationInputError(f"--passes: too few (got {self.passes}, "
+                                       "expected >= 1)")
+        if self.sweeps < 0:
+            raise SimulationInputError(f"--sweeps: negative (got {self.sweeps}, "
+                                       "expected >= 0)")
 
 
 @dataclass
 class SimulationResult:
-    """Per-step profiles and availability of the whole simulated fleet, and a summary."""
+    """Per-step profiles and availability of the whole simulated fleet, and a summary.
+
+    ``profile``: ``step, hour, base_kw, unmanaged_kw, managed_kw, v2g_kw`` [kW]; the
+    strategies' columns are the fleet's own load, negative when it exports.
+    ``availability``: per step, plug-in shares, plugged-in power [kW], export capacity
+    [kW], the energy bands [kWh], state of charge and headroom of the plugged-in
+    V2G-eligible vehicles, the unmanaged charging share.
+    """
 
     config: SimulationConfig
     profile: pd.DataFrame
@@ -129,97 +168,202 @@ class SimulationResult:
 
     def to_availability(self) -> Availability:
         """The engine's availability seam, from this simulation."""
-        s = self.summary
-        c = self.config
-        return Availability(
-            plug_in_share_at_peak=s["plug_in_share_at_peak_v2g_eligible"],
-            soc_at_peak=s["soc_at_peak"],
-            mobility_reserve_soc=s["mobility_reserve_soc"],
-            charging_coincidence_at_peak=s["charging_coincidence_at_peak"],
-            source=(f"simulation: {c.vehicles} vehicles x {c.days} days, "
-                    f"{c.step_minutes}-min steps, seed {c.seed}, segment {c.segment}"),
-        )
+        return availability_from_simulation(self)
+
+
+def availability_from_simulation(result: SimulationResult) -> Availability:
+    """:class:`evflex.capacity.Availability` whose figures come from ``result``.
+
+    - ``plug_in_share_at_peak``: share of V2G-eligible vehicles plugged in at the system
+      peak step (the step of highest base load), averaged over the simulated days;
+    - ``soc_at_peak``: their mean state of charge then, charging as late as possible
+      (what they surely have while still leaving with their energy);
+    - ``mobility_reserve_soc``: their mean reserve as a share of their battery;
+    - ``charging_coincidence_at_peak``: share of all vehicles that would be charging at
+      the peak step if unmanaged.
+    """
+    s = result.summary
+    c = result.config
+    return Availability(
+        plug_in_share_at_peak=s["plug_in_share_at_peak_v2g_eligible"],
+        soc_at_peak=s["soc_at_peak"],
+        mobility_reserve_soc=s["mobility_reserve_soc"],
+        charging_coincidence_at_peak=s["charging_coincidence_at_peak"],
+        source=(f"simulation: {c.vehicles} vehicles x {c.days} days, "
+                f"{c.step_minutes}-min steps, seed {c.seed}, segment {c.segment}"),
+    )
+
+
+class _Fleet:
+    """The fixed frame of one simulation: base load, peak block, chunks."""
+
+    def __init__(self, config: SimulationConfig, archetypes: ArchetypeSet):
+        self.config = config
+        self.archetypes = archetypes
+        self.mix = parse_mix(config.mix, archetypes, config.segment)
+        self.spd = MINUTES_PER_DAY // config.step_minutes
+        self.h = config.days * self.spd
+        self.dt_h = config.step_minutes / 60.0
+        self.wh_per_kw = 1000.0 * self.dt_h
+        pu = config.base_load_pu if config.base_load_pu is not None else read_base_load()
+        hour = (np.arange(self.h) % self.spd) * config.step_minutes // 60
+        self.base_kw = pu[hour] * config.base_kw_per_vehicle * config.vehicles
+        self.base_wh = self.base_kw * self.wh_per_kw
+        self.block = peak_block(self.base_kw, self.spd,
+                                max(1, round(config.peak_hours * self.spd / 24)))
+        self.peak_step = int(np.argmax(self.base_kw))
+        self.starts = list(range(0, config.vehicles, config.chunk_vehicles))
+
+    def chunk(self, k: int) -> tuple[Sessions, Slots]:
+        first = self.starts[k]
+        n = min(self.config.chunk_vehicles, self.config.vehicles - first)
+        s = sample_sessions(n, self.config.days, self.config.step_minutes, self.config.seed,
+                            self.mix, self.archetypes, first_vehicle=first)
+        return s, session_slots(s)
 
 
 def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
-             progress: Callable[[int, int], None] | None = None) -> SimulationResult:
-    """Simulate the fleet of ``config``; ``progress(done, total)`` is called per chunk."""
-    config.check()
-    arch = archetypes or load_archetypes()
-    mix = parse_mix(config.mix, arch, config.segment)
-    spd = MINUTES_PER_DAY // config.step_minutes
-    h = config.days * spd
-    dt_wh = 1000.0 * config.step_minutes / 60.0
-    pu = config.base_load_pu if config.base_load_pu is not None else read_base_load()
-    step_hours = (np.arange(h) % spd) * config.step_minutes / 60.0
-    base = pu[np.floor(step_hours).astype(int)] * config.base_kw_per_vehicle * config.vehicles
-    peak = peak_block(base, spd, max(1, round(config.peak_hours * spd / 24)))
-    system_peak_step = int(np.argmax(base))
+             progress: Callable[[int, int], None] | None = None,
+             sessions_csv: Path | None = None) -> SimulationResult:
+    """Simulate the fleet of ``config``.
 
-    sums = {k: np.zeros(h) for k in (
-        "unmanaged", "managed", "v2g", "plugged", "plugged_v2g", "plugged_kw", "asap", "alap",
-        "charging_unmanaged", "export_kw_plugged")}
-    at_peak = {"soc_kwh": 0.0, "battery_kwh": 0.0, "reserve_kwh": 0.0, "n": 0.0,
-               "headroom_kwh": 0.0}
-    totals = {"energy_kwh": 0.0, "exported_kwh": 0.0, "v2g_eligible_vehicles": 0.0,
-              "sessions": 0.0}
-    session_tables = []
-    starts = list(range(0, config.vehicles, config.chunk_vehicles))
-    for k, first in enumerate(starts):
-        n = min(config.chunk_vehicles, config.vehicles - first)
-        s = sample_sessions(n, config.days, config.step_minutes, config.seed, mix, arch,
-                            first_vehicle=first)
-        slots = session_slots(s)
+    ``progress(done, total)`` is called after each chunk's work. With ``sessions_csv``
+    the sessions are written there chunk by chunk (``SESSION_COLUMNS``) instead of kept
+    in memory.
+    """
+    config.check()
+    fleet = _Fleet(config, archetypes or load_archetypes())
+    h, n_chunks = fleet.h, len(fleet.starts)
+    managed = "managed" in config.strategies
+    with_v2g = "v2g" in config.strategies
+    passes = 1 if n_chunks == 1 or not (managed or with_v2g) else config.passes
+    certify = managed and n_chunks > 1
+    total_work = n_chunks * (passes + int(certify))
+    work = 0
+    own = {k: np.zeros((n_chunks, h)) for k in ("managed", "v2g")}
+    total = {k: np.zeros(h) for k in ("managed", "v2g")}
+    acc = _Accumulator(h)
+    chunk_lower = -np.inf
+    session_tables: list[pd.DataFrame] = []
+    if sessions_csv is not None:
+        pd.DataFrame(columns=SESSION_COLUMNS).to_csv(sessions_csv, index=False)
+    for p in range(passes):
+        last = p == passes - 1
+        for k in range(n_chunks):
+            s, slots = fleet.chunk(k)
+            if p == 0:
+                acc.observe(s, slots, fleet)
+                table = _sessions_frame(s) if (config.keep_sessions or sessions_csv) else None
+                if table is not None and sessions_csv is not None:
+                    table.to_csv(sessions_csv, mode="a", header=False, index=False)
+                elif table is not None:
+                    session_tables.append(table)
+            managed_wh = None
+            if managed:
+                background = fleet.base_wh + total["managed"] - own["managed"][k]
+                mp = min_peak(s, slots, background, max_sweeps=config.sweeps)
+                managed_wh = mp.wh
+                if n_chunks == 1:
+                    chunk_lower = mp.lower_wh
+                _replace(own["managed"], total["managed"], k, aggregate(slots, mp.wh, h))
+            if with_v2g:
+                background = fleet.base_wh + total["v2g"] - own["v2g"][k]
+                res = v2g(s, slots, background, fleet.block, max_sweeps=config.sweeps,
+                          start_wh=managed_wh)
+                _replace(own["v2g"], total["v2g"], k, aggregate(slots, res.wh, h))
+                if last:
+                    acc.observe_v2g(s, slots, res.wh)
+            work += 1
+            if progress is not None:
+                progress(work, total_work)
+
+    lower = chunk_lower
+    if certify:
+        lower = _fleet_lower_bound(fleet, total["managed"], progress, work, total_work)
+    return _reduce(fleet, acc, total, lower,
+                   pd.concat(session_tables, ignore_index=True) if session_tables else None)
+
+
+def _replace(own: np.ndarray, total: np.ndarray, k: int, new: np.ndarray) -> None:
+    total += new - own[k]
+    own[k] = new
+
+
+def _fleet_lower_bound(fleet: _Fleet, managed_wh: np.ndarray,
+                       progress: Callable[[int, int], None] | None, work: int,
+                       total_work: int) -> float:
+    """Cut lower bound [Wh/step] for the fleet on step sets near the managed peak."""
+    load = fleet.base_wh + managed_wh
+    top = float(load.max())
+    sets = [load >= top - tol * abs(top) for tol in CUT_TOLERANCES]
+    sets.append(np.ones(fleet.h, bool))
+    forced = np.zeros(len(sets))
+    for k in range(len(fleet.starts)):
+        s, slots = fleet.chunk(k)
+        cap = s.slot_wh.astype(float)
+        need = s.energy_wh.astype(float)
+        forced += [cut_terms(slots, cap, need, u) for u in sets]
+        work += 1
+        if progress is not None:
+            progress(work, total_work)
+    bounds = [(fleet.base_wh[u].sum() + f) / u.sum() for u, f in zip(sets, forced, strict=True)]
+    return max(float(fleet.base_wh.max()), *bounds)
+
+
+class _Accumulator:
+    """Per-step sums over chunks (availability, bands, state of charge at the peak)."""
+
+    KEYS = ("unmanaged", "plugged", "plugged_v2g", "plugged_kw", "asap", "alap",
+            "charging_unmanaged", "export_kw_plugged", "soc_kwh", "battery_kwh",
+            "headroom_kwh", "soc_unmanaged_kwh")
+
+    def __init__(self, h: int):
+        self.sums = {k: np.zeros(h) for k in self.KEYS}
+        self.totals = {"energy_kwh": 0.0, "exported_kwh": 0.0, "v2g_eligible_vehicles": 0.0,
+                       "sessions": 0.0, "reserve_kwh_at_peak": 0.0,
+                       "battery_kwh_at_peak": 0.0, "v2g_active_sessions": 0.0,
+                       "v2g_min_soc_margin_kwh": np.inf}
+
+    def observe(self, s: Sessions, slots: Slots, fleet: _Fleet) -> None:
+        h = fleet.h
+        sums = self.sums
         un = unmanaged(s, slots)
+        alap = as_late_as_possible(s, slots)
         sums["unmanaged"] += aggregate(slots, un, h)
         unwrapped = s.arrival[slots.row] + slots.offset < h
-        for key, wh in (("asap", un), ("alap", as_late_as_possible(s, slots))):
+        for key, wh in (("asap", un), ("alap", alap)):
             sums[key] += np.bincount(slots.col[unwrapped], weights=wh[unwrapped], minlength=h)
         sums["plugged"] += np.bincount(slots.col, minlength=h)
-        elig = s.v2g_eligible[slots.row]
-        sums["plugged_v2g"] += np.bincount(slots.col[elig], minlength=h)
         sums["plugged_kw"] += np.bincount(slots.col, weights=s.max_kw[slots.row], minlength=h)
-        sums["export_kw_plugged"] += np.bincount(
-            slots.col[elig], weights=s.export_kw[slots.row][elig], minlength=h)
         sums["charging_unmanaged"] += np.bincount(slots.col[un > 0], minlength=h)
-        _state_at_peak(s, slots, un, system_peak_step, at_peak)
-        if "managed" in config.strategies:
-            mp = min_peak(s, slots, base + sums["managed"] / dt_wh,
-                          smooth_sweeps=config.smooth_sweeps)
-            sums["managed"] += aggregate(slots, mp.wh, h)
-        if "v2g" in config.strategies:
-            res = v2g(s, slots, base + sums["v2g"] / dt_wh, peak,
-                      smooth_sweeps=config.smooth_sweeps)
-            sums["v2g"] += aggregate(slots, res.charge_wh - res.discharge_wh, h)
-            totals["exported_kwh"] += float(res.exported_wh.sum()) / 1000.0
-        totals["energy_kwh"] += float(s.energy_wh.sum()) / 1000.0
-        totals["v2g_eligible_vehicles"] += float(s.v2g_eligible.sum()) / config.days
-        totals["sessions"] += len(s)
-        if config.keep_sessions:
-            session_tables.append(_sessions_frame(s))
-        if progress is not None:
-            progress(k + 1, len(starts))
+        elig = s.v2g_eligible[slots.row]
+        col = slots.col[elig]
+        rows = slots.row[elig]
+        sums["plugged_v2g"] += np.bincount(col, minlength=h)
+        sums["export_kw_plugged"] += np.bincount(col, weights=s.export_kw[rows], minlength=h)
+        # state of charge at the start of each step: as late as possible, and unmanaged
+        soc = (state_of_charge(s, slots, alap) - alap / 1000.0)[elig]
+        soc_un = (state_of_charge(s, slots, un) - un / 1000.0)[elig]
+        sums["soc_kwh"] += np.bincount(col, weights=soc, minlength=h)
+        sums["soc_unmanaged_kwh"] += np.bincount(col, weights=soc_un, minlength=h)
+        sums["battery_kwh"] += np.bincount(col, weights=s.battery_kwh[rows], minlength=h)
+        sums["headroom_kwh"] += np.bincount(
+            col, weights=np.maximum(soc - s.reserve_kwh[rows], 0.0), minlength=h)
+        at_peak = col == fleet.peak_step
+        self.totals["reserve_kwh_at_peak"] += float(s.reserve_kwh[rows[at_peak]].sum())
+        self.totals["battery_kwh_at_peak"] += float(s.battery_kwh[rows[at_peak]].sum())
+        self.totals["energy_kwh"] += float(s.energy_wh.sum()) / 1000.0
+        self.totals["v2g_eligible_vehicles"] += float(s.v2g_eligible.sum()) / fleet.config.days
+        self.totals["sessions"] += len(s)
 
-    return _reduce(config, mix, base, peak, system_peak_step, sums, at_peak, totals,
-                   pd.concat(session_tables, ignore_index=True) if session_tables else None,
-                   tuple(mix))
-
-
-def _state_at_peak(s: Sessions, slots: Slots, un: np.ndarray, step: int,
-                   acc: dict[str, float]) -> None:
-    """Unmanaged state of charge of the V2G-eligible vehicles plugged in at ``step``."""
-    # energy delivered within each session before each of its slots (slots are in order)
-    cum = np.cumsum(un) - un
-    first = np.r_[0, np.flatnonzero(np.diff(slots.row)) + 1]
-    cum -= np.repeat(cum[first], np.diff(np.r_[first, slots.row.size]))
-    here = (slots.col == step) & s.v2g_eligible[slots.row]
-    rows = slots.row[here]
-    soc = s.arrival_kwh[rows] + cum[here] / 1000.0
-    acc["soc_kwh"] += float(soc.sum())
-    acc["battery_kwh"] += float(s.battery_kwh[rows].sum())
-    acc["reserve_kwh"] += float(s.reserve_kwh[rows].sum())
-    acc["headroom_kwh"] += float((soc - s.reserve_kwh[rows]).sum())
-    acc["n"] += float(rows.size)
+    def observe_v2g(self, s: Sessions, slots: Slots, wh: np.ndarray) -> None:
+        exported = per_session(slots, np.maximum(-wh, 0.0), len(s))
+        self.totals["exported_kwh"] += float(exported.sum()) / 1000.0
+        self.totals["v2g_active_sessions"] += float((exported > 0).sum())
+        margin = state_of_charge(s, slots, wh) - s.reserve_kwh[slots.row]
+        if margin.size:
+            self.totals["v2g_min_soc_margin_kwh"] = min(
+                self.totals["v2g_min_soc_margin_kwh"], float(margin.min()))
 
 
 def _sessions_frame(s: Sessions) -> pd.DataFrame:
@@ -230,24 +374,24 @@ def _sessions_frame(s: Sessions) -> pd.DataFrame:
         "reserve_kwh": s.reserve_kwh})
 
 
-def _reduce(config: SimulationConfig, mix: dict[str, float], base: FloatArray,
-            peak: np.ndarray, peak_step: int, sums: dict[str, np.ndarray],
-            at_peak: dict[str, float], totals: dict[str, float],
-            sessions: pd.DataFrame | None, names: tuple[str, ...]) -> SimulationResult:
-    dt_h = config.step_minutes / 60.0
-    dt_wh = 1000.0 * dt_h
-    h = base.size
+def _reduce(fleet: _Fleet, acc: _Accumulator, total: dict[str, np.ndarray], lower_wh: float,
+            sessions: pd.DataFrame | None) -> SimulationResult:
+    config = fleet.config
+    sums, totals = acc.sums, acc.totals
+    h, kw = fleet.h, 1.0 / fleet.wh_per_kw
     n_v2g = max(totals["v2g_eligible_vehicles"], 1e-12)
+    steps = np.arange(h)
     profile = pd.DataFrame({
-        "step": np.arange(h),
-        "hour": (np.arange(h) * config.step_minutes / 60.0) % 24,
-        "base_kw": base,
-        "unmanaged_kw": sums["unmanaged"] / dt_wh,
-        "managed_kw": sums["managed"] / dt_wh if "managed" in config.strategies else np.nan,
-        "v2g_kw": sums["v2g"] / dt_wh if "v2g" in config.strategies else np.nan,
+        "step": steps,
+        "hour": (steps * config.step_minutes / 60.0) % 24,
+        "base_kw": fleet.base_kw,
+        "unmanaged_kw": sums["unmanaged"] * kw,
+        "managed_kw": total["managed"] * kw if "managed" in config.strategies else np.nan,
+        "v2g_kw": total["v2g"] * kw if "v2g" in config.strategies else np.nan,
     })
+    plugged_v2g = np.maximum(sums["plugged_v2g"], 1e-12)
     availability = pd.DataFrame({
-        "step": np.arange(h),
+        "step": steps,
         "hour": profile["hour"],
         "plug_in_share": sums["plugged"] / config.vehicles,
         "plug_in_share_v2g_eligible": sums["plugged_v2g"] / n_v2g,
@@ -255,60 +399,82 @@ def _reduce(config: SimulationConfig, mix: dict[str, float], base: FloatArray,
         "export_capacity_kw": sums["export_kw_plugged"],
         "energy_min_kwh": np.cumsum(sums["alap"]) / 1000.0,
         "energy_max_kwh": np.cumsum(sums["asap"]) / 1000.0,
+        "soc_v2g_eligible": np.where(sums["plugged_v2g"] > 0, sums["soc_kwh"]
+                                     / np.maximum(sums["battery_kwh"], 1e-12), np.nan),
+        "headroom_kwh": sums["headroom_kwh"],
+        "headroom_kwh_per_vehicle": np.where(sums["plugged_v2g"] > 0,
+                                             sums["headroom_kwh"] / plugged_v2g, np.nan),
         "charging_share_unmanaged": sums["charging_unmanaged"] / config.vehicles,
-        "in_peak_block": peak,
+        "in_peak_block": fleet.block,
     })
-    n_peak = max(at_peak["n"], 1e-12)
-    peaks = {k: float((base + profile[f"{k}_kw"]).max()) for k in ("unmanaged", "managed",
-                                                                   "v2g")
+    ps = fleet.peak_step
+    battery_at_peak = max(float(sums["battery_kwh"][ps]), 1e-12)
+    peaks = {k: float((fleet.base_kw + profile[f"{k}_kw"]).max()) for k in STRATEGIES
              if k in config.strategies}
     summary: dict[str, float] = {
         "vehicles": config.vehicles, "days": config.days, "step_minutes": config.step_minutes,
         "seed": config.seed, "sessions": totals["sessions"],
         "energy_kwh": totals["energy_kwh"], "exported_kwh": totals["exported_kwh"],
-        "base_peak_kw": float(base.max()),
+        "base_peak_kw": float(fleet.base_kw.max()),
         **{f"peak_{k}_kw": v for k, v in peaks.items()},
-        "system_peak_hour": float(profile["hour"].iloc[peak_step]),
-        "plug_in_share_at_peak": float(availability["plug_in_share"].iloc[peak_step]),
+        "system_peak_hour": float(profile["hour"].iloc[ps]),
+        "plug_in_share_at_peak": float(availability["plug_in_share"].iloc[ps]),
         "plug_in_share_at_peak_v2g_eligible":
-            float(availability["plug_in_share_v2g_eligible"].iloc[peak_step]),
-        "soc_at_peak": at_peak["soc_kwh"] / max(at_peak["battery_kwh"], 1e-12),
-        "mobility_reserve_soc": at_peak["reserve_kwh"] / max(at_peak["battery_kwh"], 1e-12),
-        "headroom_at_peak_kwh": at_peak["headroom_kwh"] / n_peak,
+            float(availability["plug_in_share_v2g_eligible"].iloc[ps]),
+        "soc_at_peak": float(sums["soc_kwh"][ps] / battery_at_peak),
+        "soc_at_peak_unmanaged": float(sums["soc_unmanaged_kwh"][ps] / battery_at_peak),
+        "mobility_reserve_soc": totals["reserve_kwh_at_peak"] / battery_at_peak,
+        "headroom_at_peak_kwh": float(sums["headroom_kwh"][ps] / max(plugged_v2g[ps], 1.0)),
         "charging_coincidence_at_peak":
-            float(availability["charging_share_unmanaged"].iloc[peak_step]),
-        # no schedule can have a lower peak than the base alone, nor than the mean load
-        "managed_lower_bound_kw": max(float(base.max()),
-                                      float((base.sum() * dt_wh + totals["energy_kwh"] * 1000)
-                                            / (h * dt_wh))),
+            float(availability["charging_share_unmanaged"].iloc[ps]),
     }
     if "managed" in peaks:
+        lower = max(float(lower_wh) * kw, float(fleet.base_kw.max()))
+        summary["managed_lower_bound_kw"] = lower
+        summary["managed_gap"] = (peaks["managed"] - lower) / lower
         summary["avoided_peak_managed_vs_unmanaged_kw"] = peaks["unmanaged"] - peaks["managed"]
-    if "v2g" in peaks and "managed" in peaks:
-        summary["avoided_peak_v2g_vs_managed_kw"] = peaks["managed"] - peaks["v2g"]
+    if "v2g" in peaks:
+        summary["v2g_active_sessions"] = totals["v2g_active_sessions"]
+        summary["v2g_min_soc_margin_kwh"] = totals["v2g_min_soc_margin_kwh"]
+        if "managed" in peaks:
+            summary["avoided_peak_v2g_vs_managed_kw"] = peaks["managed"] - peaks["v2g"]
     return SimulationResult(config=config, profile=profile, availability=availability,
-                            summary=summary, sessions=sessions, names=names)
+                            summary=summary, sessions=sessions, names=tuple(fleet.mix))
 
 
-def simulate_for_run(seed: int = 1, vehicles: int = 2000, days: int = 7,
-                     segment: str = "cars") -> SimulationResult:
-    """A quick simulation for ``evflex run --simulate`` (a few seconds)."""
-    return simulate(SimulationConfig(vehicles=vehicles, days=days, seed=seed, segment=segment,
-                                     strategies=("unmanaged", "managed"),
-                                     keep_sessions=False))
+def simulate_for_run(seed: int = 1, vehicles: int = 1000, days: int = 7,
+                     segment: str = "cars") -> tuple[Availability, pd.DataFrame]:
+    """The availability seam and the hourly profile for ``evflex run --simulate``.
+
+    Runs every strategy on one chunk (exact managed peak); about a second with defaults.
+    Returns the :class:`Availability` and the profile joined with the availability
+    table (one row per step).
+    """
+    config = SimulationConfig(vehicles=vehicles, days=days, seed=seed, segment=segment,
+                              keep_sessions=False,
+                              chunk_vehicles=max(5 * BLOCK, -(-vehicles // BLOCK) * BLOCK))
+    result = simulate(config)
+    return result.to_availability(), result.profile.merge(result.availability,
+                                                          on=["step", "hour"])
 
 
-def parse_config(vehicles: int, days: int, step: str, seed: int, segment: str,
-                 mix: str | None, base_load: Path | None, base_kw_per_vehicle: float,
-                 chunk_vehicles: int, peak_hours: float,
-                 strategies: str) -> SimulationConfig:
+def parse_config(vehicles: int, days: int, step: str, seed: int, segment: str = "cars",
+                 mix: str | None = None, base_load: Path | None = None,
+                 base_kw_per_vehicle: float = BASE_KW_PER_VEHICLE,
+                 chunk_vehicles: int = 5 * BLOCK, peak_hours: float = PEAK_HOURS,
+                 strategies: str = ",".join(STRATEGIES), passes: int = 2,
+                 sweeps: int = MAX_SWEEPS, keep_sessions: bool = True,
+                 archetypes: ArchetypeSet | None = None) -> SimulationConfig:
     """A checked configuration from command-line values."""
+    arch = archetypes or load_archetypes()
     config = SimulationConfig(
         vehicles=vehicles, days=days, step_minutes=parse_step(step), seed=seed,
-        segment=segment, mix=None if mix is None else parse_mix(mix, load_archetypes()),
+        segment=segment, mix=None if mix is None else parse_mix(mix, arch),
         base_load_pu=read_base_load(base_load) if base_load is not None else None,
         base_kw_per_vehicle=base_kw_per_vehicle, chunk_vehicles=chunk_vehicles,
         peak_hours=peak_hours,
-        strategies=tuple(x.strip() for x in strategies.split(",") if x.strip()))
+        strategies=tuple(x.strip() for x in strategies.split(",") if x.strip()),
+        passes=passes, sweeps=sweeps, keep_sessions=keep_sessions)
     config.check()
+    parse_mix(config.mix, arch, config.segment)  # the segment has a mix in these archetypes
     return config

@@ -1,19 +1,35 @@
 """Charging strategies on a periodic horizon: unmanaged, min-peak managed, and V2G.
 
-All energies are whole watt-hours, so every vehicle gets exactly its energy.
+Energies are watt-hours per step [Wh]; loads are the energy drawn in a step [Wh], which
+:func:`to_kw` turns into mean power [kW]. A session's energy is whole watt-hours and its
+charger delivers ``slot_wh`` (whole Wh) per step, so every vehicle gets exactly its energy.
 
 - :func:`unmanaged`: charge from plug-in at full power until the energy is in.
-- :func:`min_peak`: valley filling of the aggregate against a base load — the schedule
-  whose peak of ``base + fleet load`` is the least possible, within each vehicle's
-  window, power limit and energy. Bisection on the peak level ``L``; each level is
-  tested exactly as a maximum flow (source → session [its energy] → step [its charger
-  limit] → sink [``L - base``]): the level is feasible iff the flow carries every
-  session's energy (max-flow/min-cut). The result is the LP optimum to the bisection
-  tolerance (tests compare with HiGHS).
-- :func:`v2g`: V2G-eligible vehicles discharge during the daily peak block, down to no
-  less than their mobility reserve, then recharge what they exported plus their own
-  need after the block, before departure, again by min-peak filling; their state of
-  charge never exceeds the departure target, never falls below the reserve.
+- :func:`min_peak`: valley filling of the fleet against a background load. Two exact
+  steps, then a flattening:
+
+  1. the least peak level ``L*`` by Dinkelbach's method on the parametric minimum cut.
+     A level ``L`` is feasible iff the maximum flow source → session [its energy] →
+     step [its charger limit] → sink [``L - background``] carries every session's
+     energy. If it does not, the steps on the source side of the minimum cut, ``U``,
+     prove the lower bound :func:`cut_bound` ``(U) > L`` (see below), which is the next
+     level tried. Levels rise monotonically and stop, in a few flows, at a feasible
+     level equal to a proven lower bound: the optimum of the min-peak linear programme.
+  2. the flow at ``L*`` is a schedule with that peak.
+  3. Gauss-Seidel best responses (:mod:`evflex.simulate.kernels`) flatten the load
+     below the peak (valley filling) without ever raising it.
+
+  The cut bound: in any schedule, the steps ``U`` receive at least
+  ``sum_i max(0, E_i - c_i |W_i \\ U|)`` (what session ``i`` cannot place outside
+  ``U``), so ``L >= (background(U) + that) / |U|`` (max-flow min-cut: the optimum is the
+  largest such bound over all ``U``).
+- :func:`v2g`: V2G-eligible sessions whose window holds the daily peak block may
+  charge before the block (up to their departure target), discharge in the block (at
+  most their export rating, never below their mobility reserve) and charge after it
+  what they need plus what they exported, before departure. Their state of charge rises
+  before the block, falls in it and rises after it, so it stays between the reserve and
+  the departure target. The net fleet load is flattened by the same best responses,
+  which converge to the least net peak over these schedules (tests compare with HiGHS).
 """
 
 from __future__ import annotations
@@ -22,35 +38,51 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_array
-from scipy.sparse.csgraph import maximum_flow
+from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from evflex.paths import FloatArray
+from evflex.simulate import kernels
 from evflex.simulate.archetypes import Sessions
 
-INT32_MAX = np.iinfo(np.int32).max
+#: Largest total energy [flow units] in one maximum flow (scipy's flows are int32).
+FLOW_UNITS_MAX = 2**30
+#: Gauss-Seidel sweeps: at most this many, stopping when ``sum load^2`` falls by less
+#: :data:`SWEEP_RTOL` of the peak in a sweep (numerical settings, not data).
+MAX_SWEEPS = 40
+SWEEP_RTOL = 1e-6
 
 
 @dataclass(frozen=True)
 class Slots:
-    """Every (session, step) pair a session is plugged in: ``row`` session, ``col`` step."""
+    """Every (session, step) pair a session is plugged in, in session order.
+
+    ``row`` session, ``col`` step on the periodic horizon, ``offset`` steps since the
+    session's arrival; ``start`` is each session's first slot, ``length`` its slots.
+    """
 
     row: np.ndarray
-    col: np.ndarray      # step index on the periodic horizon
-    offset: np.ndarray   # steps since the session's arrival
+    col: np.ndarray
+    offset: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.row.size)
 
 
 def session_slots(sessions: Sessions) -> Slots:
-    lengths = (sessions.departure - sessions.arrival).astype(np.int64)
-    row = np.repeat(np.arange(len(sessions)), lengths)
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    offset = np.arange(row.size) - starts
+    length = (sessions.departure - sessions.arrival).astype(np.int64)
+    row = np.repeat(np.arange(len(sessions)), length)
+    start = np.cumsum(length) - length
+    offset = np.arange(row.size) - np.repeat(start, length)
     col = (sessions.arrival[row] + offset) % sessions.n_steps
-    return Slots(row=row, col=col, offset=offset)
+    return Slots(row=row, col=col, offset=offset, start=start, length=length)
 
 
-def to_kw(wh_per_slot: np.ndarray, sessions: Sessions) -> FloatArray:
+def to_kw(wh_per_step: np.ndarray, sessions: Sessions) -> FloatArray:
     """Energy per step [Wh] → mean power over the step [kW]."""
-    return wh_per_slot / (1000.0 * sessions.dt_h)
+    return np.asarray(wh_per_step, dtype=float) / (1000.0 * sessions.dt_h)
 
 
 def aggregate(slots: Slots, wh: np.ndarray, n_steps: int) -> FloatArray:
@@ -58,153 +90,197 @@ def aggregate(slots: Slots, wh: np.ndarray, n_steps: int) -> FloatArray:
     return np.bincount(slots.col, weights=wh, minlength=n_steps).astype(float)
 
 
-def unmanaged(sessions: Sessions, slots: Slots) -> np.ndarray:
+def per_session(slots: Slots, wh: np.ndarray, n: int) -> FloatArray:
+    """Energy per session [Wh] from per-slot energies."""
+    return np.bincount(slots.row, weights=wh, minlength=n).astype(float)
+
+
+def unmanaged(sessions: Sessions, slots: Slots) -> FloatArray:
     """Per-slot energy [Wh] when charging at full power from plug-in."""
-    cap = sessions.slot_wh[slots.row]
-    remaining = sessions.energy_wh[slots.row] - slots.offset * cap
-    return np.clip(remaining, 0, cap)
+    return kernels.charge_at_plug_in(slots.length, slots.start,
+                                     sessions.slot_wh.astype(float),
+                                     sessions.energy_wh.astype(float), slots.size)
 
 
-def as_late_as_possible(sessions: Sessions, slots: Slots) -> np.ndarray:
+def as_late_as_possible(sessions: Sessions, slots: Slots) -> FloatArray:
     """Per-slot energy [Wh] when charging at full power just before departure."""
     cap = sessions.slot_wh[slots.row]
-    from_end = (sessions.departure - sessions.arrival)[slots.row] - 1 - slots.offset
-    remaining = sessions.energy_wh[slots.row] - from_end * cap
-    return np.clip(remaining, 0, cap)
+    from_end = slots.length[slots.row] - 1 - slots.offset
+    return np.clip(sessions.energy_wh[slots.row] - from_end * cap, 0, cap).astype(float)
+
+
+def cut_bound(slots: Slots, cap_wh: np.ndarray, need_wh: np.ndarray,
+              background_wh: np.ndarray, steps: np.ndarray) -> float:
+    """Lower bound on the peak [Wh per step] from the steps ``steps`` (a boolean mask).
+
+    ``(background(U) + sum_i max(0, E_i - cap_i * |W_i \\ U|)) / |U|``; the
+    minimum peak is the largest of these over all sets ``U`` (max-flow min-cut).
+    """
+    if not steps.any():
+        return -np.inf
+    outside = ~steps[slots.col]
+    room_outside = np.bincount(slots.row[outside], weights=cap_wh[slots.row[outside]],
+                               minlength=need_wh.size)
+    forced = np.maximum(need_wh - room_outside, 0.0).sum()
+    return float((background_wh[steps].sum() + forced) / steps.sum())
+
+
+def cut_terms(slots: Slots, cap_wh: np.ndarray, need_wh: np.ndarray,
+              steps: np.ndarray) -> float:
+    """The sessions' part of :func:`cut_bound`: energy forced into ``steps`` [Wh].
+
+    A sum over sessions, so it adds up over chunks of vehicles.
+    """
+    outside = ~steps[slots.col]
+    room_outside = np.bincount(slots.row[outside], weights=cap_wh[slots.row[outside]],
+                               minlength=need_wh.size)
+    return float(np.maximum(need_wh - room_outside, 0.0).sum())
 
 
 @dataclass(frozen=True)
 class MinPeak:
-    wh: np.ndarray        # per-slot energy [Wh]
-    level_kw: float       # the peak level reached [kW]
-    lower_kw: float       # the largest level shown infeasible (or the base peak) [kW]
-    iterations: int
+    """A min-peak schedule and its proof of optimality."""
+
+    wh: FloatArray          # per-slot energy [Wh]
+    level_wh: float         # peak of background + fleet at the flow solution [Wh/step]
+    lower_wh: float         # proven lower bound on any schedule's peak [Wh/step]
+    critical: np.ndarray    # steps of the cut that proves ``lower_wh`` (boolean)
+    flows: int              # maximum flows solved
+    sweeps: int             # Gauss-Seidel sweeps of the flattening
 
 
-def min_peak(sessions: Sessions, slots: Slots, base_kw: FloatArray,
-             energy_wh: np.ndarray | None = None, allowed: np.ndarray | None = None,
-             rtol: float = 1e-5, smooth_sweeps: int = 0) -> MinPeak:
-    """Min-peak schedule of the sessions against ``base_kw`` (one value per step).
+class _FlowGraph:
+    """source → session → step → sink, in CSR with the sink capacities last per row."""
 
-    ``energy_wh`` replaces the sessions' energies; ``allowed`` masks the slots a session
-    may charge in (default all). With ``smooth_sweeps`` the schedule is then flattened
-    (valley filling) by :func:`smooth` without raising its peak. Raises ``ValueError``
-    if the energies cannot be met.
+    def __init__(self, slots: Slots, need: np.ndarray, cap: np.ndarray, n: int, h: int):
+        self.n, self.h = n, h
+        self.source, self.sink = 0, n + h + 1
+        heads = np.concatenate([np.zeros(n, np.int64), slots.row + 1, n + 1 + np.arange(h)])
+        tails = np.concatenate([np.arange(1, n + 1), slots.col + n + 1,
+                                np.full(h, self.sink)])
+        # edges are already sorted by head (source, sessions in slot order, steps)
+        self.data = np.concatenate([need, cap, np.zeros(h)]).astype(np.int32)
+        self.indices = tails.astype(np.int32)
+        counts = np.bincount(heads, minlength=n + h + 2)
+        self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        self.sink_edges = np.arange(self.data.size - h, self.data.size)
+        self.shape = (n + h + 2, n + h + 2)
+
+    def solve(self, room: np.ndarray) -> tuple[int, csr_array]:
+        self.data[self.sink_edges] = room
+        graph = csr_array((self.data, self.indices, self.indptr), shape=self.shape)
+        result = maximum_flow(graph, self.source, self.sink, method="dinic")
+        self._graph = graph
+        return int(result.flow_value), result.flow
+
+    def source_side_steps(self, flow: csr_array) -> np.ndarray:
+        """Steps reachable from the source in the residual graph of ``flow``."""
+        residual = (self._graph - flow).tocsr()
+        residual.data = (residual.data > 0).astype(np.int8)
+        residual.eliminate_zeros()
+        reached = breadth_first_order(residual, self.source, directed=True,
+                                      return_predecessors=False)
+        side = np.zeros(self.shape[0], bool)
+        side[reached] = True
+        return side[self.n + 1: self.n + 1 + self.h]
+
+
+def min_peak(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
+             flatten: bool = True, max_sweeps: int = MAX_SWEEPS) -> MinPeak:
+    """Min-peak schedule of the sessions against ``background_wh`` [Wh per step].
+
+    See the module docstring: Dinkelbach on the parametric minimum cut (exact level and
+    its proof), then Gauss-Seidel flattening below that level.
     """
     n, h = len(sessions), sessions.n_steps
-    need = sessions.energy_wh if energy_wh is None else np.asarray(energy_wh, dtype=np.int64)
-    mask = np.ones(slots.row.size, bool) if allowed is None else allowed
-    rows, cols = slots.row[mask], slots.col[mask]
-    cap = sessions.slot_wh[rows]
-    if np.any(np.bincount(rows, weights=cap, minlength=n) < need):
+    need = sessions.energy_wh.astype(np.int64)
+    cap = sessions.slot_wh.astype(np.int64)
+    background = np.asarray(background_wh, dtype=float)
+    if np.any(cap * slots.length < need):
         raise ValueError("a session needs more energy than its window and charger allow")
-    dt_wh = 1000.0 * sessions.dt_h
-    base = np.asarray(base_kw, dtype=float)
     total = int(need.sum())
-    src, sink = 0, n + h + 1
-    heads = np.concatenate([np.zeros(n, np.int64), rows + 1, n + 1 + np.arange(h)])
-    tails = np.concatenate([np.arange(1, n + 1), cols + n + 1, np.full(h, sink)])
-    fixed = np.concatenate([need, cap]).astype(np.int64)
-
-    def flow_at(level: float) -> tuple[int, object]:
-        room = np.floor(np.clip((level - base) * dt_wh, 0, INT32_MAX)).astype(np.int64)
-        graph = csr_array((np.concatenate([fixed, room]).astype(np.int32), (heads, tails)),
-                          shape=(sink + 1, sink + 1))
-        result = maximum_flow(graph, src, sink)
-        return int(result.flow_value), result
-
-    lo = float(base.max())
+    all_steps = np.ones(h, bool)
+    lower = max(float(background.max()),
+                cut_bound(slots, cap.astype(float), need.astype(float), background,
+                          all_steps))
     if total == 0:
-        return MinPeak(np.zeros(slots.row.size), lo, lo, 0)
-    un = aggregate(Slots(rows, cols, slots.offset[mask]),
-                   np.clip(need[rows] - _offsets_within(rows) * cap, 0, cap), h)
-    hi = float((base + un / dt_wh).max()) + 1e-3
-    value, best = flow_at(hi)
-    while value < total:  # the unmanaged order is feasible; only rounding can bite
-        hi = hi * 1.01 + 1.0
-        value, best = flow_at(hi)
-    iterations = 0
-    while hi - lo > rtol * max(hi, 1e-9):
-        mid = 0.5 * (lo + hi)
-        value, result = flow_at(mid)
-        iterations += 1
-        if value == total:
-            hi, best = mid, result
-        else:
-            lo = mid
-    flow = best.flow  # type: ignore[attr-defined]
-    wh = np.zeros(slots.row.size)
-    wh[mask] = np.asarray(flow[rows + 1, cols + n + 1]).ravel()
-    if smooth_sweeps:
-        wh = smooth(sessions, slots, base * dt_wh, wh, need, mask, sweeps=smooth_sweeps)
-    return MinPeak(wh=wh, level_kw=hi, lower_kw=lo, iterations=iterations)
+        return MinPeak(np.zeros(slots.size), float(background.max()), lower,
+                       np.zeros(h, bool), 0, 0)
+    # flow units: whole Wh, or coarser so that the total fits scipy's int32 flows
+    unit = 1
+    while total // unit > FLOW_UNITS_MAX:
+        unit *= 2
+    need_u = np.minimum(-(-need // unit), cap // unit * slots.length)
+    cap_u = cap // unit
+    graph = _FlowGraph(slots, need_u, cap_u[slots.row], n, h)
+    total_u = int(need_u.sum())
+    level = lower
+    critical = np.zeros(h, bool)
+    flows = 0
+    while True:
+        room = np.floor(np.clip((level - background) / unit, 0, FLOW_UNITS_MAX))
+        value, flow = graph.solve(room.astype(np.int32))
+        flows += 1
+        if value >= total_u:
+            break
+        side = graph.source_side_steps(flow)
+        bound = cut_bound(slots, cap.astype(float), need.astype(float), background, side)
+        if bound > lower:
+            lower, critical = bound, side
+        # the next level: the cut's bound, or (rounding to whole units) a little more
+        level = max(bound, level + unit * max(1.0, 1e-9 * abs(level) / unit))
+    wh = _slot_flows(flow, sessions, slots) * unit
+    # exact energies (coarse units deliver a little more; scale each session down)
+    got = per_session(slots, wh, n)
+    wh *= np.divide(need, got, out=np.zeros(n), where=got > 0)[slots.row]
+    load = background + aggregate(slots, wh, h)
+    level_wh = float(load.max())
+    done = 0
+    if flatten:
+        done = _flatten(sessions, slots, wh, load, max_sweeps)
+    return MinPeak(wh=wh, level_wh=level_wh, lower_wh=lower, critical=critical, flows=flows,
+                   sweeps=done)
 
 
-def water_fill(slots_row: np.ndarray, level_of_others: np.ndarray, cap: np.ndarray,
-               need: np.ndarray, n: int, iterations: int = 50) -> np.ndarray:
-    """Each session's own valley filling against the load of the others [Wh per slot].
-
-    For session ``i`` finds the water level ``w_i`` with
-    ``sum_t clip(w_i - others_t, 0, cap_i) = need_i`` (bisection, vectorised over
-    sessions), then rescales to the exact energy.
-    """
-    lo = np.full(n, np.inf)
-    np.minimum.at(lo, slots_row, level_of_others)
-    hi = np.full(n, -np.inf)
-    np.maximum.at(hi, slots_row, level_of_others + cap)
-    lo = np.where(np.isfinite(lo), lo, 0.0)
-    hi = np.where(np.isfinite(hi), hi, 0.0)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        got = np.bincount(slots_row, np.clip(mid[slots_row] - level_of_others, 0, cap), n)
-        short = got < need
-        lo = np.where(short, mid, lo)
-        hi = np.where(short, hi, mid)
-    x = np.clip(hi[slots_row] - level_of_others, 0, cap)
-    total = np.bincount(slots_row, x, n)
-    scale = np.where(total > 0, need / np.where(total > 0, total, 1.0), 0.0)
-    return x * scale[slots_row]
-
-
-def smooth(sessions: Sessions, slots: Slots, base_wh: np.ndarray, wh: np.ndarray,
-           need: np.ndarray, allowed: np.ndarray, sweeps: int = 30) -> np.ndarray:
-    """Flatten a min-peak schedule without raising its peak (valley filling).
-
-    Jacobi sweeps: every session moves toward its own water-filling against the others'
-    load; a step is taken only if the peak of base + fleet does not rise (a convex
-    combination of feasible schedules stays feasible: windows, limits and energies hold).
-    """
+def _slot_flows(flow: csr_array, sessions: Sessions, slots: Slots) -> FloatArray:
+    """Per-slot flow (session → step edges) from a flow matrix."""
     n, h = len(sessions), sessions.n_steps
-    rows, cols = slots.row[allowed], slots.col[allowed]
-    cap = sessions.slot_wh[rows].astype(float)
-    x = wh[allowed].astype(float)
-    total = base_wh + np.bincount(cols, x, h)
-    peak = total.max()
-    energy = float((total**2).sum())
-    step = 0.5
-    for _ in range(sweeps):
-        others = total[cols] - x
-        target = water_fill(rows, others, cap, need.astype(float), n)
-        trial = (1 - step) * x + step * target
-        new_total = base_wh + np.bincount(cols, trial, h)
-        new_energy = float((new_total**2).sum())
-        if new_total.max() <= peak * (1 + 1e-12) + 1e-9 and new_energy < energy:
-            x, total, energy = trial, new_total, new_energy
-            step = min(0.5, step * 1.5)
-        else:
-            step *= 0.5
-            if step < 1e-4:
-                break
-    out = np.zeros(slots.row.size)
-    out[allowed] = x
+    coo = flow.tocoo()
+    keep = (coo.row >= 1) & (coo.row <= n) & (coo.col > n) & (coo.data > 0)
+    session = coo.row[keep] - 1
+    step = coo.col[keep] - n - 1
+    where = slots.start[session] + (step - sessions.arrival[session]) % h
+    out = np.zeros(slots.size)
+    out[where] = coo.data[keep]
     return out
 
 
-def _offsets_within(rows: np.ndarray) -> np.ndarray:
-    """Rank of each slot within its session, for slots sorted by session."""
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    lengths = np.diff(np.r_[starts, rows.size])
-    return np.arange(rows.size) - np.repeat(starts, lengths)
+def _flatten(sessions: Sessions, slots: Slots, wh: np.ndarray, load: np.ndarray,
+             max_sweeps: int, plan: V2GPlan | None = None) -> int:
+    """Gauss-Seidel best responses, in place on ``wh`` and ``load``."""
+    n = len(sessions)
+    if plan is None:
+        plan = V2GPlan(lo=np.zeros(slots.size), hi=sessions.slot_wh[slots.row].astype(float),
+                       phase=np.full(slots.size, kernels.CHARGE, np.int8),
+                       export_max=np.zeros(n), pre_max=np.zeros(n), active=np.zeros(n, bool))
+    return int(kernels.sweeps(sessions.arrival.astype(np.int64), slots.length, slots.start,
+                              plan.lo, plan.hi, plan.phase,
+                              sessions.energy_wh.astype(float), plan.export_max,
+                              plan.pre_max, wh, load, sessions.n_steps, max_sweeps,
+                              SWEEP_RTOL))
+
+
+def valley_fill(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
+                max_sweeps: int = MAX_SWEEPS) -> tuple[FloatArray, int]:
+    """Managed charging by best responses alone, from greedy sequential filling.
+
+    Returns the per-slot energies [Wh] and the sweeps done. Converges to the same
+    flattest load as :func:`min_peak`, without its proof; used where no flow is wanted.
+    """
+    wh = np.zeros(slots.size)
+    load = np.asarray(background_wh, dtype=float).copy()
+    done = _flatten(sessions, slots, wh, load, max_sweeps)
+    return wh, done
 
 
 def peak_block(base_kw: FloatArray, steps_per_day: int, block_steps: int) -> np.ndarray:
@@ -220,87 +296,105 @@ def peak_block(base_kw: FloatArray, steps_per_day: int, block_steps: int) -> np.
 
 
 @dataclass(frozen=True)
-class V2G:
-    charge_wh: np.ndarray      # per-slot charging energy [Wh]
-    discharge_wh: np.ndarray   # per-slot exported energy [Wh]
-    exported_wh: np.ndarray    # per-session exported energy [Wh]
-    export_fraction: float     # share of the possible export used (minimises the net peak)
-    schedule: MinPeak
+class V2GPlan:
+    """Per slot: bounds of the energy per step [Wh] (negative: export) and the phase
+    (:data:`kernels.PRE`, ``EXPORT``, ``CHARGE``); per session: the most it may export
+    net of what it charged before the block [Wh], the most it may charge before the
+    block [Wh], and whether it takes part."""
+
+    lo: FloatArray
+    hi: FloatArray
+    phase: np.ndarray
+    export_max: FloatArray
+    pre_max: FloatArray
+    active: np.ndarray
 
 
-def _v2g_plan(sessions: Sessions, slots: Slots, peak: np.ndarray) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray]:
-    """Per session: steps it may export in, the most it may export, where it may recharge."""
-    n = len(sessions)
-    eligible = (sessions.v2g_eligible & (sessions.export_kw > 0))[slots.row]
-    dis_slot = peak[slots.col] & eligible
-    last_dis = np.full(n, -1)
-    np.maximum.at(last_dis, slots.row[dis_slot], slots.offset[dis_slot])
-    n_dis = np.bincount(slots.row[dis_slot], minlength=n)
-    after = slots.offset > last_dis[slots.row]
-    cap = sessions.slot_wh
-    recharge_room = np.bincount(slots.row[after], weights=cap[slots.row[after]],
-                                minlength=n).astype(np.int64)
-    export_slot_wh = np.floor(sessions.export_kw * 1000.0 * sessions.dt_h).astype(np.int64)
-    above_reserve = np.floor((sessions.arrival_kwh - sessions.reserve_kwh) * 1000.0)
-    most = np.minimum.reduce([above_reserve.astype(np.int64), export_slot_wh * n_dis,
-                              np.maximum(recharge_room - sessions.energy_wh, 0)])
-    most = np.where(n_dis > 0, np.maximum(most, 0), 0)
-    return dis_slot, most, after
+def v2g_plan(sessions: Sessions, slots: Slots, block: np.ndarray) -> V2GPlan:
+    """Where each session may charge and export; see the module docstring.
 
-
-def _spread(exported: np.ndarray, dis_slot: np.ndarray, slots: Slots) -> np.ndarray:
-    """Whole-Wh export per slot: equal parts over the session's export steps."""
-    n_dis = np.bincount(slots.row[dis_slot], minlength=exported.size)
-    share = exported // np.maximum(n_dis, 1)
-    extra = exported - share * n_dis  # the remainder goes to the first export steps
-    rank = np.zeros(slots.row.size, np.int64)
-    rank[dis_slot] = _offsets_within(slots.row[dis_slot])
-    per = share[slots.row] + (rank < extra[slots.row])
-    return np.where(dis_slot, per, 0)
-
-
-def v2g(sessions: Sessions, slots: Slots, base_kw: FloatArray, peak: np.ndarray,
-        rtol: float = 1e-2, smooth_sweeps: int = 0) -> V2G:
-    """Discharge in the peak block, recharge after it; see the module docstring.
-
-    Every exporting vehicle exports the same fraction of what it could (its energy above
-    the reserve, its export rating over its peak steps, what it can put back before
-    departure); the fraction is the one that minimises the net peak of base + fleet
-    (golden-section search; each trial is an exact min-peak recharge).
+    A V2G-eligible session with an export rating takes part if its window holds steps of
+    the peak block, it arrives above its reserve, and after the block it can still take
+    its energy. It may charge before the block (at most its energy: its state of charge
+    stays below its departure target), export in the first run of block steps of its
+    window (never below its reserve, counting what it charged before), and charge after
+    it what it needs plus what it exported. Other sessions charge anywhere in their
+    window.
     """
-    dis_slot, most, after = _v2g_plan(sessions, slots, peak)
-    base = np.asarray(base_kw, dtype=float)
-    dt_wh = 1000.0 * sessions.dt_h
+    n = len(sessions)
+    cap = sessions.slot_wh.astype(float)
+    in_block = block[slots.col]
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, slots.row[in_block], slots.offset[in_block])
+    after_first = ~in_block & (slots.offset > first[slots.row])
+    end = slots.length.copy()
+    np.minimum.at(end, slots.row[after_first], slots.offset[after_first])
+    export_slot_wh = np.floor(sessions.export_kw * 1000.0 * sessions.dt_h)
+    above_reserve = np.floor((sessions.arrival_kwh - sessions.reserve_kwh) * 1000.0)
+    recharge_room = cap * (slots.length - end)
+    need = sessions.energy_wh.astype(float)
+    active = (sessions.v2g_eligible & (export_slot_wh > 0) & (first < slots.length)
+              & (above_reserve > 0) & (recharge_room >= need))
+    n_export = np.where(active, end - np.minimum(first, end), 0)
+    export_max = np.minimum.reduce([above_reserve, recharge_room - need,
+                                    export_slot_wh * n_export])
+    active &= export_max > 0
+    export_max = np.where(active, export_max, 0.0)
+    off, row = slots.offset, slots.row
+    exporting = active[row] & (off >= first[row]) & (off < end[row])
+    before = active[row] & (off < first[row])
+    lo = np.where(exporting, -export_slot_wh[row], 0.0)
+    hi = np.where(exporting, 0.0, cap[row])
+    phase = np.full(slots.size, kernels.CHARGE, np.int8)
+    phase[before] = kernels.PRE
+    phase[exporting] = kernels.EXPORT
+    pre_max = np.where(active, need, 0.0)
+    return V2GPlan(lo=lo, hi=hi, phase=phase, export_max=export_max, pre_max=pre_max,
+                   active=active)
 
-    def trial(fraction: float, level_rtol: float = 1e-4, sweeps: int = 0) -> tuple[float, V2G]:
-        exported = np.floor(most * fraction).astype(np.int64)
-        exporting = exported > 0
-        discharge = _spread(exported, dis_slot & exporting[slots.row], slots)
-        allowed = np.where(exporting[slots.row], after, True)
-        dis_kw = aggregate(slots, discharge, sessions.n_steps) / dt_wh
-        schedule = min_peak(sessions, slots, base - dis_kw, rtol=level_rtol,
-                            energy_wh=sessions.energy_wh + exported, allowed=allowed,
-                            smooth_sweeps=sweeps)
-        net = base + aggregate(slots, schedule.wh - discharge, sessions.n_steps) / dt_wh
-        return float(net.max()), V2G(schedule.wh, discharge, exported, fraction, schedule)
 
-    golden = (np.sqrt(5.0) - 1.0) / 2.0
-    lo, hi = 0.0, 1.0
-    cache: dict[float, tuple[float, V2G]] = {}
+@dataclass(frozen=True)
+class V2G:
+    wh: FloatArray          # per-slot net energy [Wh] (negative: export)
+    plan: V2GPlan
+    sweeps: int
+    exports: bool           # False: the managed schedule was kept (lower peak)
 
-    def f(x: float) -> tuple[float, V2G]:
-        if x not in cache:
-            cache[x] = trial(x)
-        return cache[x]
+    @property
+    def charge_wh(self) -> FloatArray:
+        return np.maximum(self.wh, 0.0)
 
-    a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
-    while hi - lo > rtol:
-        if f(a)[0] <= f(b)[0]:
-            hi, b = b, a
-            a = hi - golden * (hi - lo)
-        else:
-            lo, a = a, b
-            b = lo + golden * (hi - lo)
-    best = min((0.0, lo, hi, 1.0), key=lambda x: f(x)[0])
-    return trial(best, level_rtol=1e-5, sweeps=smooth_sweeps)[1]
+    @property
+    def discharge_wh(self) -> FloatArray:
+        return np.maximum(-self.wh, 0.0)
+
+
+def v2g(sessions: Sessions, slots: Slots, background_wh: np.ndarray, block: np.ndarray,
+        max_sweeps: int = MAX_SWEEPS, start_wh: np.ndarray | None = None) -> V2G:
+    """V2G schedule against ``background_wh`` [Wh per step]: flattest net load.
+
+    Starts from ``start_wh`` (a managed schedule of the same sessions, e.g. from
+    :func:`min_peak`) or from greedy sequential filling, then Gauss-Seidel best
+    responses. The plan gives up charging in the block, so where the fleet's own load
+    dominates it can end above the managed schedule; then the managed schedule is kept
+    (no export): an aggregator never exports to make the peak worse.
+    """
+    plan = v2g_plan(sessions, slots, block)
+    background = np.asarray(background_wh, dtype=float)
+    if start_wh is None:
+        managed, _ = valley_fill(sessions, slots, background, max_sweeps)
+    else:
+        managed = np.asarray(start_wh, dtype=float)
+    wh = np.clip(managed, plan.lo, plan.hi)  # a start within the plan's bounds
+    load = background + aggregate(slots, wh, sessions.n_steps)
+    done = _flatten(sessions, slots, wh, load, max_sweeps, plan)
+    if load.max() > (background + aggregate(slots, managed, sessions.n_steps)).max():
+        return V2G(wh=managed.copy(), plan=plan, sweeps=done, exports=False)
+    return V2G(wh=wh, plan=plan, sweeps=done, exports=True)
+
+
+def state_of_charge(sessions: Sessions, slots: Slots, wh: np.ndarray) -> FloatArray:
+    """State of charge [kWh] at the end of each slot, from per-slot energies [Wh]."""
+    cum = np.cumsum(wh)
+    before = np.repeat(cum[slots.start] - wh[slots.start], slots.length)
+    return sessions.arrival_kwh[slots.row] + (cum - before) / 1000.0
