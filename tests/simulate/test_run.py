@@ -1,0 +1,139 @@
+"""The chunked fleet simulation: reproducible, chunking-independent, optimal for the
+whole fleet within its proven bound, and the seam to the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sim_instances import lp_min_peak
+
+from evflex.capacity import Availability
+from evflex.simulate import (
+    SimulationConfig,
+    SimulationInputError,
+    availability_from_simulation,
+    simulate,
+    simulate_for_run,
+)
+from evflex.simulate.run import _Fleet
+from evflex.simulate.strategies import session_slots
+
+
+def test_managed_avoids_the_unmanaged_peak_and_v2g_shaves_more() -> None:
+    result = simulate(SimulationConfig(vehicles=400, days=2, seed=3, keep_sessions=False))
+    s = result.summary
+    assert s["peak_unmanaged_kw"] > s["peak_managed_kw"] * 1.2
+    assert s["avoided_peak_v2g_vs_managed_kw"] > 0
+    assert s["exported_kwh"] > 0
+    assert s["managed_gap"] == pytest.approx(0.0, abs=1e-6)  # one chunk: proven optimal
+    assert s["v2g_min_soc_margin_kwh"] >= -1e-9               # never below a reserve
+    p = result.profile
+    for col in ("managed_kw", "v2g_kw"):  # the fleet's energy is the same every way
+        assert p[col].sum() == pytest.approx(p["unmanaged_kw"].sum(), rel=1e-9)
+    a = result.availability
+    assert np.all(a["energy_min_kwh"] <= a["energy_max_kwh"] + 1e-9)
+    assert a["plug_in_share"].between(0, 1).all()
+    assert np.all(a["headroom_kwh"] >= 0)
+    assert np.all(a["export_capacity_kw"] <= a["plugged_power_kw"] * 10)
+
+
+def test_seed_reproducible_and_chunking_does_not_change_sessions() -> None:
+    config = SimulationConfig(vehicles=2500, days=2, seed=7, chunk_vehicles=3000)
+    one = simulate(config)
+    two = simulate(SimulationConfig(vehicles=2500, days=2, seed=7, chunk_vehicles=1000))
+    again = simulate(SimulationConfig(vehicles=2500, days=2, seed=7, chunk_vehicles=1000))
+    assert one.sessions is not None and two.sessions is not None
+    pd.testing.assert_frame_equal(one.sessions, two.sessions)
+    pd.testing.assert_frame_equal(one.availability, two.availability)
+    np.testing.assert_allclose(one.profile["unmanaged_kw"], two.profile["unmanaged_kw"])
+    pd.testing.assert_frame_equal(two.profile, again.profile)
+    assert two.summary == again.summary
+    # chunked: within its proven gap, and that gap is small
+    assert two.summary["managed_gap"] >= -1e-12
+    assert two.summary["managed_gap"] < 1e-3
+    assert two.summary["peak_managed_kw"] <= one.summary["peak_managed_kw"] * (1 + 1e-3)
+    other = simulate(SimulationConfig(vehicles=2500, days=2, seed=8, strategies=("unmanaged",)))
+    assert other.sessions is not None
+    assert not one.sessions.equals(other.sessions)
+
+
+def test_chunked_fleet_peak_is_the_lp_optimum_of_the_whole_fleet() -> None:
+    """Three chunks scheduled apart reach the optimum of one LP over all vehicles."""
+    config = SimulationConfig(vehicles=3000, days=1, step_minutes=60, seed=11,
+                              chunk_vehicles=1000, strategies=("unmanaged", "managed"),
+                              base_kw_per_vehicle=0.4)
+    result = simulate(config)
+    whole = _Fleet(replace_chunk(config), _arch())
+    s, _ = whole.chunk(0)
+    optimum = lp_min_peak(s, session_slots(s), whole.base_wh) / whole.wh_per_kw
+    peak = result.summary["peak_managed_kw"]
+    assert optimum * (1 - 1e-7) <= peak <= optimum * (1 + 1e-3)
+    assert result.summary["managed_lower_bound_kw"] <= optimum * (1 + 1e-9)
+
+
+def replace_chunk(config: SimulationConfig) -> SimulationConfig:
+    from dataclasses import replace
+
+    return replace(config, chunk_vehicles=config.vehicles)
+
+
+def _arch():
+    from evflex.simulate.archetypes import shipped_archetypes
+
+    return shipped_archetypes()
+
+
+def test_availability_seam_feeds_the_engine() -> None:
+    from evflex.model import run
+
+    result = simulate(SimulationConfig(vehicles=300, days=2, strategies=("unmanaged",)))
+    avail = availability_from_simulation(result)
+    assert isinstance(avail, Availability)
+    assert avail == result.to_availability()
+    assert 0 < avail.plug_in_share_at_peak <= 1
+    assert avail.mobility_reserve_soc < avail.soc_at_peak <= 1
+    assert 0 <= avail.charging_coincidence_at_peak <= 1
+    assert "300 vehicles x 2 days" in avail.source and "seed 1" in avail.source
+    engine = run("base", availability=avail)
+    assert engine.data.attrs["availability_source"] == avail.source
+    base = run("base")
+    assert not np.allclose(engine.data["capacity_v2g_export_power"],
+                           base.data["capacity_v2g_export_power"])
+
+
+def test_simulate_for_run_gives_the_seam_and_a_profile() -> None:
+    avail, profile = simulate_for_run(seed=2, vehicles=200, days=2)
+    assert "seed 2" in avail.source
+    assert {"step", "base_kw", "unmanaged_kw", "managed_kw", "v2g_kw",
+            "plug_in_share", "headroom_kwh"} <= set(profile.columns)
+    assert len(profile) == 2 * 96
+    assert profile["managed_kw"].notna().all() and profile["v2g_kw"].notna().all()
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"vehicles": 0}, "--vehicles"), ({"days": 0}, "--days"), ({"step_minutes": 7}, "--step"),
+    ({"chunk_vehicles": 1500}, "--chunk-vehicles"), ({"base_kw_per_vehicle": -1.0},
+                                                     "--base-kw-per-vehicle"),
+    ({"strategies": ("managed",)}, "--strategies"), ({"peak_hours": 30.0}, "--peak-hours"),
+    ({"passes": 0}, "--passes"), ({"segment": "boats"}, "--segment"),
+    ({"mix": {"nobody": 1.0}}, "--mix"),
+])
+def test_bad_configuration_names_the_field(change: dict, field: str) -> None:
+    with pytest.raises(SimulationInputError, match=f"^{field}: .*got .*expected"):
+        simulate(SimulationConfig(**{"vehicles": 10, "days": 1, **change}))
+
+
+@pytest.mark.slow
+def test_one_million_vehicle_days_run_in_flat_memory() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    result = simulate(SimulationConfig(vehicles=100_000, days=10, seed=1, keep_sessions=False,
+                                       strategies=("unmanaged", "managed"), passes=1))
+    _, peak_bytes = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.summary["sessions"] == 1_000_000
+    assert peak_bytes < 2e9
+    assert result.summary["peak_managed_kw"] < result.summary["peak_unmanaged_kw"]
+    assert 0 <= result.summary["managed_gap"] < 1e-2
