@@ -143,6 +143,19 @@ def run(
         "--sim-vehicles", help="Vehicles simulated with --simulate.")] = 1000,
     sim_days: Annotated[int, typer.Option("--sim-days", help="Days simulated.")] = 7,
     sim_seed: Annotated[int, typer.Option("--sim-seed", help="Seed of the simulation.")] = 1,
+    evidence: Annotated[Path | None, typer.Option(
+        "--evidence", help="Add a ledger (CSV) to the shipped evidence.")] = None,
+    evidence_only: Annotated[Path | None, typer.Option(
+        "--evidence-only", help="Use only this ledger (CSV), not the shipped one.")] = None,
+    apply_triggers: Annotated[bool, typer.Option(
+        "--apply-triggers", help="Write scenario_revised.yaml: the scenario plus the moves "
+        "of the triggers that fired.")] = False,
+    store: Annotated[Path | None, typer.Option(
+        "--store", help="Record the run in this DuckDB run store.")] = None,
+    no_workbook: Annotated[bool, typer.Option(
+        "--no-workbook", help="Do not write workbook.xlsx.")] = False,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html.")
+                         ] = False,
 ) -> None:
     """Run the engine on a scenario and write states, fleet, funnel, capacity and checks."""
     from evflex.checks import failed, run_checks
@@ -154,6 +167,12 @@ def run(
         sc = load_scenario(scenario)
     except ScenarioError as exc:
         raise _fail([f"{exc.source}: {p}" for p in exc.problems]) from None
+    from evflex.judgement import EvidenceError, judge, load_evidence, summary_markdown
+
+    try:
+        ledger = load_evidence(extra=evidence, only=evidence_only)
+    except EvidenceError as exc:
+        raise _fail(str(exc).splitlines()) from None
     if funnel_year not in sc.years_axis:
         raise _fail([f"--funnel-year: outside the scenario's years (got {funnel_year}, "
                      f"expected {sc.years.start} to {sc.years.end})"])
@@ -182,19 +201,48 @@ def run(
               "assumptions": parameter_table(sc)}
     if hourly is not None:
         tables["hourly"] = hourly
+    judged = judge(frames, ledger, sc)
+    tables.update(judged)
     title = f"{sc.name} v{sc.version}"
     extra = {
         "states.png": lambda p: states_chart(frames["states"], p, title),
         "funnel.png": lambda p: funnel_chart(funnel_energy, p),
+        "summary.md": lambda p: p.write_text(summary_markdown(judged), encoding="utf-8"),
     }
+    if apply_triggers:
+        from evflex.judgement import apply_triggers as revise
+
+        fired = judged["triggers"][judged["triggers"]["fired"].astype(bool)]
+        revised = revise(resolve_path(scenario), fired)
+        extra["scenario_revised.yaml"] = lambda p: p.write_text(revised, encoding="utf-8")
+    if not no_workbook:
+        from evflex.outputs.workbook import write_workbook
+
+        extra["workbook.xlsx"] = lambda p: write_workbook(p, results, tables)
+    if not no_report:
+        from evflex.outputs.report import write_report
+
+        extra["report.html"] = lambda p: write_report(p, results, tables)
     try:
         written = write_run(out, tables, extra, parquet=parquet)
     except OSError as exc:
         raise _fail([f"--out: cannot write results (got {str(out)!r}: {exc.strerror or exc}, "
                      "expected a writable folder)"]) from None
 
+    if store is not None:
+        from evflex.store import StoreError, record_run
+
+        try:
+            run_id = record_run(store, results, tables, resolve_path(scenario),
+                                availability=availability)
+        except StoreError as exc:
+            raise _fail([str(exc)]) from None
+        console.print(f"Recorded run {run_id} in {store}", highlight=False)
     if not quiet:
         console.print(_summary_table(results, frames["capacity"]))
+        verdicts = judged["scorecard"]
+        console.print("Scorecard: " + ", ".join(
+            f"{r.pathway} {r.verdict}" for r in verdicts.itertuples()), highlight=False)
     if availability is not None:
         console.print(f"Availability from the {availability.source}: plugged in at the peak "
                       f"{availability.plug_in_share_at_peak:.1%}, state of charge "

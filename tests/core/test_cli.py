@@ -158,3 +158,37 @@ def test_console_script_runs_as_installed(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("nope: scenario: no such file")
+
+
+def test_run_judges_stores_and_writes_workbook_and_report(tmp_path: Path) -> None:
+    out, store = tmp_path / "out", tmp_path / "runs.duckdb"
+    result = runner.invoke(app, ["run", "--out", str(out), "--store", str(store),
+                                 "--apply-triggers"])
+    assert result.exit_code == 0, result.output
+    for name in ("evidence.csv", "triggers.csv", "scorecard.csv", "comparators.csv",
+                 "implications.csv", "workbook.xlsx", "report.html", "scenario_revised.yaml"):
+        assert (out / name).stat().st_size > 0, name
+    verdicts = pd.read_csv(out / "scorecard.csv").set_index("pathway")["verdict"].to_dict()
+    assert verdicts == {"smart_charging": "scaling", "grid_managed": "scaling",
+                        "v2h_v2b": "niche-valid", "v2g": "progressing"}
+    assert "Recorded run" in result.output
+    listed = runner.invoke(app, ["runs", "list", "--store", str(store)])
+    assert listed.exit_code == 0 and "base" in listed.output
+    revised = runner.invoke(app, ["validate", str(out / "scenario_revised.yaml")])
+    assert revised.exit_code == 0, revised.output
+    quick = runner.invoke(app, ["run", "--out", str(tmp_path / "q"), "--no-workbook",
+                                "--no-report", "-q"])
+    assert quick.exit_code == 0
+    assert not (tmp_path / "q" / "workbook.xlsx").exists()
+    assert not (tmp_path / "q" / "report.html").exists()
+
+
+def test_a_bad_evidence_ledger_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "ledger.csv"
+    bad.write_text("indicator,pathway\nx,y\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "--evidence", str(bad), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "expected" in result.output
+    assert not out.exists() or not any(out.iterdir())
