@@ -17,7 +17,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 
-def run(scenario=None, availability=None):  # type: ignore[no-untyped-def]
+def run(scenario=None, availability=None):
     """Run the engine; see :func:`evflex.model.run`."""
     from evflex.model import run as _run
 
