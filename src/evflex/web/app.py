@@ -182,17 +182,15 @@ def request_from_query(params: MutableMapping[str, str] | Any) -> RunRequest:
 
 def judgement_tables(results: Results, tables: dict[str, pd.DataFrame]
                      ) -> tuple[dict[str, pd.DataFrame] | None, str]:
-    """The judgement's tables of a run, or ``None`` and why not."""
-    try:
-        from evflex import judgement
-    except ImportError:
-        judgement = None  # type: ignore[assignment]
-    judge = getattr(judgement, "judge", None)
-    if judge is None:
-        return None, ("The judgement (evidence, triggers, scorecard) is not part of this "
-                      "version of evflex: the denominator checks are shown instead.")
-    return None, ("The judgement module is installed but not yet wired into the explorer: "
-                  "the denominator checks are shown instead.")
+    """The judgement's tables of a run (shipped evidence), or ``None`` and why not."""
+    from evflex.judgement import judge
+
+    frames: dict[str, pd.DataFrame] = {k: tables[k] for k in ("states", "fleet", "funnel",
+                                                             "capacity", "checks")
+              if k in tables}
+    if len(frames) < 4:
+        frames = results.frames()
+    return judge(frames, None, results.scenario), ""
 
 
 def run_tables(results: Results, funnel_year: int) -> dict[str, pd.DataFrame]:
@@ -420,7 +418,7 @@ def create_app() -> FastAPI:
 
         results, _, _ = run_request(request)
         checks = run_checks(results)
-        judged, note = judgement_tables(results, {})
+        judged, note = judgement_tables(results, {**results.frames(), "checks": checks})
         scorecard = judged.get("scorecard") if judged else None
         rows = [{"check": str(r["check"]), "status": str(r["status"]),
                  "value": None if pd.isna(r["value"]) else float(r["value"]),
