@@ -63,7 +63,12 @@ def test_counts_are_the_same_in_chunks_and_on_a_cluster(small_uncertain: Scenari
     assert here.verdict_probabilities["draws"].sum() == n
 
 
-def test_without_a_scorecard_the_run_says_why(small_uncertain: Scenario) -> None:
+def test_the_shipped_scorecard_gives_verdict_probabilities(small_uncertain: Scenario) -> None:
     result = run_montecarlo(small_uncertain, 20, 1)
-    assert result.verdict_probabilities.empty
-    assert any(n.startswith("verdict probabilities:") for n in result.notes)
+    probs = result.verdict_probabilities
+    assert not probs.empty
+    assert set(probs["pathway"]) >= {"v2g", "v2h_v2b", "grid_managed", "smart_charging"}
+
+    share = probs["probability"]
+    assert share.between(0, 1).all()
+    assert share.groupby(probs["pathway"]).sum().sub(1).abs().max() < 1e-9

@@ -22,6 +22,7 @@ from evflex.judgement.evidence import EvidenceError, EvidenceProblem, load_evide
 from evflex.judgement.facts import compute_facts
 from evflex.judgement.implications import ImplicationsError, implications
 from evflex.judgement.scorecard import RulesError, scorecard
+from evflex.judgement.scorecard import quantity_rules as modelled_rules
 from evflex.judgement.summary import summary, summary_markdown
 from evflex.judgement.triggers import TriggerError, apply_triggers, evaluate_triggers
 from evflex.scenario import Scenario
@@ -38,6 +39,7 @@ __all__ = [
     "evaluate_triggers",
     "judge",
     "load_evidence",
+    "modelled_rules",
     "scorecard",
     "summary_markdown",
 ]
