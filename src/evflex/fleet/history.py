@@ -61,3 +61,83 @@ def ev_series(parameter: str, regions: list[str], segments: list[str], years: li
         t = rows["year"].map(year_index).to_numpy(dtype=int)
         out[i, j, k, t] = rows["value"].to_numpy(dtype=float)
     return out
+
+
+def _implied_total_sales(table: pd.DataFrame) -> pd.DataFrame:
+    """Total sales implied by the IEA: EV sales (BEV + PHEV) / EV sales share [vehicles/year].
+
+    One row per listed IEA region, segment and year where both numbers exist and are
+    positive; ``RestOfWorld`` is World minus the listed regions in the years all of them
+    have a value (and stays out where the residual is not positive).
+    """
+    sales = (table[(table["parameter"] == "ev_sales") & table["powertrain"].isin(POWERTRAINS)]
+             .groupby(["region", "segment", "year"])["value"].sum())
+    share = (table[table["parameter"] == "ev_sales_share"]
+             .set_index(["region", "segment", "year"])["value"])
+    ratio = (sales / share[share > 0]).dropna()
+    total: pd.DataFrame = ratio[ratio > 0].rename("value").reset_index()
+    wide = total.pivot_table(index=["segment", "year"], columns="region", values="value")
+    listed = [r for r in ("China", "Europe", "USA") if r in wide.columns]
+    if "World" in wide.columns and len(listed) == 3:
+        residual = wide["World"] - wide[listed].sum(axis=1, min_count=3)
+        rest: pd.DataFrame = residual[residual > 0].rename("value").reset_index()
+        rest["region"] = "RestOfWorld"
+        total = pd.concat([total, rest[list(total.columns)]], ignore_index=True)
+    return total
+
+
+def total_sales_history(regions: list[str], segments: list[str], years: list[int],
+                        iea_modes: list[str]) -> FloatArray:
+    """Total new-vehicle sales implied by the IEA, shape (region, segment, year) [vehicles/year].
+
+    ``EV sales / EV sales share`` per IEA region and mode; NaN where the IEA gives no
+    share (see :func:`evflex.fleet.sales.fill_history` for the gaps).
+    """
+    total = _implied_total_sales(iea_extract_raw())
+    out = np.full((len(regions), len(segments), len(years)), np.nan)
+    year_index = {y: k for k, y in enumerate(years)}
+    for i, region in enumerate(regions):
+        for j, mode in enumerate(iea_modes):
+            rows = total[(total["region"] == region) & (total["segment"] == mode)
+                         & total["year"].isin(years)]
+            t = rows["year"].map(year_index).to_numpy(dtype=int)
+            out[i, j, t] = rows["value"].to_numpy(dtype=float)
+    return out
+
+
+@cache
+def iea_extract_raw() -> pd.DataFrame:
+    """The shipped extract as published (no ``RestOfWorld`` rows added)."""
+    with resources.files("evflex.data").joinpath(EXTRACT).open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, comment="#")
+
+
+def implied_vehicle_stock(regions: list[str], segments: list[str], years: list[int],
+                          iea_modes: list[str]) -> FloatArray:
+    """Total vehicle stock implied by the IEA: EV stock / EV stock share [vehicles].
+
+    Shape (region, segment, year); NaN where the IEA gives no stock share. ``RestOfWorld``
+    is World minus the listed regions. The engine never reads it: it is test data for the
+    stock the model builds from sales and survival.
+    """
+    table = iea_extract_raw()
+    stock = (table[(table["parameter"] == "ev_stock") & table["powertrain"].isin(POWERTRAINS)]
+             .groupby(["region", "segment", "year"])["value"].sum())
+    share = (table[table["parameter"] == "ev_stock_share"]
+             .set_index(["region", "segment", "year"])["value"])
+    implied: pd.DataFrame = (stock / share[share > 0]).dropna().rename("value").reset_index()
+    wide = implied.pivot_table(index=["segment", "year"], columns="region", values="value")
+    if {"World", "China", "Europe", "USA"} <= set(wide.columns):
+        residual = wide["World"] - wide[["China", "Europe", "USA"]].sum(axis=1, min_count=3)
+        rest: pd.DataFrame = residual.dropna().rename("value").reset_index()
+        rest["region"] = "RestOfWorld"
+        implied = pd.concat([implied, rest[list(implied.columns)]], ignore_index=True)
+    out = np.full((len(regions), len(segments), len(years)), np.nan)
+    year_index = {y: k for k, y in enumerate(years)}
+    for i, region in enumerate(regions):
+        for j, mode in enumerate(iea_modes):
+            rows = implied[(implied["region"] == region) & (implied["segment"] == mode)
+                           & implied["year"].isin(years)]
+            out[i, j, rows["year"].map(year_index).to_numpy(dtype=int)] = (
+                rows["value"].to_numpy(dtype=float))
+    return out

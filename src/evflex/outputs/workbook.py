@@ -851,21 +851,23 @@ def _write_hourly(wb: Workbook, fmts: _Formats, hourly: pd.DataFrame) -> None:
 def _write_checks(wb: Workbook, fmts: _Formats, checks: pd.DataFrame) -> None:
     ws = wb.add_worksheet(SHEET_CHECKS)
     n_pass = int((checks["status"] == "pass").sum()) if "status" in checks else 0
-    _sheet_title(ws, fmts, "Denominator Checks",
-                 f"{n_pass} of {len(checks)} pass. Each compares two independently computed "
-                 "quantities (a sum against a total, a series against data, a count against "
-                 "its bound).")
+    _sheet_title(ws, fmts, "Checks",
+                 f"{n_pass} of {len(checks)} pass. Kind: identity (holds by construction; "
+                 "guards against bugs), calibration (an input matched), test (compared with "
+                 "data the model did not read, or a plausibility bound).")
     cols = [Column("check", "check", kind="label", width=44),
+            *([Column("kind", "kind", kind="label", width=12)] if "kind" in checks else []),
             Column("status", "status", kind="label", width=8),
             Column("value", "value (measured)", "0.000E+00", width=14),
             Column("limit", "limit", kind="label", width=30),
             Column("detail", "detail", kind="text", width=90)]
     last = _table_sheet(ws, fmts, checks, cols, header_row=3, freeze_cols=1, row_height=20)
     if len(checks):
-        ws.conditional_format(4, 1, last, 1, {"type": "cell", "criteria": "==",
-                                              "value": '"pass"', "format": fmts.pass_})
-        ws.conditional_format(4, 1, last, 1, {"type": "cell", "criteria": "==",
-                                              "value": '"fail"', "format": fmts.fail})
+        col = 2 if "kind" in checks else 1
+        ws.conditional_format(4, col, last, col, {"type": "cell", "criteria": "==",
+                                                  "value": '"pass"', "format": fmts.pass_})
+        ws.conditional_format(4, col, last, col, {"type": "cell", "criteria": "==",
+                                                  "value": '"fail"', "format": fmts.fail})
 
 
 # ---------------------------------------------------------------- judgement and sources

@@ -293,7 +293,7 @@ class Anchors(StrictModel):
     year: Year
     ev_sales: Range
     ev_sales_share: Range
-    ev_stock_share: Range
+    ev_stock_share: Range | None = None
     source: str
 
 
@@ -318,9 +318,10 @@ class StateTargets(StrictModel):
 
 
 class History(StrictModel):
-    """Tolerance of the check of modelled EV stock against the IEA series."""
+    """Tolerances of the test of modelled EV stock against the IEA stock series."""
 
-    ev_stock_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.15
+    world_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.05
+    region_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.10
     from_year: Year = 2015
 
 
