@@ -116,7 +116,7 @@ def test_every_bad_cell_is_one_line_naming_file_line_column_value_and_expectatio
 
 def test_retrieval_before_publication_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, HEADER, line(published="2025-03-01", retrieved="2025-02-01"))
-    with pytest.raises(EvidenceError, match="column 'retrieved'.*on or after the publication"):
+    with pytest.raises(EvidenceError, match=r"column 'retrieved'.*on or after the publication"):
         load_evidence(only=path)
 
 
