@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from output_helpers import read_block
 
-import evflex.outputs.workbook as workbook_module
+import evflex.outputs.workbook.writer as workbook_module
 from evflex.capacity import METRICS
 from evflex.filters import FUNNEL_STEPS
 from evflex.model import Results
