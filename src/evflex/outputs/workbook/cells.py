@@ -25,6 +25,8 @@ SHEET_FLEET = "Fleet"
 SHEET_FILTERS = "Filters & Funnel"
 SHEET_STATES = "States"
 SHEET_CAPACITY = "Capacity"
+SHEET_CAPACITY_CELLS = "Capacity by Cell"
+SHEET_CHECK_CELLS = "Check Measures"
 SHEET_HOURLY = "Hourly"
 SHEET_CHECKS = "Denominator Checks"
 SHEET_SOURCES = "Sources"
@@ -219,3 +221,8 @@ def _guess_format(series: pd.Series) -> str:
     if pd.api.types.is_float_dtype(series):
         return "#,##0.000"
     return "General"
+
+
+def _sheet(wb: Workbook, name: str) -> Worksheet:
+    """The worksheet ``name``: the one the writer created in its place, or a new one."""
+    return wb.get_worksheet_by_name(name) or wb.add_worksheet(name)

@@ -32,6 +32,7 @@ from evflex.outputs.workbook.cells import (
     _define_block,
     _Formats,
     _setup_print,
+    _sheet,
     _sheet_title,
     _write_table,
     _write_value,
@@ -43,6 +44,7 @@ STOCK_INPUTS: tuple[tuple[str, str], ...] = (
     ("ev_stock", "EV stock"),
     ("capable_stock", "V2G-capable stock"),
     ("smart_capable_stock", "smart-capable stock"),
+    ("stock", "vehicle stock"),
 )
 #: Shares of the state allocation that come after the funnel, in allocation order.
 STATE_USES: tuple[str, ...] = ("v2h_v2b_use", "grid_managed_enrolment", "smart_charging_use")
@@ -73,7 +75,7 @@ def _live_inputs(results: Results) -> _LiveInputs:
 
     stocks = {"ev_stock": np.asarray(ev.values, dtype=float).reshape(-1),
               "capable_stock": flat("capable_stock"),
-              "smart_capable_stock": flat("smart_capable_stock")}
+              "smart_capable_stock": flat("smart_capable_stock"), "stock": flat("stock")}
     shares = {name: flat(f"param_{name}") for name in (*CONDITIONAL_FILTERS, *STATE_USES)}
     funnel = np.asarray(ds["funnel"].transpose(*order, "step").values).reshape(len(idx), -1)
     states = np.asarray(ds["states"].transpose(*order, "state").values).reshape(len(idx), -1)
@@ -96,7 +98,7 @@ class _FilterLayout:
 
 def _write_filters(wb: Workbook, fmts: _Formats, live: _LiveInputs,
                    funnel_energy: pd.DataFrame) -> _FilterLayout:
-    ws = wb.add_worksheet(SHEET_FILTERS)
+    ws = _sheet(wb, SHEET_FILTERS)
     reg = registry()
     _sheet_title(ws, fmts, "Filters & Funnel: the V2G filter stack (live)",
                  "Yellow cells are inputs: change a filter share or a stock and the funnel "
@@ -128,7 +130,7 @@ def _write_filters(wb: Workbook, fmts: _Formats, live: _LiveInputs,
         ws.write_string(HEADER_ROW, j, c.header, fmts.header)
         ws.set_column(j, j, c.width)
     ws.set_row(HEADER_ROW, 100)
-    groups = [(0, 2, "cell"), (stock_col["ev_stock"], stock_col["smart_capable_stock"],
+    groups = [(0, 2, "cell"), (stock_col["ev_stock"], stock_col[STOCK_INPUTS[-1][0]],
                                "Inputs: stocks [vehicles]"),
               (share_col[CONDITIONAL_FILTERS[0]], share_col[CONDITIONAL_FILTERS[-1]],
                "Inputs: conditional filters of the V2G funnel [fraction]"),
@@ -163,7 +165,7 @@ def _write_filters(wb: Workbook, fmts: _Formats, live: _LiveInputs,
                        {"validate": "decimal", "criteria": "between", "minimum": 0,
                         "maximum": 1, "error_title": "A share",
                         "error_message": "A filter share is a fraction between 0 and 1."})
-    ws.data_validation(first, stock_col["ev_stock"], last, stock_col["smart_capable_stock"],
+    ws.data_validation(first, stock_col["ev_stock"], last, stock_col[STOCK_INPUTS[-1][0]],
                        {"validate": "decimal", "criteria": ">=", "value": 0,
                         "error_title": "A stock",
                         "error_message": "A stock is a number of vehicles, 0 or more."})

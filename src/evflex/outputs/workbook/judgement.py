@@ -1,4 +1,4 @@
-"""Judgement sheets: checks, comparators, triggers, scorecard, implications, evidence."""
+"""Judgement sheets: comparators, triggers, scorecard, implications, evidence."""
 
 from __future__ import annotations
 
@@ -7,37 +7,14 @@ from xlsxwriter.workbook import Workbook
 
 from evflex.outputs.content import VERDICT_FILLS
 from evflex.outputs.workbook.cells import (
-    SHEET_CHECKS,
     Column,
     _Formats,
     _guess_format,
+    _sheet,
     _sheet_title,
     _table_sheet,
     _unit_from_name,
 )
-
-
-def _write_checks(wb: Workbook, fmts: _Formats, checks: pd.DataFrame) -> None:
-    ws = wb.add_worksheet(SHEET_CHECKS)
-    n_pass = int((checks["status"] == "pass").sum()) if "status" in checks else 0
-    _sheet_title(ws, fmts, "Denominator Checks",
-                 f"{n_pass} of {len(checks)} pass. Each compares two independently computed "
-                 "quantities (a sum against a total, a series against data, a count against "
-                 "its bound).")
-    cols = [Column("check", "check", kind="label", width=44),
-            Column("status", "status", kind="label", width=8),
-            Column("value", "value (measured)", "0.000E+00", width=14),
-            Column("limit", "limit", kind="label", width=30),
-            Column("detail", "detail", kind="text", width=90)]
-    last = _table_sheet(ws, fmts, checks, cols, header_row=3, freeze_cols=1, row_height=20)
-    if len(checks):
-        ws.conditional_format(4, 1, last, 1, {"type": "cell", "criteria": "==",
-                                              "value": '"pass"', "format": fmts.pass_})
-        ws.conditional_format(4, 1, last, 1, {"type": "cell", "criteria": "==",
-                                              "value": '"fail"', "format": fmts.fail})
-
-
-
 
 # ---------------------------------------------------------------- judgement and sources
 #: Wide text columns of the judgement tables.
@@ -71,19 +48,20 @@ def generic_columns(df: pd.DataFrame) -> list[Column]:
 
 
 def _write_judgement(wb: Workbook, fmts: _Formats, sheet: str, key: str, about: str,
-                     df: pd.DataFrame | None) -> None:
-    ws = wb.add_worksheet(sheet)
+                     df: pd.DataFrame | None) -> int:
+    """The sheet of one judgement table; returns its last row (3 when it has none)."""
+    ws = _sheet(wb, sheet)
     _sheet_title(ws, fmts, sheet, about)
     if df is None:
         ws.write_string(3, 0, f"Not in this run: the judgement layer produced no "
                         f"'{key}' table (evflex.judgement.judge). The sheet fills in as soon "
                         "as it does.", fmts.note)
-        return
+        return 3
     cols = generic_columns(df)
     last = _table_sheet(ws, fmts, df, cols, header_row=3, freeze_cols=1, row_height=32)
     if not len(df):
         ws.write_string(4, 0, "(no rows)", fmts.note)
-        return
+        return 4
     names = [c.key for c in cols]
     for flag in ("fired", "v2g_survives"):
         if flag in names:
@@ -96,5 +74,4 @@ def _write_judgement(wb: Workbook, fmts: _Formats, sheet: str, key: str, about: 
             ws.conditional_format(4, j, last, j, {
                 "type": "cell", "criteria": "==", "value": f'"{verdict}"',
                 "format": wb.add_format({"bg_color": fill, "bold": True})})
-
-
+    return last

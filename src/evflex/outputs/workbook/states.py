@@ -6,7 +6,7 @@ cell formulas, with their shares, their sum, and the World by year as sums of th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from evflex.outputs.workbook.cells import (
     _Formats,
     _ref,
     _setup_print,
+    _sheet,
     _sheet_title,
 )
 from evflex.outputs.workbook.filters import _FilterLayout, _LiveInputs
@@ -43,11 +44,19 @@ class _StatesLayout:
     world_count_col: dict[str, int]
     world_share_col: dict[str, int]
     years: list[int]
+    world_sum_col: int = 0
+    #: The rows of every (region, segment, year) cell.
+    first: int = 0
+    last: int = 0
+    ev_col: int = 0
+    count_col: dict[str, int] = field(default_factory=dict)
+    share_col: dict[str, int] = field(default_factory=dict)
+    sum_col: int = 0
 
 
 def _write_states(wb: Workbook, fmts: _Formats, live: _LiveInputs, flt: _FilterLayout,
                   results: Results) -> _StatesLayout:
-    ws = wb.add_worksheet(SHEET_STATES)
+    ws = _sheet(wb, SHEET_STATES)
     _sheet_title(ws, fmts, "States: every EV counted once, by its highest active use (live)",
                  "Formulas over the Filters & Funnel inputs: v2g = the last funnel step; "
                  "v2h_v2b = v2h_v2b_use × (bidirectional charger − v2g);")
@@ -127,6 +136,8 @@ def _write_states(wb: Workbook, fmts: _Formats, live: _LiveInputs, flt: _FilterL
     layout = _write_world_states(wb, ws, fmts, first, last, ev_col, count_col, results,
                                  sum_col + 2)
     _setup_print(ws, HEADER_ROW)
+    layout.first, layout.last, layout.ev_col = first, last, ev_col
+    layout.count_col, layout.share_col, layout.sum_col = count_col, share_col, sum_col
     return layout
 
 
@@ -197,7 +208,7 @@ def _write_world_states(wb: Workbook, ws: Worksheet, fmts: _Formats, first: int,
     _flag_sum(ws, fmts, w_first, w_last, w_sum)
     _define_block(wb, "world_states", SHEET_STATES, HEADER_ROW, col, w_last, w_sum)
 
-    layout = _StatesLayout(w_first, year_col, w_ev, w_count, w_share, years)
+    layout = _StatesLayout(w_first, year_col, w_ev, w_count, w_share, years, w_sum)
     for k, kind in enumerate(("share", "vehicles")):
         ws.insert_chart(HEADER_ROW + 1 + 19 * k, w_sum + 2, _states_chart(wb, layout, kind))
     return layout

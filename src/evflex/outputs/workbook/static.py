@@ -20,6 +20,7 @@ from evflex.outputs.workbook.cells import (
     _guess_format,
     _num_format,
     _setup_print,
+    _sheet,
     _sheet_title,
     _table_sheet,
     _unit_from_name,
@@ -29,7 +30,7 @@ from evflex.scenario import registry
 
 
 def _write_fleet(wb: Workbook, fmts: _Formats, fleet: pd.DataFrame) -> None:
-    ws = wb.add_worksheet(SHEET_FLEET)
+    ws = _sheet(wb, SHEET_FLEET)
     _sheet_title(ws, fmts, "Fleet: stock, sales and retirements (engine values)",
                  "Every region and segment, World and all segments as sums of counts; "
                  "shares recomputed from those sums.")
@@ -58,7 +59,7 @@ def _hourly_columns(hourly: pd.DataFrame) -> list[Column]:
 
 
 def _write_hourly(wb: Workbook, fmts: _Formats, hourly: pd.DataFrame) -> None:
-    ws = wb.add_worksheet(SHEET_HOURLY)
+    ws = _sheet(wb, SHEET_HOURLY)
     _sheet_title(ws, fmts, "Hourly: simulated charging profiles and availability",
                  "From the vehicle simulation (evflex run --simulate). The last columns add "
                  "each strategy's charging to the system (base) load, as formulas.")
@@ -113,7 +114,7 @@ def _write_hourly(wb: Workbook, fmts: _Formats, hourly: pd.DataFrame) -> None:
 
 
 def _write_sources(wb: Workbook, fmts: _Formats, sources: pd.DataFrame) -> None:
-    ws = wb.add_worksheet(SHEET_SOURCES)
+    ws = _sheet(wb, SHEET_SOURCES)
     _sheet_title(ws, fmts, "Sources",
                  "Every source behind the run's parameters, data, calibration targets and "
                  "judgement; 'assumption' marks the authors' own choices.")
@@ -125,7 +126,7 @@ def _write_sources(wb: Workbook, fmts: _Formats, sources: pd.DataFrame) -> None:
 
 
 def _write_assumptions(wb: Workbook, fmts: _Formats, assumptions: pd.DataFrame) -> None:
-    ws = wb.add_worksheet(SHEET_ASSUMPTIONS)
+    ws = _sheet(wb, SHEET_ASSUMPTIONS)
     _sheet_title(ws, fmts, "Assumptions: every parameter with its unit, source and year",
                  "Each row is a parameter's default path or a regional/segment override; "
                  "'denominator' is the population the share is taken of.")

@@ -11,8 +11,10 @@ from xlsxwriter.workbook import Workbook
 from evflex import __version__
 from evflex.model import Results
 from evflex.outputs.content import VERDICT_FILLS, is_missing, key_figures, plain
+from evflex.outputs.workbook.capacity import CapacityLayout
 from evflex.outputs.workbook.cells import (
     MILLIONS_FORMAT,
+    SHEET_CAPACITY,
     SHEET_STATES,
     SHEET_SUMMARY,
     _Formats,
@@ -20,12 +22,14 @@ from evflex.outputs.workbook.cells import (
     _ref,
     _setup_print,
 )
+from evflex.outputs.workbook.scorecard import ScorecardCells
 from evflex.outputs.workbook.states import _states_chart, _StatesLayout
 from evflex.states import STATES
 
 
 def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mapping[str, Any],
-                   st: _StatesLayout, sheets: list[tuple[str, str]]) -> None:
+                   st: _StatesLayout, sheets: list[tuple[str, str]], cap: CapacityLayout,
+                   checks_count: str, verdicts: ScorecardCells | None) -> None:
     ws = wb.get_worksheet_by_name(SHEET_SUMMARY)
     assert ws is not None  # created first, filled last
     sc = results.scenario
@@ -46,14 +50,17 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
             ("Written by", f"evflex {__version__}")]
     for i, (k, v) in enumerate(info):
         ws.write_string(3 + i, 0, k, fmts.bold)
-        ws.write_string(3 + i, 1, v)
+        if k == "Denominator checks":
+            ws.write_formula(3 + i, 1, checks_count, None, v)
+        else:
+            ws.write_string(3 + i, 1, v)
     row = 3 + len(info) + 1
 
     # Key figures; state shares point at the live World block of the States sheet.
     figures = key_figures(results, tables["capacity"])
     years = [c for c in figures.columns if isinstance(c, int)]
-    ws.write_string(row, 0, "Key figures, World (state shares live from the States sheet)",
-                    fmts.subtitle)
+    ws.write_string(row, 0, "Key figures, World (live except the fleet rows, which are "
+                    "engine values)", fmts.subtitle)
     row += 1
     ws.write_string(row, 0, "figure", fmts.header)
     ws.write_string(row, 1, "unit", fmts.header)
@@ -78,6 +85,9 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
                 refs = "+".join(_ref(SHEET_STATES, wr, st.world_share_col[s])
                                 for s in ("v2g", "v2h_v2b", "grid_managed"))
                 ws.write_formula(r, 2 + j, f"={refs}", fmts.cell("formula", num), value)
+            elif isinstance(rec.get("metric"), str) and int(y) in cap.world_rows:
+                ref = _ref(SHEET_CAPACITY, cap.world_rows[int(y)], cap.summary_col[rec["metric"]])
+                ws.write_formula(r, 2 + j, f"={ref}", fmts.cell("formula", num), value)
             elif rec["figure"] == "EV stock":
                 ws.write_formula(r, 2 + j, f"={_ref(SHEET_STATES, wr, st.world_ev_col)}",
                                  fmts.cell("formula", num), value)
@@ -93,14 +103,24 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
         cols = [c for c in ("pathway", "verdict", "rule") if c in scorecard.columns]
         for j, c in enumerate(cols):
             ws.write_string(row, j if j < 2 else 2, c, fmts.header)
+        if "rule" in cols:
+            ws.write_string(row, 2, "rule that decided (as evflex ran it)", fmts.header)
         for i, rec in enumerate(scorecard.to_dict("records")):
             r = row + 1 + i
-            ws.write_string(r, 0, str(rec["pathway"]), fmts.cell("label"))
-            ws.write_string(r, 1, str(rec["verdict"]), wb.add_format(
-                {"bold": True, "bg_color": VERDICT_FILLS.get(str(rec["verdict"]), "#FFFFFF"),
-                 "border": 1, "border_color": "#E0E0E0"}))
+            pathway, verdict = str(rec["pathway"]), str(rec["verdict"])
+            ws.write_string(r, 0, pathway, fmts.cell("label"))
+            if verdicts is not None and pathway in verdicts.verdict:
+                vr, vc = verdicts.verdict[pathway]
+                ws.write_formula(r, 1, f"={_ref(verdicts.sheet, vr, vc)}",
+                                 fmts.cell("formula"), verdict)
+            else:
+                ws.write_string(r, 1, verdict, fmts.cell("value"))
             if "rule" in rec:
                 ws.write_string(r, 2, str(rec["rule"]))
+        for name, fill in VERDICT_FILLS.items():
+            ws.conditional_format(row + 1, 1, row + len(scorecard), 1, {
+                "type": "cell", "criteria": "==", "value": f'"{name}"',
+                "format": wb.add_format({"bg_color": fill, "bold": True})})
         row += len(scorecard) + 2
 
     summary = tables.get("summary")
