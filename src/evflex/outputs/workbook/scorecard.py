@@ -91,7 +91,8 @@ def write_live_scorecard(wb: Workbook, fmts: _Formats, sheet: str, row: int,
         reason = ""
     if recomputed != [str(v) for v in score["verdict"]]:
         ws.write_string(row, 0, "Verdicts are static: the run's scorecard was not made with "
-                        f"the shipped rules, so the workbook cannot restate them as formulas{reason}.",
+                        "the shipped rules, so the workbook cannot restate them as "
+                        f"formulas{reason}.",
                         fmts.note)
         return None
     names = list(rules["metrics"])
