@@ -6,9 +6,10 @@
 
 :func:`run` returns :class:`Results`, which holds every quantity as a labelled
 :class:`xarray.Dataset` over (region, segment, year) and renders the output tables
-(``states``, ``fleet``, ``funnel``, ``capacity``) as data frames with World and
-all-segment aggregates. World figures are sums of counts; shares are recomputed from
-those sums, never averaged.
+(``states``, ``fleet``, ``funnel``, ``capacity``) as data frames with block (EU27,
+Europe, ...: those whose every member is a region of the run, see :mod:`evflex.regions`),
+World and all-segment aggregates. Aggregates are sums of counts; shares are recomputed
+from those sums, never averaged.
 
 History (years up to ``years.history_end``) takes EV sales by powertrain from the IEA
 Global EV Data 2025 extract; the projection takes them from total sales times the
@@ -32,6 +33,7 @@ from evflex.fleet.history import POWERTRAINS, ev_series
 from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
 from evflex.paths import FloatArray
+from evflex.regions import hierarchy
 from evflex.scenario import Scenario, load_scenario
 from evflex.scenario.evaluate import evaluate_all
 from evflex.states import STATES, allocate_states
@@ -184,9 +186,31 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
     return ds
 
 
-def _with_aggregates(da: xr.DataArray) -> xr.DataArray:
-    """Add region ``World`` and segment ``all`` as sums of counts."""
-    da = xr.concat([da, da.sum("region").expand_dims(region=[WORLD])], dim="region")
+def with_regional_aggregates(da: xr.DataArray, blocks: dict[str, list[str]]) -> xr.DataArray:
+    """Add each block (sum of its member regions) and ``World`` (sum of all) as regions.
+
+    One matrix product over the region axis (a 0/1 membership matrix), not one sum per
+    block, so that a country run with many blocks stays fast.
+    """
+    regions = [str(r) for r in da["region"].values]
+    index = {r: i for i, r in enumerate(regions)}
+    membership = np.zeros((len(blocks) + 1, len(regions)))
+    for k, members in enumerate(blocks.values()):
+        membership[k, [index[m] for m in members]] = 1.0
+    membership[-1] = 1.0
+    axis = da.get_axis_num("region")
+    values = np.moveaxis(da.values, axis, -1)
+    sums = np.moveaxis(values @ membership.T, -1, axis)
+    coords = {name: ([*regions, *blocks, WORLD] if name == "region" else coord)
+              for name, coord in da.coords.items()
+              if name == "region" or "region" not in coord.dims}
+    return xr.DataArray(np.concatenate([da.values, sums], axis=axis), dims=da.dims,
+                        coords=coords, attrs=da.attrs, name=da.name)
+
+
+def _with_blocks(da: xr.DataArray, blocks: dict[str, list[str]]) -> xr.DataArray:
+    """Add the blocks and ``World`` as regions, and segment ``all``, as sums of counts."""
+    da = with_regional_aggregates(da, blocks)
     return xr.concat([da, da.sum("segment").expand_dims(segment=[ALL_SEGMENTS])], dim="segment")
 
 
@@ -202,9 +226,24 @@ class Results:
     data: xr.Dataset
 
     @cached_property
+    def blocks(self) -> dict[str, list[str]]:
+        """Blocks reported as aggregates (all their members are regions of the run)."""
+        return hierarchy().aggregates(self.scenario.regions)
+
+    @property
+    def aggregate_regions(self) -> list[str]:
+        """The aggregate regions of the output tables: the blocks, then ``World``."""
+        return [*self.blocks, WORLD]
+
+    @cached_property
     def aggregated(self) -> xr.Dataset:
-        """Counts with World and ``all`` aggregates (sums), and shares recomputed."""
+        """Counts with block, World and ``all`` aggregates (sums), shares recomputed."""
         ds = self.data
+        blocks = self.blocks
+
+        def _with_aggregates(da: xr.DataArray) -> xr.DataArray:
+            return _with_blocks(da, blocks)
+
         out = xr.Dataset({
             "sales": _with_aggregates(ds["sales"]),
             "stock": _with_aggregates(ds["stock"]),
@@ -253,8 +292,8 @@ class Results:
     def capacity_frame(self) -> pd.DataFrame:
         rows = []
         for metric, unit in METRICS.items():
-            da = self.data[f"capacity_{metric}"].sum("segment")
-            da = xr.concat([da, da.sum("region").expand_dims(region=[WORLD])], dim="region")
+            da = with_regional_aggregates(self.data[f"capacity_{metric}"].sum("segment"),
+                                          self.blocks)
             df = da.rename("value").to_dataframe().reset_index()
             df["metric"], df["unit"] = metric, unit
             rows.append(df[["region", "year", "metric", "value", "unit"]])
@@ -267,7 +306,7 @@ class Results:
 
     @property
     def _region_order(self) -> dict[str, int]:
-        return {r: i for i, r in enumerate([*self.scenario.regions, WORLD])}
+        return {r: i for i, r in enumerate([*self.scenario.regions, *self.aggregate_regions])}
 
     def world(self, variable: str, year: int) -> float:
         """A World, all-segment value of an aggregated variable in one year."""
