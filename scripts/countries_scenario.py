@@ -102,7 +102,7 @@ def main() -> None:
     data = totals()
     stock_overrides, share_overrides = {}, {}
     for region in regions:
-        ev_stock, stock, ev_sales, sales = data[region]
+        _ev_stock, stock, ev_sales, sales = data[region]
         block = _block_path(region)
         shape = stock_paths[block]
         scale = stock / shape[YEAR]

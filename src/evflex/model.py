@@ -76,15 +76,22 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
         params["vehicle_stock"], surv_age, params["pre_history_growth"][..., 0])
     surv = survival_matrix(surv_age, n_years)  # (..., R, S, V, T)
     ev_sales = _ev_sales(scenario, params, sales)
-    ev_stock_pt = vintage_stock(ev_sales, surv)  # (..., R, S, P, T)
+    # Used EVs that leave (or, negative, join) the region's stock in their sale year; a
+    # vintage never ends up larger than that year's total sales, so EV stock <= stock.
+    ev_kept = ev_sales * (1.0 - params["used_ev_net_export"][..., None, :])
+    kept_total = ev_kept.sum(axis=-2, keepdims=True)
+    cap = np.minimum(1.0, sales[..., None, :] / np.where(kept_total > 0, kept_total, 1.0))
+    ev_kept = ev_kept * np.where(kept_total > sales[..., None, :], cap, 1.0)
+    ev_net_exports = ev_sales - ev_kept
+    ev_stock_pt = vintage_stock(ev_kept, surv)  # (..., R, S, P, T)
     ev_stock = ev_stock_pt.sum(axis=-2)
-    ev_retirements = retirements_from_stock(ev_sales, ev_stock_pt)
+    ev_retirements = retirements_from_stock(ev_kept, ev_stock_pt)
 
     # Capability by vintage, carried into the stock.
     phev_eligible = scenario.options.phev_v2g_eligible
     bidir = params["bidirectional_share"]
-    capable = capable_sales(ev_sales, bidir, phev_eligible)
-    smart = smart_capable_sales(ev_sales, params["smart_capable_share"], capable)
+    capable = capable_sales(ev_kept, bidir, phev_eligible)
+    smart = smart_capable_sales(ev_kept, params["smart_capable_share"], capable)
     capable_stock = stock_of(capable, surv)
     smart_stock = stock_of(smart, surv)
 
@@ -98,11 +105,11 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
 
     # Energy in the batteries, by vintage.
     batt_bev, batt_phev = params["battery_kwh_bev"], params["battery_kwh_phev"]
-    naive_kwh = stock_of(ev_sales[..., 0, :] * batt_bev + ev_sales[..., 1, :] * batt_phev,
+    naive_kwh = stock_of(ev_kept[..., 0, :] * batt_bev + ev_kept[..., 1, :] * batt_phev,
                          surv)
-    capable_energy = ev_sales[..., 0, :] * bidir * batt_bev
+    capable_energy = ev_kept[..., 0, :] * bidir * batt_bev
     if phev_eligible:
-        capable_energy = capable_energy + ev_sales[..., 1, :] * bidir * batt_phev
+        capable_energy = capable_energy + ev_kept[..., 1, :] * bidir * batt_phev
     capable_kwh_total = stock_of(capable_energy, surv)
     capable_kwh = np.where(capable_stock > 0, capable_kwh_total
                            / np.where(capable_stock > 0, capable_stock, 1.0), batt_bev)
@@ -119,6 +126,7 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
         "vehicle_stock_path": params["vehicle_stock"], "stock": stock, "sales": sales,
         "retirements": retirements, "stock_before": stock_before, "ev_sales_pt": ev_sales,
         "ev_stock_pt": ev_stock_pt, "ev_retirements_pt": ev_retirements,
+        "ev_net_exports_pt": ev_net_exports,
         "capable_sales": capable, "smart_capable_sales": smart,
         "capable_stock": capable_stock, "smart_capable_stock": smart_stock,
         "funnel": funnel, "states": states, "capable_kwh": capable_kwh,
@@ -142,6 +150,7 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "ev_sales_pt": (_RSPT, "vehicles/year"),
     "ev_stock_pt": (_RSPT, "vehicles"),
     "ev_retirements_pt": (_RSPT, "vehicles/year"),
+    "ev_net_exports_pt": (_RSPT, "vehicles/year"),
     "iea_ev_stock": (_RST, "vehicles"),
     "capable_sales": (_RST, "vehicles/year"),
     "smart_capable_sales": (_RST, "vehicles/year"),
@@ -251,6 +260,7 @@ class Results:
             "ev_sales": _with_aggregates(ds["ev_sales_pt"].sum("powertrain")),
             "ev_stock": _with_aggregates(ds["ev_stock_pt"].sum("powertrain")),
             "ev_retirements": _with_aggregates(ds["ev_retirements_pt"].sum("powertrain")),
+            "ev_net_exports": _with_aggregates(ds["ev_net_exports_pt"].sum("powertrain")),
             "capable_sales": _with_aggregates(ds["capable_sales"]),
             "capable_stock": _with_aggregates(ds["capable_stock"]),
             "iea_ev_stock": _with_aggregates(ds["iea_ev_stock"]),
@@ -268,6 +278,21 @@ class Results:
         """The output tables ``states``, ``fleet``, ``funnel`` and ``capacity``."""
         return {"states": self.states_frame(), "fleet": self.fleet_frame(),
                 "funnel": self.funnel_frame(), "capacity": self.capacity_frame()}
+
+    def history_frame(self) -> pd.DataFrame:
+        """Modelled EV stock against the IEA series, every region and aggregate, history.
+
+        Columns ``region, year, ev_stock, iea_ev_stock, relative_error`` (all segments;
+        relative error empty where the IEA has no stock).
+        """
+        sc = self.scenario
+        years = [y for y in sc.years_axis if y <= sc.years.history_end]
+        agg = self.aggregated.sel(segment=ALL_SEGMENTS, year=years)
+        df = xr.Dataset({"ev_stock": agg["ev_stock"], "iea_ev_stock": agg["iea_ev_stock"]}
+                        ).transpose("region", "year").to_dataframe().reset_index()
+        iea = df["iea_ev_stock"]
+        df["relative_error"] = ((df["ev_stock"] - iea) / iea.where(iea > 0)).astype(float)
+        return df[["region", "year", "ev_stock", "iea_ev_stock", "relative_error"]]
 
     def states_frame(self) -> pd.DataFrame:
         agg = self.aggregated

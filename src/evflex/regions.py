@@ -44,6 +44,26 @@ class RegionError(ValueError):
     """A problem with regions or blocks, in one line naming it."""
 
 
+@dataclass(frozen=True)
+class RegionRow:
+    """One row of ``regions.csv``, typed."""
+
+    region: str
+    name: str
+    resolution: str
+    history: str
+    blocks: tuple[str, ...]
+
+
+def _rows(regions: pd.DataFrame) -> list[RegionRow]:
+    return [RegionRow(str(r), str(n), str(res), str(h),
+                      tuple(bs) if isinstance(bs, tuple)
+                      else tuple(b.strip() for b in str(bs).split(";") if b.strip()))
+            for r, n, res, h, bs in zip(regions["region"], regions["name"],
+                                        regions["resolution"], regions["history"],
+                                        regions["blocks"], strict=True)]
+
+
 @dataclass(frozen=True, eq=False)
 class Hierarchy:
     """The validated region and block tables.
@@ -208,7 +228,7 @@ def validate(regions: pd.DataFrame, blocks: pd.DataFrame,
     if not dup.empty:
         raise RegionError(f"regions.csv: region {dup.iloc[0]!r} listed twice (expected once)")
     names = None if known_names is None else set(known_names)
-    for row in regions.itertuples(index=False):
+    for row in _rows(regions):
         where = f"regions.csv: region {row.region!r}"
         if not str(row.region).strip():
             raise RegionError("regions.csv: empty region id (expected a code such as GB)")
@@ -285,20 +305,19 @@ def residual_history(table: pd.DataFrame, hier: Hierarchy) -> pd.DataFrame:
     wide = wide.fillna(0.0)
     out: dict[str, pd.Series] = {}
     rounding: dict[str, pd.Series] = {}  # largest rounding error of each series [vehicles]
-    for row in hier.regions.itertuples(index=False):
+    rows = _rows(hier.regions)
+    for row in rows:
         if row.history == "iea":
             out[row.region] = (wide[row.name] if row.name in wide.columns
                                else pd.Series(0.0, index=wide.index))
             rounding[row.region] = rounding_error(out[row.region])
-    pending = [r for r in hier.regions.itertuples(index=False) if r.history != "iea"]
+    pending = [r for r in rows if r.history != "iea"]
     while pending:
         progress = False
         for row in list(pending):
             block = row.history.split(":", 1)[1]
-            same = hier.regions[hier.regions["resolution"] == row.resolution]
-            others = [r for r in same["region"] if r != row.region
-                      and (block == WORLD or block in hier.regions.set_index("region")
-                           .at[r, "blocks"])]
+            others = [r.region for r in rows if r.resolution == row.resolution
+                      and r.region != row.region and (block == WORLD or block in r.blocks)]
             if any(o not in out for o in others):
                 continue
             if block not in wide.columns:
@@ -324,6 +343,7 @@ def residual_history(table: pd.DataFrame, hier: Hierarchy) -> pd.DataFrame:
                               f"({', '.join(r.region for r in pending)})")
     frame = pd.DataFrame(out)
     frame.columns.name = "region"
-    long = frame.stack().rename("value").reset_index()
+    stacked: pd.Series = frame.stack()  # type: ignore[assignment]
+    long = stacked.rename("value").reset_index()
     long["unit"] = long["parameter"].map({"ev_sales": "vehicles/year", "ev_stock": "vehicles"})
     return long[["region", *keys, "value", "unit"]]

@@ -8,6 +8,7 @@ Every problem is reported as one :class:`Problem`, printed as
 from __future__ import annotations
 
 import copy
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -29,6 +30,23 @@ from evflex.scenario.schema import Parameter, PathSpec, Scenario, SchemaProblem
 PATH_FORMS = ("value", "scurve", "points")
 #: The shipped scenario used when none is named.
 DEFAULT_SCENARIO = "base"
+
+
+class ScenarioLoader(yaml.SafeLoader):
+    """YAML 1.1 safe loader, except that only true/false are booleans (as in YAML 1.2).
+
+    Otherwise a country code such as ``NO`` (Norway) or ``ON`` would silently become a
+    boolean key.
+    """
+
+
+ScenarioLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ScenarioLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
 
 
 @dataclass(frozen=True)
@@ -118,7 +136,7 @@ def resolve_path(name_or_path: str | Path | None) -> Path:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=ScenarioLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
