@@ -120,7 +120,7 @@ def _scan(text: str) -> None:
                                   f"at most {MAX_NODES:,} values")
 
 
-class _Loader(_CLoader):  # type: ignore[misc, valid-type]
+class _Loader(_CLoader):
     """libyaml's safe loader that refuses duplicate keys, huge integers and bad dates."""
 
 
@@ -172,7 +172,7 @@ def load_yaml(text: str) -> Any:
     """Parse YAML text; :class:`ReadProblem` (with line and column) for anything wrong."""
     try:
         _scan(text)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_Loader)  # a safe loader (libyaml)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
