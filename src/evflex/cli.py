@@ -272,6 +272,7 @@ COMMAND_MODULES = (
     "evflex.uncertainty.command",
     "evflex.store.command",
     "evflex.web.command",
+    "evflex.export.command",
 )
 
 
