@@ -25,6 +25,9 @@ from evflex.regions import hierarchy
 from evflex.scenario.reader import ReadProblem, read_mapping
 from evflex.scenario.schema import Parameter, PathSpec, Scenario, SchemaProblem
 
+#: The regions of the block-level scenarios (``evflex/data/regions.csv`` lists every known
+#: region, countries included; see :mod:`evflex.regions`).
+KNOWN_REGIONS = ("China", "Europe", "USA", "RestOfWorld")
 #: Keys of a path that select its form; a child scenario's form replaces its parent's.
 PATH_FORMS = ("value", "scurve", "points")
 #: The shipped scenario used when none is named.
