@@ -218,7 +218,8 @@ def run(
     if not no_workbook:
         from evflex.outputs.workbook import write_workbook
 
-        extra["workbook.xlsx"] = lambda p: write_workbook(p, results, tables)
+        extra["workbook.xlsx"] = lambda p: write_workbook(p, results, tables,
+                                                            availability=availability)
     if not no_report:
         from evflex.outputs.report import write_report
 
@@ -271,6 +272,7 @@ COMMAND_MODULES = (
     "evflex.uncertainty.command",
     "evflex.store.command",
     "evflex.web.command",
+    "evflex.export.command",
 )
 
 
