@@ -335,8 +335,10 @@ def _sections_of(player: str, changes: pd.DataFrame) -> list[tuple[str, ...]]:
 
 
 def _strip_uncertainty(data: dict[str, Any]) -> dict[str, Any]:
-    """Distributions and correlations removed: a single run does not read them."""
+    """Distributions, correlations and calibration targets removed: the engine's outputs
+    compared here do not read them (and A's targets need not lie on B's year axis)."""
     data.pop("uncertainty", None)
+    data.pop("calibration", None)
     for param in data.get("parameters", {}).values():
         param.pop("dist", None)
         for spec in param.get("overrides", {}).values():
