@@ -201,7 +201,7 @@ def run(
               "assumptions": parameter_table(sc)}
     if hourly is not None:
         tables["hourly"] = hourly
-    judged = judge(frames, ledger, sc)
+    judged = judge(results, ledger)
     tables.update(judged)
     title = f"{sc.name} v{sc.version}"
     extra = {

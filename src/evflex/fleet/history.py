@@ -1,8 +1,11 @@
-"""History from the shipped IEA Global EV Data 2025 extract.
+"""History from the shipped IEA Global EV Data 2025 extract, by model region.
 
-``RestOfWorld`` is World minus China, Europe and USA, so World is the sum of the model's
-regions by construction (the IEA's own "Rest of the world" is a small residual of
-unlisted countries and is not used).
+The extract is stored by IEA region name; :func:`iea_extract` relabels it by the model's
+region ids (``evflex/data/regions.csv``) and adds the rest-of-block regions as residuals
+(:func:`evflex.regions.residual_history`): ``RestOfWorld`` is World minus China, Europe
+and USA, ``OtherCountries`` World minus every listed country, and so on, so that every
+block and the World are sums of the model's regions by construction (the IEA's own "Rest
+of the world" is a small residual of unlisted countries and is not used).
 """
 
 from __future__ import annotations
@@ -21,24 +24,25 @@ SOURCE = "IEA (2025), Global EV Data 2025 (Global EV Outlook 2025), CC BY 4.0"
 
 
 @cache
-def iea_extract() -> pd.DataFrame:
-    """The shipped extract: region, segment, parameter, powertrain, year, value, unit."""
+def iea_raw() -> pd.DataFrame:
+    """The shipped extract as stored: region (IEA name), segment, parameter, powertrain,
+    year, value, unit."""
     with resources.files("evflex.data").joinpath(EXTRACT).open("r", encoding="utf-8") as fh:
-        table = pd.read_csv(fh, comment="#")
-    rest = _rest_of_world(table)
-    return pd.concat([table, rest], ignore_index=True)
+        return pd.read_csv(fh, comment="#")
 
 
-def _rest_of_world(table: pd.DataFrame) -> pd.DataFrame:
-    counts = table[table["parameter"].isin(["ev_sales", "ev_stock"])]
-    keys = ["segment", "parameter", "powertrain", "year"]
-    wide = counts.pivot_table(index=keys, columns="region", values="value", aggfunc="sum")
-    wide = wide.reindex(columns=["World", "China", "Europe", "USA"]).fillna(0.0)
-    rest = (wide["World"] - wide["China"] - wide["Europe"] - wide["USA"]).clip(lower=0.0)
-    out = rest.rename("value").reset_index()
-    out["region"] = "RestOfWorld"
-    out["unit"] = np.where(out["parameter"] == "ev_sales", "vehicles/year", "vehicles")
-    return out[table.columns]
+@cache
+def iea_extract() -> pd.DataFrame:
+    """EV sales and stock counts by model region id (countries, blocks, residuals) and by
+    the IEA aggregates World and EU27: region, segment, parameter, powertrain, year,
+    value, unit."""
+    from evflex.regions import hierarchy, residual_history
+
+    raw = iea_raw()
+    by_id = residual_history(raw, hierarchy())
+    totals = raw[raw["region"].isin(["World", "EU27"])
+                 & raw["parameter"].isin(["ev_sales", "ev_stock"])]
+    return pd.concat([by_id, totals[by_id.columns]], ignore_index=True)
 
 
 def ev_series(parameter: str, regions: list[str], segments: list[str], years: list[int],
@@ -63,81 +67,127 @@ def ev_series(parameter: str, regions: list[str], segments: list[str], years: li
     return out
 
 
-def _implied_total_sales(table: pd.DataFrame) -> pd.DataFrame:
-    """Total sales implied by the IEA: EV sales (BEV + PHEV) / EV sales share [vehicles/year].
+def _implied_by_name(count: str, share: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``count / share`` by IEA name, and its largest error from the IEA's rounding.
 
-    One row per listed IEA region, segment and year where both numbers exist and are
-    positive; ``RestOfWorld`` is World minus the listed regions in the years all of them
-    have a value (and stays out where the residual is not positive).
+    Index (segment, year), one column per IEA name. ``count`` is ``ev_sales`` or
+    ``ev_stock`` (BEV + PHEV, each rounded), ``share`` the matching EV share; only years
+    where both exist and are positive. The error is ``ratio x (err(count) / count +
+    err(share) / share)`` with each published number off by at most half a unit of its
+    second significant figure (:func:`evflex.regions.rounding_error`).
     """
-    sales = (table[(table["parameter"] == "ev_sales") & table["powertrain"].isin(POWERTRAINS)]
-             .groupby(["region", "segment", "year"])["value"].sum())
-    share = (table[table["parameter"] == "ev_sales_share"]
-             .set_index(["region", "segment", "year"])["value"])
-    ratio = (sales / share[share > 0]).dropna()
-    total: pd.DataFrame = ratio[ratio > 0].rename("value").reset_index()
-    wide = total.pivot_table(index=["segment", "year"], columns="region", values="value")
-    listed = [r for r in ("China", "Europe", "USA") if r in wide.columns]
-    if "World" in wide.columns and len(listed) == 3:
-        residual = wide["World"] - wide[listed].sum(axis=1, min_count=3)
-        rest: pd.DataFrame = residual[residual > 0].rename("value").reset_index()
-        rest["region"] = "RestOfWorld"
-        total = pd.concat([total, rest[list(total.columns)]], ignore_index=True)
-    return total
+    from evflex.regions import rounding_error
+
+    raw = iea_raw()
+    rows = raw[(raw["parameter"] == count) & raw["powertrain"].isin(POWERTRAINS)].copy()
+    rows["err"] = rounding_error(rows["value"])
+    grouped = rows.groupby(["region", "segment", "year"])
+    num, num_err = grouped["value"].sum(), grouped["err"].sum()
+    den_rows = raw[raw["parameter"] == share].set_index(["region", "segment", "year"])["value"]
+    den = den_rows[den_rows > 0]
+    ratio = (num / den).dropna()
+    ratio = ratio[ratio > 0]
+    err = ratio * (num_err.reindex(ratio.index) / num.reindex(ratio.index)
+                   + rounding_error(den).reindex(ratio.index) / den.reindex(ratio.index))
+    return ratio.unstack("region"), err.unstack("region")
+
+
+@cache
+def implied_totals(count: str, share: str) -> pd.DataFrame:
+    """All-powertrain totals implied by the IEA (``count / share``) by model region id.
+
+    Index (segment, year); one column per region of the hierarchy and per IEA name
+    (World, EU27, Europe, ...). A region with its own IEA series takes it; a rest-of-block
+    region is its block's total minus the other regions of its resolution in the block,
+    where all of them are known and the remainder is positive (NaN elsewhere).
+    """
+    return _implied_with_rounding(count, share)[0]
+
+
+@cache
+def implied_rounding(count: str, share: str) -> pd.DataFrame:
+    """Largest error of :func:`implied_totals` from the IEA's rounding [same unit].
+
+    A residual region adds the errors of its block total and of every region taken off.
+    """
+    return _implied_with_rounding(count, share)[1]
+
+
+@cache
+def _implied_with_rounding(count: str, share: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from evflex.regions import hierarchy
+
+    by_name, err_by_name = _implied_by_name(count, share)
+    hier = hierarchy()
+    rows = hier.regions
+    out: dict[str, pd.Series] = {str(name): by_name[name] for name in by_name.columns}
+    err: dict[str, pd.Series] = {str(name): err_by_name[name] for name in by_name.columns}
+    missing = pd.Series(np.nan, index=by_name.index)
+    for region, name, history in zip(rows["region"], rows["name"], rows["history"],
+                                     strict=True):
+        if history == "iea":
+            out[str(region)] = by_name[name] if name in by_name.columns else missing
+            err[str(region)] = err_by_name[name] if name in by_name.columns else missing
+    pending = [(str(r), str(res), str(h).split(":", 1)[1])
+               for r, res, h in zip(rows["region"], rows["resolution"], rows["history"],
+                                    strict=True) if str(h).startswith("residual:")]
+    zero = missing.fillna(0.0)
+    while pending:
+        done = []
+        for region, resolution, block in pending:
+            others = [str(r) for r, res in zip(rows["region"], rows["resolution"], strict=True)
+                      if res == resolution and r != region
+                      and (block == "World" or block in hier.blocks_of(str(r)))]
+            if any(o not in out for o in others):
+                continue
+            total = by_name[block] if block in by_name.columns else missing
+            total_err = err_by_name[block] if block in by_name.columns else missing
+            rest = total - sum((out[o] for o in others), zero)
+            out[region] = rest.where(rest > 0)
+            err[region] = (total_err + sum((err[o] for o in others), zero)).where(rest > 0)
+            done.append((region, resolution, block))
+        if not done:
+            break  # the hierarchy's own validation reports circular residuals
+        pending = [p for p in pending if p not in done]
+    return pd.DataFrame(out), pd.DataFrame(err)
+
+
+def _by_cell(table: pd.DataFrame, regions: list[str], iea_modes: list[str],
+             years: list[int]) -> FloatArray:
+    out = np.full((len(regions), len(iea_modes), len(years)), np.nan)
+    for i, region in enumerate(regions):
+        if region not in table.columns:
+            continue
+        series = table[region]
+        for j, mode in enumerate(iea_modes):
+            if mode in series.index.get_level_values("segment"):
+                out[i, j] = series.xs(mode, level="segment").reindex(years).to_numpy(
+                    dtype=float)
+    return out
 
 
 def total_sales_history(regions: list[str], segments: list[str], years: list[int],
                         iea_modes: list[str]) -> FloatArray:
     """Total new-vehicle sales implied by the IEA, shape (region, segment, year) [vehicles/year].
 
-    ``EV sales / EV sales share`` per IEA region and mode; NaN where the IEA gives no
-    share (see :func:`evflex.fleet.sales.fill_history` for the gaps).
+    EV sales / EV sales share per region and IEA mode (:func:`implied_totals`); NaN where
+    the IEA gives no share (see :func:`evflex.fleet.sales.fill_history` for the gaps).
     """
-    total = _implied_total_sales(iea_extract_raw())
-    out = np.full((len(regions), len(segments), len(years)), np.nan)
-    year_index = {y: k for k, y in enumerate(years)}
-    for i, region in enumerate(regions):
-        for j, mode in enumerate(iea_modes):
-            rows = total[(total["region"] == region) & (total["segment"] == mode)
-                         & total["year"].isin(years)]
-            t = rows["year"].map(year_index).to_numpy(dtype=int)
-            out[i, j, t] = rows["value"].to_numpy(dtype=float)
-    return out
-
-
-@cache
-def iea_extract_raw() -> pd.DataFrame:
-    """The shipped extract as published (no ``RestOfWorld`` rows added)."""
-    with resources.files("evflex.data").joinpath(EXTRACT).open("r", encoding="utf-8") as fh:
-        return pd.read_csv(fh, comment="#")
+    return _by_cell(implied_totals("ev_sales", "ev_sales_share"), regions, iea_modes, years)
 
 
 def implied_vehicle_stock(regions: list[str], segments: list[str], years: list[int],
                           iea_modes: list[str]) -> FloatArray:
     """Total vehicle stock implied by the IEA: EV stock / EV stock share [vehicles].
 
-    Shape (region, segment, year); NaN where the IEA gives no stock share. ``RestOfWorld``
-    is World minus the listed regions. The engine never reads it: it is test data for the
-    stock the model builds from sales and survival.
+    Shape (region, segment, year); ``regions`` may hold IEA names of aggregates (World,
+    EU27, Europe). NaN where the IEA gives no stock share. The engine never reads it: it
+    is test data for the stock the model builds from sales and survival.
     """
-    table = iea_extract_raw()
-    stock = (table[(table["parameter"] == "ev_stock") & table["powertrain"].isin(POWERTRAINS)]
-             .groupby(["region", "segment", "year"])["value"].sum())
-    share = (table[table["parameter"] == "ev_stock_share"]
-             .set_index(["region", "segment", "year"])["value"])
-    implied: pd.DataFrame = (stock / share[share > 0]).dropna().rename("value").reset_index()
-    wide = implied.pivot_table(index=["segment", "year"], columns="region", values="value")
-    if {"World", "China", "Europe", "USA"} <= set(wide.columns):
-        residual = wide["World"] - wide[["China", "Europe", "USA"]].sum(axis=1, min_count=3)
-        rest: pd.DataFrame = residual.dropna().rename("value").reset_index()
-        rest["region"] = "RestOfWorld"
-        implied = pd.concat([implied, rest[list(implied.columns)]], ignore_index=True)
-    out = np.full((len(regions), len(segments), len(years)), np.nan)
-    year_index = {y: k for k, y in enumerate(years)}
-    for i, region in enumerate(regions):
-        for j, mode in enumerate(iea_modes):
-            rows = implied[(implied["region"] == region) & (implied["segment"] == mode)
-                           & implied["year"].isin(years)]
-            out[i, j, rows["year"].map(year_index).to_numpy(dtype=int)] = (
-                rows["value"].to_numpy(dtype=float))
-    return out
+    return _by_cell(implied_totals("ev_stock", "ev_stock_share"), regions, iea_modes, years)
+
+
+def implied_vehicle_stock_rounding(regions: list[str], segments: list[str], years: list[int],
+                                   iea_modes: list[str]) -> FloatArray:
+    """Largest error of :func:`implied_vehicle_stock` from the IEA's rounding [vehicles]."""
+    return _by_cell(implied_rounding("ev_stock", "ev_stock_share"), regions, iea_modes, years)
