@@ -41,11 +41,12 @@ def energy_funnel(results: Results, year: int, region: str = WORLD) -> pd.DataFr
     Columns ``stage, label, vehicles, energy_gwh, power_gw``: vehicles and the battery
     energy they hold [GWh] at each funnel step, then the V2G vehicles plugged in at the
     peak, their energy above the mobility reserve, and the energy [GWh] and power [GW]
-    deliverable over the peak event. ``region`` is a model region or ``World`` (summed).
+    deliverable over the peak event. ``region`` is a model region, a block or ``World``
+    (summed over its regions).
     """
     ds = results.data.sel(year=year)
     if region != WORLD:
-        ds = ds.sel(region=[region])
+        ds = ds.sel(region=results.blocks.get(region, [region]))
     rows = []
     for step in FUNNEL_STEPS:
         vehicles = ds["funnel"].sel(step=step)
