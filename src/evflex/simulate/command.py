@@ -114,7 +114,7 @@ def simulate(
     chunk_size: Annotated[int, typer.Option(
         "--chunk-size", "--chunk-vehicles",
         help=f"Vehicles per chunk (a multiple of {BLOCK}); memory grows with it.")
-    ] = 5 * BLOCK,
+    ] = 20 * BLOCK,
     segment: Annotated[str, typer.Option("--segment", help="cars, vans or buses.")] = "cars",
     mix: Annotated[str | None, typer.Option(
         "--mix", help="Archetype shares, e.g. commuter_home=0.8,no_home_charger=0.2.")
@@ -129,7 +129,7 @@ def simulate(
         "--strategies", help="Comma list: unmanaged (always), managed, v2g.")
     ] = ",".join(STRATEGIES),
     passes: Annotated[int, typer.Option(
-        "--passes", help="Passes over the chunks optimising the whole fleet's load.")] = 2,
+        "--passes", help="V2G passes over the chunks optimising the whole fleet's load.")] = 1,
     sweeps: Annotated[int, typer.Option(
         "--sweeps", help="Most best-response sweeps per chunk schedule.")] = MAX_SWEEPS,
     sessions: Annotated[bool, typer.Option(

@@ -224,15 +224,15 @@ def _respond(i: int, arrival: np.ndarray, length: np.ndarray, start: np.ndarray,
 def sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, lo: np.ndarray,
            hi: np.ndarray, phase: np.ndarray, energy: np.ndarray, export_max: np.ndarray,
            pre_max: np.ndarray, x: np.ndarray, load: np.ndarray, n_steps: int,
-           max_sweeps: int, rtol: float) -> int:  # pragma: no cover
-    """Gauss-Seidel sweeps of best responses, in place on ``x`` and ``load``.
+           max_sweeps: int, rtol: float, which: np.ndarray) -> int:  # pragma: no cover
+    """Gauss-Seidel sweeps of the best responses of sessions ``which``, in place on ``x``
+    and ``load`` (the other sessions keep their schedules).
 
     Stops after ``max_sweeps`` or when no step's load moved by more than ``rtol`` of the
     largest load in a sweep. Returns the number of sweeps done.
     """
-    n = arrival.size
     mmax = 1
-    for i in range(n):
+    for i in which:
         mmax = max(mmax, length[i])
     others = np.empty(mmax)
     blo = np.empty(mmax)
@@ -247,7 +247,7 @@ def sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, lo: np.nd
     before = load.copy()
     done = 0
     for _ in range(max_sweeps):
-        for i in range(n):
+        for i in which:
             _respond(i, arrival, length, start, lo, hi, phase, energy, export_max, pre_max,
                      x, load, n_steps, others, blo, bhi, bph, bx, so, sl, sh, keys, slope)
         done += 1
