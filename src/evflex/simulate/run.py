@@ -9,9 +9,10 @@ The managed schedule is the exact min-peak schedule of the whole fleet whatever 
 chunking: the first pass counts the fleet's classes of sessions
 (:mod:`evflex.simulate.classes`), whose one flow problem gives the optimum and its proof
 (``managed_gap`` in the summary is the distance to the proven bound, rounding only).
-V2G starts from it, chunk by chunk: each chunk's sessions get their share of their
-classes' schedules, and its V2G sessions re-optimise against the base load and every
-other vehicle's current load (block coordinate descent; no step raises the peak).
+Best responses of the classes then flatten it below the peak. V2G starts from it, chunk
+by chunk: each chunk's sessions get their share of their classes' schedules and
+re-optimise against the base load and every other vehicle's current load (block
+coordinate descent; no step raises the peak).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from evflex.capacity import Availability
 from evflex.paths import FloatArray
+from evflex.simulate import kernels
 from evflex.simulate.archetypes import (
     BLOCK,
     MINUTES_PER_DAY,
@@ -38,6 +41,7 @@ from evflex.simulate.archetypes import (
     sample_sessions,
 )
 from evflex.simulate.classes import (
+    FLATTEN_SWEEPS,
     SessionClasses,
     count_classes,
     merge_classes,
@@ -46,14 +50,11 @@ from evflex.simulate.classes import (
 )
 from evflex.simulate.strategies import (
     MAX_SWEEPS,
+    PEAK_RTOL,
     Slots,
     aggregate,
-    as_late_as_possible,
     peak_block,
-    per_session,
     session_slots,
-    state_of_charge,
-    unmanaged,
     v2g,
 )
 
@@ -215,11 +216,15 @@ class _Fleet:
         self.peak_step = int(np.argmax(self.base_kw))
         self.starts = list(range(0, config.vehicles, config.chunk_vehicles))
 
-    def chunk(self, k: int) -> tuple[Sessions, Slots]:
+    def sessions(self, k: int) -> Sessions:
         first = self.starts[k]
         n = min(self.config.chunk_vehicles, self.config.vehicles - first)
-        s = sample_sessions(n, self.config.days, self.config.step_minutes, self.config.seed,
-                            self.mix, self.archetypes, first_vehicle=first)
+        return sample_sessions(n, self.config.days, self.config.step_minutes,
+                               self.config.seed, self.mix, self.archetypes,
+                               first_vehicle=first)
+
+    def chunk(self, k: int) -> tuple[Sessions, Slots]:
+        s = self.sessions(k)
         return s, session_slots(s)
 
 
@@ -254,8 +259,8 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
         pd.DataFrame(columns=SESSION_COLUMNS).to_csv(sessions_csv, index=False)
     # pass 1: unmanaged charging, availability, and the classes of sessions
     for k in range(n_chunks):
-        s, slots = fleet.chunk(k)
-        acc.observe(s, slots, fleet)
+        s = fleet.sessions(k)
+        acc.observe(s, fleet)
         table = _sessions_frame(s) if (config.keep_sessions or sessions_csv) else None
         if table is not None and sessions_csv is not None:
             table.to_csv(sessions_csv, mode="a", header=False, index=False)
@@ -269,13 +274,15 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
     if managed or with_v2g:
         # the exact min-peak schedule of the whole fleet, on its classes of sessions
         classes = merge_classes(class_parts)
-        exact = min_peak_classes(classes, fleet.base_wh)
+        exact = min_peak_classes(classes, fleet.base_wh,
+                                 max_sweeps=min(config.sweeps, FLATTEN_SWEEPS))
         total["managed"] = exact.load_wh
         lower = exact.lower_wh
         tick()
     if with_v2g:
-        # V2G: block coordinate descent over the chunks, from the managed schedule; each
-        # chunk's V2G sessions re-optimise against the base and every other vehicle
+        # V2G: block coordinate descent over the chunks, from the flattened managed
+        # schedule; each chunk's sessions re-optimise against the base and every other
+        # vehicle, until a sweep lowers the net peak by less than PEAK_RTOL of it
         net = total["managed"].copy()
         own = np.zeros((n_chunks, h))
         for p in range(v2g_passes):
@@ -287,7 +294,7 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
                     own[k] = aggregate(slots, start_wh, h)
                 background = fleet.base_wh + net - own[k]
                 res = v2g(s, slots, background, fleet.block, max_sweeps=config.sweeps,
-                          start_wh=start_wh, movers="v2g")
+                          start_wh=start_wh, peak_rtol=PEAK_RTOL)
                 new = aggregate(slots, res.wh, h)
                 net += new - own[k]
                 own[k] = new
@@ -302,57 +309,46 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
 class _Accumulator:
     """Per-step sums over chunks (availability, bands, state of charge at the peak)."""
 
-    KEYS = ("unmanaged", "plugged", "plugged_v2g", "plugged_kw", "asap", "alap",
-            "charging_unmanaged", "export_kw_plugged", "soc_kwh", "battery_kwh",
-            "headroom_kwh", "soc_unmanaged_kwh")
+    ROWS: ClassVar[dict[str, int]] = {
+        "unmanaged": kernels.OBS_UNMANAGED, "asap": kernels.OBS_ASAP,
+        "alap": kernels.OBS_ALAP, "plugged": kernels.OBS_PLUGGED,
+        "plugged_kw": kernels.OBS_PLUGGED_KW, "charging_unmanaged": kernels.OBS_CHARGING,
+        "plugged_v2g": kernels.OBS_PLUGGED_V2G, "export_kw_plugged": kernels.OBS_EXPORT_KW,
+        "soc_kwh": kernels.OBS_SOC, "soc_unmanaged_kwh": kernels.OBS_SOC_UNMANAGED,
+        "battery_kwh": kernels.OBS_BATTERY, "headroom_kwh": kernels.OBS_HEADROOM}
 
     def __init__(self, h: int):
-        self.sums = {k: np.zeros(h) for k in self.KEYS}
+        self.sums = {k: np.zeros(h) for k in self.ROWS}
         self.totals = {"energy_kwh": 0.0, "exported_kwh": 0.0, "v2g_eligible_vehicles": 0.0,
                        "sessions": 0.0, "reserve_kwh_at_peak": 0.0,
                        "battery_kwh_at_peak": 0.0, "v2g_active_sessions": 0.0,
                        "v2g_min_soc_margin_kwh": np.inf}
 
-    def observe(self, s: Sessions, slots: Slots, fleet: _Fleet) -> None:
-        h = fleet.h
-        sums = self.sums
-        un = unmanaged(s, slots)
-        alap = as_late_as_possible(s, slots)
-        sums["unmanaged"] += aggregate(slots, un, h)
-        unwrapped = s.arrival[slots.row] + slots.offset < h
-        for key, wh in (("asap", un), ("alap", alap)):
-            sums[key] += np.bincount(slots.col[unwrapped], weights=wh[unwrapped], minlength=h)
-        sums["plugged"] += np.bincount(slots.col, minlength=h)
-        sums["plugged_kw"] += np.bincount(slots.col, weights=s.max_kw[slots.row], minlength=h)
-        sums["charging_unmanaged"] += np.bincount(slots.col[un > 0], minlength=h)
-        elig = s.v2g_eligible[slots.row]
-        col = slots.col[elig]
-        rows = slots.row[elig]
-        sums["plugged_v2g"] += np.bincount(col, minlength=h)
-        sums["export_kw_plugged"] += np.bincount(col, weights=s.export_kw[rows], minlength=h)
-        # state of charge at the start of each step: as late as possible, and unmanaged
-        soc = (state_of_charge(s, slots, alap) - alap / 1000.0)[elig]
-        soc_un = (state_of_charge(s, slots, un) - un / 1000.0)[elig]
-        sums["soc_kwh"] += np.bincount(col, weights=soc, minlength=h)
-        sums["soc_unmanaged_kwh"] += np.bincount(col, weights=soc_un, minlength=h)
-        sums["battery_kwh"] += np.bincount(col, weights=s.battery_kwh[rows], minlength=h)
-        sums["headroom_kwh"] += np.bincount(
-            col, weights=np.maximum(soc - s.reserve_kwh[rows], 0.0), minlength=h)
-        at_peak = col == fleet.peak_step
-        self.totals["reserve_kwh_at_peak"] += float(s.reserve_kwh[rows[at_peak]].sum())
-        self.totals["battery_kwh_at_peak"] += float(s.battery_kwh[rows[at_peak]].sum())
+    def observe(self, s: Sessions, fleet: _Fleet) -> None:
+        """Add the unmanaged charging and availability of sessions ``s``."""
+        block = np.zeros((kernels.OBS_ROWS, fleet.h))
+        at_peak = np.zeros(2)
+        kernels.observe_sessions(
+            s.arrival.astype(np.int64), (s.departure - s.arrival).astype(np.int64),
+            s.slot_wh.astype(float), s.energy_wh.astype(float), s.max_kw, s.export_kw,
+            s.battery_kwh, s.reserve_kwh, s.arrival_kwh, s.v2g_eligible, fleet.h,
+            fleet.peak_step, block, at_peak)
+        for key, row in self.ROWS.items():
+            self.sums[key] += block[row]
+        self.totals["reserve_kwh_at_peak"] += float(at_peak[0])
+        self.totals["battery_kwh_at_peak"] += float(at_peak[1])
         self.totals["energy_kwh"] += float(s.energy_wh.sum()) / 1000.0
         self.totals["v2g_eligible_vehicles"] += float(s.v2g_eligible.sum()) / fleet.config.days
         self.totals["sessions"] += len(s)
 
     def observe_v2g(self, s: Sessions, slots: Slots, wh: np.ndarray) -> None:
-        exported = per_session(slots, np.maximum(-wh, 0.0), len(s))
-        self.totals["exported_kwh"] += float(exported.sum()) / 1000.0
-        self.totals["v2g_active_sessions"] += float((exported > 0).sum())
-        margin = state_of_charge(s, slots, wh) - s.reserve_kwh[slots.row]
-        if margin.size:
-            self.totals["v2g_min_soc_margin_kwh"] = min(
-                self.totals["v2g_min_soc_margin_kwh"], float(margin.min()))
+        """Add the exports and the least margin above the reserve of a V2G schedule."""
+        exported, margin, exporting = kernels.v2g_margins(slots.start, slots.length, wh,
+                                                          s.arrival_kwh, s.reserve_kwh)
+        self.totals["exported_kwh"] += exported / 1000.0
+        self.totals["v2g_active_sessions"] += float(exporting)
+        self.totals["v2g_min_soc_margin_kwh"] = min(self.totals["v2g_min_soc_margin_kwh"],
+                                                    margin)
 
 
 def _sessions_frame(s: Sessions) -> pd.DataFrame:

@@ -47,10 +47,12 @@ from evflex.simulate.archetypes import Sessions
 #: Largest capacity of one edge [flow units] in a maximum flow (scipy's capacities are
 #: int32; the flow's total may exceed it).
 FLOW_UNITS_MAX = 2**31 - 1
-#: Gauss-Seidel sweeps: at most this many, stopping when ``sum load^2`` falls by less
-#: :data:`SWEEP_RTOL` of the peak in a sweep (numerical settings, not data).
+#: Gauss-Seidel sweeps: at most this many, stopping when no step's load moves by more
+#: than :data:`SWEEP_RTOL` of the peak in a sweep, or (V2G) when a sweep lowers the peak
+#: by less than :data:`PEAK_RTOL` of it (numerical settings, not data).
 MAX_SWEEPS = 40
 SWEEP_RTOL = 1e-6
+PEAK_RTOL = 1e-5
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ def _slot_flows(flow: csr_array, arrival: np.ndarray, slots: Slots, n: int,
 
 def _flatten(sessions: Sessions, slots: Slots, wh: np.ndarray, load: np.ndarray,
              max_sweeps: int, plan: V2GPlan | None = None,
-             which: np.ndarray | None = None) -> int:
+             which: np.ndarray | None = None, peak_rtol: float = 0.0) -> int:
     """Gauss-Seidel best responses of sessions ``which`` (default all), in place on
     ``wh`` and ``load``."""
     n = len(sessions)
@@ -293,7 +295,7 @@ def _flatten(sessions: Sessions, slots: Slots, wh: np.ndarray, load: np.ndarray,
                               plan.lo, plan.hi, plan.phase,
                               sessions.energy_wh.astype(float), plan.export_max,
                               plan.pre_max, wh, load, sessions.n_steps, max_sweeps,
-                              SWEEP_RTOL, np.asarray(which, dtype=np.int64)))
+                              SWEEP_RTOL, np.asarray(which, dtype=np.int64), peak_rtol))
 
 
 def valley_fill(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
@@ -397,14 +399,15 @@ class V2G:
 
 def v2g(sessions: Sessions, slots: Slots, background_wh: np.ndarray, block: np.ndarray,
         max_sweeps: int = MAX_SWEEPS, start_wh: np.ndarray | None = None,
-        movers: str = "all") -> V2G:
+        movers: str = "all", peak_rtol: float = 0.0) -> V2G:
     """V2G schedule against ``background_wh`` [Wh per step]: flattest net load.
 
     Starts from ``start_wh`` (a managed schedule of the same sessions, e.g. from
     :func:`min_peak`) or from greedy sequential filling, then Gauss-Seidel best
     responses: of every session (``movers="all"``), or only of the sessions that take
     part in V2G (``movers="v2g"``; the others keep ``start_wh``, which is then
-    required). The plan gives up charging in the block, so where the fleet's own load
+    required); with ``peak_rtol`` they stop once a sweep lowers the net peak by less
+    than that share of it. The plan gives up charging in the block, so where the fleet's own load
     dominates it can end above the managed schedule; then the managed schedule is kept
     (no export): an aggregator never exports to make the peak worse.
     """
@@ -419,7 +422,7 @@ def v2g(sessions: Sessions, slots: Slots, background_wh: np.ndarray, block: np.n
     which = np.arange(len(sessions)) if movers == "all" else np.flatnonzero(plan.active)
     wh = np.clip(managed, plan.lo, plan.hi)  # a start within the plan's bounds
     load = background + aggregate(slots, wh, sessions.n_steps)
-    done = _flatten(sessions, slots, wh, load, max_sweeps, plan, which)
+    done = _flatten(sessions, slots, wh, load, max_sweeps, plan, which, peak_rtol)
     if load.max() > (background + aggregate(slots, managed, sessions.n_steps)).max():
         return V2G(wh=managed.copy(), plan=plan, sweeps=done, exports=False)
     return V2G(wh=wh, plan=plan, sweeps=done, exports=True)
