@@ -201,7 +201,7 @@ def run(
               "assumptions": parameter_table(sc)}
     if hourly is not None:
         tables["hourly"] = hourly
-    judged = judge(frames, ledger, sc)
+    judged = judge(results, ledger)
     tables.update(judged)
     title = f"{sc.name} v{sc.version}"
     extra = {
@@ -218,7 +218,8 @@ def run(
     if not no_workbook:
         from evflex.outputs.workbook import write_workbook
 
-        extra["workbook.xlsx"] = lambda p: write_workbook(p, results, tables)
+        extra["workbook.xlsx"] = lambda p: write_workbook(p, results, tables,
+                                                            availability=availability)
     if not no_report:
         from evflex.outputs.report import write_report
 
@@ -271,6 +272,7 @@ COMMAND_MODULES = (
     "evflex.uncertainty.command",
     "evflex.store.command",
     "evflex.web.command",
+    "evflex.export.command",
 )
 
 
