@@ -102,6 +102,10 @@ def test_compare_puts_filtered_shares_between_unmanaged_and_pypsa_eur(exported: 
     table = pd.read_csv(exported / "compare.csv")
     assert set(table["case"]) == {"unmanaged", "evflex", "pypsa_eur"}
     assert (exported / "compare.png").stat().st_size > 10_000
+    summary = (exported / "compare.md").read_text()
+    europe = table[(table["region"] == REGION) & (table["case"] == "evflex")]
+    assert f"{europe['peaker_mw'].iloc[0] / 1e3:,.1f}" in summary
+    assert "Schram" in summary and "US EIA" in summary
     for region, t in table.groupby("region"):
         peaker = t.set_index("case")["peaker_mw"]
         assert peaker["pypsa_eur"] < peaker["evflex"] < peaker["unmanaged"], region

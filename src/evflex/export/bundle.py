@@ -23,6 +23,7 @@ from evflex.export.network import (
     RegionSystem,
     compare,
     compare_chart,
+    compare_markdown,
     efficiencies,
     ev_network,
     export_figures,
@@ -151,6 +152,8 @@ def export_files(bundle: ExportBundle, netcdf: bool = True,
         table, networks = compare(bundle.region_systems(compare_year), compare_year,
                                   efficiencies())
         files["compare.csv"] = lambda p: table.to_csv(p, index=False)
+        files["compare.md"] = partial(_write_text,
+                                      content=compare_markdown(table, bundle.meta))
         files["compare.png"] = lambda p: compare_chart(table, networks, _chart_region(table),
                                                        p)
     return files

@@ -277,6 +277,39 @@ def compare(systems: Sequence[RegionSystem], year: int,
     return pd.DataFrame(rows), networks
 
 
+def compare_markdown(table: pd.DataFrame, meta: Mapping[str, Any]) -> str:
+    """A citable summary of :func:`compare`: the peaker by case and the toy system's figures."""
+    year = int(table["year"].iloc[0])
+    wide = table.pivot(index="region", columns="case", values="peaker_mw")
+    wide = wide.loc[list(dict.fromkeys(table["region"])), list(CASES)] / 1e3
+    shares = table[table["case"] == "evflex"].set_index("region")
+    lines = [
+        f"# Peaking plant built with the EV fleet, {year}",
+        "",
+        f"Scenario `{meta.get('scenario', '')}` v{meta.get('version', '')}; availability "
+        f"from the {meta.get('availability', '')}. One representative week per region, "
+        "solved with PyPSA and HiGHS (`evflex export pypsa --compare`).",
+        "",
+        "| region | " + " | ".join(f"{CASE_LABELS[c]} [GW]" for c in CASES)
+        + " | managed share | V2G share |",
+        "| --- |" + " ---: |" * (len(CASES) + 2),
+    ]
+    for region, row in wide.iterrows():
+        lines.append(f"| {region} | " + " | ".join(f"{row[c]:,.1f}" for c in CASES)
+                     + f" | {shares.at[region, 'bev_dsm_availability']:.3f}"
+                     + f" | {shares.at[region, 'v2g_share']:.3f} |")
+    lines += ["", "Toy system (each figure with its source, `figures.csv`):", ""]
+    figures = export_figures()
+    for name in figures.index:
+        if str(name).startswith("compare_") or name in ("charge_efficiency",
+                                                         "discharge_efficiency"):
+            f = figures.loc[name]
+            lines.append(f"- `{name}` = {f['value']:g} {f['unit']}: {f['source']}")
+    lines += ["", "A comparison of three fleets on one simple system, not a forecast of any "
+              "region's peaking plant. Method and limits: docs/export_pypsa.md.", ""]
+    return "\n".join(lines)
+
+
 def compare_chart(table: pd.DataFrame, networks: Mapping[str, pypsa.Network],
                   region: str, path: Any) -> None:
     """Peaker built by case and region (left); the week in ``region`` (right)."""
