@@ -91,17 +91,18 @@ def parse_years(text: str | None, scenario: Scenario) -> list[int]:
 
 
 def parse_regions(text: str | None, scenario: Scenario) -> list[str]:
-    """Regions from ``Europe,USA``, each a region of the run."""
+    """Regions from ``Europe,USA``: region ids, IEA names or blocks (``EU27``) of the run."""
+    from evflex.regions import RegionError, hierarchy
+
     if text is None:
         return list(scenario.regions)
-    regions: list[str] = []
-    for part in str(text).split(","):
-        name = part.strip()
-        if name not in scenario.regions:
-            raise ExportInputError(f"regions: unknown region (got {name!r}, expected one of "
-                                   f"{list(scenario.regions)})")
-        if name not in regions:
-            regions.append(name)
+    try:
+        regions = hierarchy().resolve(str(text).split(","), list(scenario.regions))
+    except RegionError as exc:
+        raise ExportInputError(str(exc)) from None
+    if not regions:
+        raise ExportInputError(f"regions: none selected (got {text!r}, expected region ids, "
+                               "names or blocks of the run)")
     return regions
 
 

@@ -221,6 +221,7 @@ def solve(n: pypsa.Network) -> None:
     for name in ("linopy", "pypsa"):
         logging.getLogger(name).setLevel(logging.WARNING)
     status, condition = n.optimize(solver_name="highs", include_objective_constant=False,
+                                   progress=False,
                                    solver_options={"output_flag": False,
                                                    "log_to_console": False})
     if status != "ok":
@@ -282,7 +283,10 @@ def compare_markdown(table: pd.DataFrame, meta: Mapping[str, Any]) -> str:
     year = int(table["year"].iloc[0])
     wide = table.pivot(index="region", columns="case", values="peaker_mw")
     wide = wide.loc[list(dict.fromkeys(table["region"])), list(CASES)] / 1e3
-    shares = table[table["case"] == "evflex"].set_index("region")
+    evflex_rows = table[table["case"] == "evflex"]
+    managed = dict(zip(evflex_rows["region"], evflex_rows["bev_dsm_availability"].astype(float),
+                       strict=True))
+    v2g = dict(zip(evflex_rows["region"], evflex_rows["v2g_share"].astype(float), strict=True))
     lines = [
         f"# Peaking plant built with the EV fleet, {year}",
         "",
@@ -296,8 +300,7 @@ def compare_markdown(table: pd.DataFrame, meta: Mapping[str, Any]) -> str:
     ]
     for region, row in wide.iterrows():
         lines.append(f"| {region} | " + " | ".join(f"{row[c]:,.1f}" for c in CASES)
-                     + f" | {shares.at[region, 'bev_dsm_availability']:.3f}"
-                     + f" | {shares.at[region, 'v2g_share']:.3f} |")
+                     + f" | {managed[region]:.3f} | {v2g[region]:.3f} |")
     lines += ["", "Toy system (each figure with its source, `figures.csv`):", ""]
     figures = export_figures()
     for name in figures.index:
