@@ -201,7 +201,7 @@ def run(
               "assumptions": parameter_table(sc)}
     if hourly is not None:
         tables["hourly"] = hourly
-    judged = judge(frames, ledger, sc)
+    judged = judge(results, ledger)
     tables.update(judged)
     title = f"{sc.name} v{sc.version}"
     extra = {
@@ -272,6 +272,7 @@ COMMAND_MODULES = (
     "evflex.uncertainty.command",
     "evflex.store.command",
     "evflex.web.command",
+    "evflex.export.command",
 )
 
 

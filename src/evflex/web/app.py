@@ -185,12 +185,7 @@ def judgement_tables(results: Results, tables: dict[str, pd.DataFrame]
     """The judgement's tables of a run (shipped evidence), or ``None`` and why not."""
     from evflex.judgement import judge
 
-    frames: dict[str, pd.DataFrame] = {k: tables[k] for k in ("states", "fleet", "funnel",
-                                                             "capacity", "checks")
-              if k in tables}
-    if len(frames) < 4:
-        frames = results.frames()
-    return judge(frames, None, results.scenario), ""
+    return judge(results), ""
 
 
 def run_tables(results: Results, funnel_year: int) -> dict[str, pd.DataFrame]:
