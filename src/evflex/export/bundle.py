@@ -133,9 +133,12 @@ def export_tables_for_files(bundle: ExportBundle) -> dict[str, pd.DataFrame]:
     }
 
 
-def export_files(bundle: ExportBundle, netcdf: bool = True,
-                 compare_year: int | None = None) -> dict[str, Callable[[Path], None]]:
-    """Files beyond the CSV tables: overlay (YAML, JSON), networks, comparison."""
+def export_files(bundle: ExportBundle, netcdf: bool = True, compare_year: int | None = None,
+                 full_year: bool = False) -> dict[str, Callable[[Path], None]]:
+    """Files beyond the CSV tables: overlay (YAML, JSON), networks, comparison.
+
+    ``full_year``: the networks cover every hour of their year (the week repeated).
+    """
     over = overlay(bundle.nodes, bundle.series, bundle.meta)
     text = {
         "pypsa_eur_overlay.yaml": "# evflex overlay for PyPSA-Eur: fields documented in "
@@ -148,7 +151,8 @@ def export_files(bundle: ExportBundle, netcdf: bool = True,
         require_pypsa()
     if netcdf:
         for year in bundle.years:
-            files[f"network_{year}.nc"] = partial(_write_network, bundle=bundle, year=year)
+            files[f"network_{year}.nc"] = partial(_write_network, bundle=bundle, year=year,
+                                                  full_year=full_year)
     if compare_year is not None:
         table, networks = compare(bundle.region_systems(compare_year), compare_year,
                                   efficiencies())
@@ -170,10 +174,11 @@ def _write_text(path: Path, content: str) -> None:
     path.write_text(content, encoding="utf-8")
 
 
-def _write_network(path: Path, bundle: ExportBundle, year: int) -> None:
+def _write_network(path: Path, bundle: ExportBundle, year: int, full_year: bool) -> None:
     import logging
 
     logging.getLogger("pypsa").setLevel(logging.WARNING)
     n = ev_network(bundle.nodes, bundle.series, year,
-                   name=f"evflex EV components {bundle.meta['scenario']} {year}")
+                   name=f"evflex EV components {bundle.meta['scenario']} {year}",
+                   full_year=full_year)
     n.export_to_netcdf(str(path))

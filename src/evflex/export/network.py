@@ -86,17 +86,32 @@ def week_snapshots(year: int) -> pd.DatetimeIndex:
     return pd.date_range(monday, periods=HOURS_PER_WEEK, freq="h", name="snapshot")
 
 
+def year_snapshots(year: int) -> pd.DatetimeIndex:
+    """Every hour of ``year`` [8760 or 8784 snapshots]."""
+    return pd.date_range(pd.Timestamp(year=year, month=1, day=1),
+                         pd.Timestamp(year=year, month=12, day=31, hour=23), freq="h",
+                         name="snapshot")
+
+
+def hour_of_week(snapshots: pd.DatetimeIndex) -> np.ndarray:
+    """Hour of the week of each snapshot (0 = Monday 00:00)."""
+    return np.asarray(snapshots.day_of_week * 24 + snapshots.hour, dtype=int)
+
+
 def ev_network(nodes: pd.DataFrame, series: pd.DataFrame, year: int,
-               name: str = "evflex EV components") -> pypsa.Network:
+               name: str = "evflex EV components", full_year: bool = False) -> pypsa.Network:
     """A :class:`pypsa.Network` with the EV components of ``year``, a bus per region.
 
     ``nodes`` and ``series`` are the tables of :func:`evflex.export.components.export_tables`
-    (both may hold other years; only ``year`` is used).
+    (both may hold other years; only ``year`` is used). Snapshots: one week from the
+    year's first Monday, or with ``full_year`` every hour of the year, the weekly profiles
+    repeated by day of the week.
     """
     pypsa = require_pypsa()
     n = pypsa.Network(name=name)
-    snapshots = week_snapshots(year)
+    snapshots = year_snapshots(year) if full_year else week_snapshots(year)
     n.set_snapshots(snapshots)
+    how = hour_of_week(snapshots)
     for carrier in ("AC", "EV battery", "BEV charger", "V2G", "land transport EV",
                     "EV unmanaged charging"):
         n.add("Carrier", carrier)
@@ -106,7 +121,7 @@ def ev_network(nodes: pd.DataFrame, series: pd.DataFrame, year: int,
 
     def hourly(column: str, suffix: str) -> pd.DataFrame:
         wide = ts.pivot(index="hour", columns="region", values=column).loc[:, regions]
-        return pd.DataFrame(wide.to_numpy(dtype=float), index=snapshots,
+        return pd.DataFrame(wide.to_numpy(dtype=float)[how], index=snapshots,
                             columns=[f"{r}{suffix}" for r in regions])
 
     def static(column: str) -> list[float]:
