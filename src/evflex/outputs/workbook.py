@@ -50,6 +50,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from evflex import __version__
 from evflex.capacity import METRICS
+from evflex.energy_funnel import STAGE_LABELS
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS
 from evflex.model import ALL_SEGMENTS, WORLD, Results
 from evflex.outputs.style import (
@@ -58,14 +59,11 @@ from evflex.outputs.style import (
     STATE_COLOURS,
     STATE_LABELS,
 )
-from evflex.outputs.tables import STAGE_LABELS, energy_funnel
 from evflex.scenario import parameter_table, registry
 from evflex.states import STATES
 
 #: Years of the key-figure table of the Executive Summary (those in the run's axis).
 SUMMARY_YEARS = (2025, 2030, 2050, 2100)
-#: Year of the funnel when ``tables`` has no ``energy_funnel`` (the CLI's default).
-DEFAULT_FUNNEL_YEAR = 2050
 
 SHEET_SUMMARY = "Executive Summary"
 SHEET_ASSUMPTIONS = "Assumptions"
@@ -1171,24 +1169,15 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
 # ----------------------------------------------------------------------------- entry
 def complete_tables(results: Results, tables: Mapping[str, pd.DataFrame]
                     ) -> dict[str, pd.DataFrame]:
-    """``tables`` with the engine's tables added where missing (frames, checks,
-    assumptions, energy funnel in :data:`DEFAULT_FUNNEL_YEAR` or the last year)."""
-    out = dict(tables)
-    frames_needed = [k for k in ("states", "fleet", "funnel", "capacity") if k not in out]
-    if frames_needed:
-        frames = results.frames()
-        out.update({k: frames[k] for k in frames_needed})
-    if "checks" not in out:
-        from evflex.checks import run_checks
+    """``tables`` with the pipeline's tables added where missing (engine frames, checks,
+    assumptions, the energy funnel in the pipeline's default year)."""
+    needed = ("states", "fleet", "funnel", "capacity", "checks", "assumptions",
+              "energy_funnel")
+    if all(k in tables for k in needed):
+        return dict(tables)
+    from evflex.pipeline import finish
 
-        out["checks"] = run_checks(results)
-    if "assumptions" not in out:
-        out["assumptions"] = parameter_table(results.scenario)
-    if "energy_funnel" not in out:
-        years = results.scenario.years_axis
-        year = DEFAULT_FUNNEL_YEAR if DEFAULT_FUNNEL_YEAR in years else int(years[-1])
-        out["energy_funnel"] = energy_funnel(results, year)
-    return out
+    return {**finish(results, judgement=False).tables, **tables}
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:

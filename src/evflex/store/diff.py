@@ -435,14 +435,16 @@ class Diff:
 
 
 def _verdicts(a: Side, b: Side) -> pd.DataFrame:
-    from evflex.checks import run_checks
-    from evflex.model import run
+    from evflex.pipeline import run
 
     rows = []
     tables = {}
     for name, s in (("a", a), ("b", b)):
-        if "checks" not in s.tables:
-            s.tables["checks"] = run_checks(run(s.scenario, s.availability))
+        if "checks" not in s.tables or "scorecard" not in s.tables:
+            # A scenario side (shipped name or file), or a run stored without its
+            # judgement: judge it the way `evflex run` does, so verdicts always appear.
+            full = run(s.scenario, availability=s.availability).tables
+            s.tables.update({k: v for k, v in full.items() if k not in s.tables})
         tables[name] = s.tables
     ca = tables["a"]["checks"].set_index("check")["status"]
     cb = tables["b"]["checks"].set_index("check")["status"]
