@@ -6,21 +6,28 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from evflex.judgement.evidence import COLUMNS
+
 STATES = ("v2g", "v2h_v2b", "grid_managed", "smart_only", "outside")
 
 
 def obs(indicator: str, pathway: str, region: str, date: str, value: float, unit: str,
-        source: str = "test source", note: str = "") -> dict[str, object]:
-    """One ledger row."""
-    return {"indicator": indicator, "pathway": pathway, "region": region,
-            "date": pd.Timestamp(date), "value": float(value), "unit": unit,
-            "source": source, "note": note}
+        source: str = "test source", note: str = "", basis: str = "as_of"
+        ) -> dict[str, object]:
+    """One ledger row (source columns filled with a test citation)."""
+    return {"indicator": indicator, "pathway": pathway, "region": region, "country": "WORLD",
+            "segment": "all", "date": pd.Timestamp(date), "date_basis": basis,
+            "value": float(value), "unit": unit, "publisher": source, "title": "test",
+            "url": "https://example.org/", "published": date[:4],
+            "retrieved": pd.Timestamp("2026-01-01"), "source_kind": "primary",
+            "note": note, "source": source}
 
 
 def ledger(rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
-    cols = ["indicator", "pathway", "region", "date", "value", "unit", "source", "note"]
+    cols = [*COLUMNS, "source"]
     df = pd.DataFrame(list(rows), columns=cols)
     df["date"] = pd.to_datetime(df["date"])
+    df["retrieved"] = pd.to_datetime(df["retrieved"])
     df["value"] = df["value"].astype(float)
     return df
 

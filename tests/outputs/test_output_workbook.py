@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from output_helpers import read_block
 
-import evflex.outputs.workbook as workbook_module
+import evflex.outputs.workbook.writer as workbook_module
 from evflex.capacity import METRICS
 from evflex.filters import FUNNEL_STEPS
 from evflex.model import Results
@@ -22,8 +22,8 @@ from evflex.scenario import parameter_table
 from evflex.states import STATES
 
 CORE_SHEETS = ["Executive Summary", "Assumptions", "Fleet", "Filters & Funnel", "States",
-               "Capacity", "Denominator Checks", "Comparator Stack", "Update Triggers",
-               "Scorecard", "Decision Implications"]
+               "Capacity", "Capacity by Cell", "Denominator Checks", "Check Measures",
+               "Comparator Stack", "Update Triggers", "Scorecard", "Decision Implications"]
 
 
 def _sheet_frame(ws, header_row: int) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -47,9 +47,9 @@ def test_sheets_in_order_and_hourly_only_when_simulated(book, full_run_dir: Path
     assert book.sheetnames == [*CORE_SHEETS, "Sources"]
     full = openpyxl.load_workbook(full_run_dir / "workbook.xlsx", read_only=True)
     names = full.sheetnames
-    assert names[:6] == CORE_SHEETS[:6]
-    assert names[6] == "Hourly"
-    assert names[7:] == [*CORE_SHEETS[6:], "Evidence", "Sources"]
+    assert names[:7] == CORE_SHEETS[:7]
+    assert names[7] == "Hourly"
+    assert names[8:] == [*CORE_SHEETS[7:], "Evidence", "Sources"]
 
 
 def test_missing_judgement_table_gives_a_note_not_data(book) -> None:  # type: ignore[no-untyped-def]

@@ -55,6 +55,8 @@ COMMANDS: dict[str, CommandSpec] = {
                         "change to the assumptions that moved it.", "store"),
     "serve": CommandSpec("evflex.cli.web", "Serve the interactive explorer in the browser.",
                          "web"),
+    "export": CommandSpec("evflex.export.command", "Export the run for energy-system models: "
+                          "PyPSA components, NetCDF.", None),
 }
 
 #: Top-level packages of each optional extra (see ``pyproject.toml``).

@@ -189,7 +189,8 @@ def run(
     if not no_workbook:
         from evflex.outputs.workbook import write_workbook
 
-        extra["workbook.xlsx"] = lambda p: write_workbook(p, results, tables)
+        extra["workbook.xlsx"] = lambda p: write_workbook(p, results, tables,
+                                                            availability=availability)
     if not no_report:
         from evflex.outputs.report import write_report
 

@@ -1,4 +1,4 @@
-"""The evidence ledger: dated, sourced observations the triggers and the scorecard read.
+"""The evidence ledger: dated, primary-sourced observations the triggers and the scorecard read.
 
 A ledger is a CSV with exactly the columns :data:`COLUMNS`. Each row is one observation:
 
@@ -7,29 +7,62 @@ A ledger is a CSV with exactly the columns :data:`COLUMNS`. Each row is one obse
   names the programme, product or survey, so that two programmes in one region stay two
   time series;
 - ``pathway``: one of :data:`PATHWAYS`;
-- ``region``: where the observation holds (a country or market, a model region, ``EU``
-  or ``World``);
-- ``date``: ISO date ``YYYY-MM-DD`` at which the figure held;
+- ``region``: the market the observation holds in (a country, ``EU`` or ``World``);
+- ``country``: its ISO 3166-1 alpha-2 code, ``EU`` or ``WORLD``;
+- ``segment``: the vehicles it is about (:data:`SEGMENTS`; ``all`` when not specific);
+- ``date``: ISO date ``YYYY-MM-DD`` at which the figure held, and ``date_basis``
+  (:data:`DATE_BASES`): ``as_of`` (a count or share at that date), ``available`` (an
+  offer customers could buy from that date), ``announced`` (announced, not yet
+  available), ``in_force`` / ``issued`` (a rule), ``undated`` (the source carries no
+  date; ``date`` is then the retrieval date, so its age is unknown);
 - ``value`` [unit of the measure], ``unit`` (must equal the measure's unit);
-- ``source``: who published it, where and when; ``note``: caveats (bounds, definitions).
+- ``publisher``, ``title``, ``url``: the source; ``published``: its publication date
+  (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or ``undated``); ``retrieved``: the day the
+  figure was read at that URL; ``source_kind``: ``primary`` (the publisher's own
+  document) or ``report`` (a press or trade report of it);
+- ``note``: caveats (bounds, definitions, approximated days).
+
+No row may cite the evflex project itself, its seed analysis or its README as a source
+(:data:`SELF_CITATION`). An offer (measure kind ``offer``) must carry an availability
+date: an announcement is activity, not an offer.
 
 A *series* is the rows sharing (indicator, pathway, region). Loading validates every row
-and reports all problems at once, each naming the file, the line, the column, the value
-got and what was expected (:class:`EvidenceError`).
+and reports all problems at once, each one line naming the file, the line, the column,
+the value got and what was expected (:class:`EvidenceError`). :func:`stale_rows` names
+the rows older than a stated age.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
+import pycountry
 
 #: Columns of a ledger, in order.
-COLUMNS = ("indicator", "pathway", "region", "date", "value", "unit", "source", "note")
+COLUMNS = ("indicator", "pathway", "region", "country", "segment", "date", "date_basis",
+           "value", "unit", "publisher", "title", "url", "published", "retrieved",
+           "source_kind", "note")
+#: Vehicle segments an observation may be about.
+SEGMENTS = ("all", "cars", "vans", "buses", "trucks")
+#: What the ``date`` of a row means.
+DATE_BASES = ("as_of", "available", "announced", "in_force", "issued", "undated")
+#: Bases that date an offer (an announcement does not).
+OFFER_BASES = ("available", "in_force", "as_of", "undated")
+SOURCE_KINDS = ("primary", "report")
+#: Country codes besides ISO 3166-1 alpha-2.
+BLOCS = ("EU", "WORLD")
+#: Words that mark a citation of the project itself (its seed analysis, README or files).
+SELF_CITATION = re.compile(r"\bseed\b|readme|evflex|project'?s? (?:own|data|files?)"
+                           r"|/shared/", re.IGNORECASE)
+_PARTIAL_DATE = re.compile(r"^\d{4}(?:-(0[1-9]|1[0-2])(?:-\d{2})?)?$")
 
 #: The four pathways the scorecard judges.
 PATHWAYS = ("smart_charging", "grid_managed", "v2h_v2b", "v2g")
@@ -63,6 +96,8 @@ MEASURES: dict[str, Measure] = {
     "announced_vehicles": Measure("vehicles", "activity", "vehicles announced, not yet live"),
     "pilot_projects": Measure("projects", "activity", "pilot or demonstration projects"),
     "commercial_offer": Measure("offers", "offer", "a repeatable commercial offer in a market"),
+    "announced_offers": Measure("offers", "activity",
+                                "an offer announced, not (yet) confirmed available"),
     "capable_models": Measure("models", "models", "EV models with the capability on sale"),
     "capable_model_share": Measure("fraction", "share", "share of EV models with the capability",
                                    1.0),
@@ -73,6 +108,7 @@ MEASURES: dict[str, Measure] = {
     "charger_price": Measure("USD", "price", "hardware price of a charger [USD]"),
     "standard_published": Measure("flag", "flag", "1 when the standard is published", 1.0),
     "policy_in_force": Measure("flag", "flag", "1 when the rule is in force, 0 when not", 1.0),
+    "pilot_devices": Measure("devices", "activity", "chargers or devices in a pilot"),
 }
 
 #: Non-USD prices are allowed for ``charger_price`` when the unit says so.
@@ -153,11 +189,7 @@ def _check_row(label: str, line: int, row: dict[str, str]) -> list[EvidenceProbl
         bad("pathway", "one of " + ", ".join(PATHWAYS))
     if not row["region"]:
         bad("region", "a market or region name (e.g. UK, USA, World)")
-    try:
-        date = pd.Timestamp(row["date"]) if len(row["date"]) == 10 else None
-    except ValueError:
-        date = None
-    if date is None or date.strftime("%Y-%m-%d") != row["date"]:
+    if _iso_date(row["date"]) is None:
         bad("date", "an ISO date YYYY-MM-DD")
     try:
         value = float(row["value"])
@@ -174,9 +206,52 @@ def _check_row(label: str, line: int, row: dict[str, str]) -> list[EvidenceProbl
         if row["unit"] not in allowed:
             bad("unit", " or ".join(repr(u) for u in allowed)
                 + f" for {measure_of(row['indicator'])}")
-    if not row["source"]:
-        bad("source", "the publisher, title and date of the source")
+    _check_source(row, bad, measure)
     return problems
+
+
+def _iso_date(text: str) -> pd.Timestamp | None:
+    try:
+        day = pd.Timestamp(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+    return day if day is not None and day.strftime("%Y-%m-%d") == text else None
+
+
+def _check_source(row: dict[str, str], bad: Callable[[str, str], None],
+                  measure: Measure | None) -> None:
+    """Where the row comes from: segment, country, dates, publisher, title, URL."""
+    if row["segment"] not in SEGMENTS:
+        bad("segment", "one of " + ", ".join(SEGMENTS))
+    code = row["country"]
+    if code not in BLOCS and (len(code) != 2 or pycountry.countries.get(alpha_2=code) is None):
+        bad("country", "an ISO 3166-1 alpha-2 code (e.g. US, GB, DE, CN, JP), EU or WORLD")
+    if row["date_basis"] not in DATE_BASES:
+        bad("date_basis", "one of " + ", ".join(DATE_BASES))
+    elif (measure is not None and measure.kind == "offer"
+          and row["date_basis"] not in OFFER_BASES):
+        bad("date_basis", "the date the offer became available (" + ", ".join(OFFER_BASES)
+            + "); an announcement is activity, not an offer")
+    for column in ("publisher", "title"):
+        if not row[column]:
+            bad(column, f"the source's {column}")
+    url = urlparse(row["url"])
+    if url.scheme not in ("http", "https") or not url.netloc or " " in row["url"]:
+        bad("url", "the source's address, http(s)://host/path")
+    if row["published"] != "undated" and not _PARTIAL_DATE.match(row["published"]):
+        bad("published", "the publication date YYYY, YYYY-MM or YYYY-MM-DD, or 'undated'")
+    if row["date_basis"] == "undated" and row["published"] != "undated":
+        bad("date_basis", "a dated basis for a source with a publication date")
+    retrieved = _iso_date(row["retrieved"])
+    if retrieved is None:
+        bad("retrieved", "the ISO date YYYY-MM-DD the figure was read at the URL")
+    elif row["published"][:4].isdigit() and row["published"] > row["retrieved"]:
+        bad("retrieved", f"a date on or after the publication ({row['published']})")
+    if row["source_kind"] not in SOURCE_KINDS:
+        bad("source_kind", "primary (the publisher's own document) or report (a report of it)")
+    for column in ("publisher", "title", "url", "note"):
+        if SELF_CITATION.search(row[column]):
+            bad(column, "a source outside evflex (not its seed analysis, README or files)")
 
 
 def read_ledger(path: Path | str) -> pd.DataFrame:
@@ -206,10 +281,28 @@ def read_ledger(path: Path | str) -> pd.DataFrame:
 
 
 def _frame(rows: list[dict[str, str]]) -> pd.DataFrame:
+    """The typed ledger, with ``source``: one citation line built from the source columns."""
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["date"] = pd.to_datetime(df["date"], format="%Y-%m-%d")
+    df["retrieved"] = pd.to_datetime(df["retrieved"], format="%Y-%m-%d")
     df["value"] = df["value"].astype(float)
+    df["source"] = [f"{pub}, '{title}' ({when}), {url}" for pub, title, when, url in zip(
+        df["publisher"], df["title"], df["published"], df["url"], strict=True)]
     return df.reset_index(drop=True)
+
+
+def stale_rows(evidence: pd.DataFrame, max_age_years: float,
+               as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Rows whose observation is older than ``max_age_years`` [years] at ``as_of``.
+
+    ``as_of`` defaults to the ledger's latest retrieval date (so the answer depends on
+    the ledger, not on the clock). Undated rows are returned too: their age is unknown.
+    """
+    if evidence.empty:
+        return evidence
+    when = as_of if as_of is not None else pd.Timestamp(evidence["retrieved"].max())
+    age = (when - evidence["date"]).dt.days / 365.25
+    return evidence[(age > max_age_years) | (evidence["date_basis"] == "undated")]
 
 
 def load_evidence(extra: Path | str | None = None, only: Path | str | None = None
@@ -257,7 +350,7 @@ def validate_frame(evidence: pd.DataFrame, label: str = "(evidence table)") -> p
         row = {}
         for c in COLUMNS:
             v = rec[c]
-            if c == "date" and isinstance(v, pd.Timestamp | np.datetime64):
+            if c in ("date", "retrieved") and isinstance(v, pd.Timestamp | np.datetime64):
                 v = pd.Timestamp(v).strftime("%Y-%m-%d")
             row[c] = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
         problems += _check_row(label, i + 1, row)

@@ -30,15 +30,15 @@ import pandas as pd
 from evflex import __version__
 from evflex.capacity import METRICS
 from evflex.model import ALL_SEGMENTS, WORLD, Results
-from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOURS, STATE_LABELS
-from evflex.outputs.workbook import (
-    JUDGEMENT_SHEETS,
+from evflex.outputs.content import (
+    JUDGEMENT_SECTIONS,
     VERDICT_FILLS,
     complete_tables,
     key_figures,
     sources_table,
     write_atomically,
 )
+from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOURS, STATE_LABELS
 from evflex.states import STATES
 
 #: Capacity metric shown first in the capacity chart.
@@ -364,7 +364,7 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
         if fig is not None:
             figures["comparators"] = fig
     judgement = {}
-    for sheet, key, short, about in JUDGEMENT_SHEETS:
+    for sheet, key, short, about in JUDGEMENT_SECTIONS:
         df = tables.get(key)
         judgement[key] = {"title": sheet, "about": about, "short": short,
                           "table": html_table(df) if df is not None else None}

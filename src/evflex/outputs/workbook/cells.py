@@ -1,0 +1,228 @@
+"""Cells of the workbook: styles, number formats, tables, references and page setup.
+
+Cell styles: inputs are blue on pale yellow; live formulas are black on white; values the
+engine computed and wrote as numbers are black on pale grey.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pandas as pd
+from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from evflex.outputs.content import is_missing, plain
+
+SHEET_SUMMARY = "Executive Summary"
+SHEET_ASSUMPTIONS = "Assumptions"
+SHEET_FLEET = "Fleet"
+SHEET_FILTERS = "Filters & Funnel"
+SHEET_STATES = "States"
+SHEET_CAPACITY = "Capacity"
+SHEET_CAPACITY_CELLS = "Capacity by Cell"
+SHEET_CHECK_CELLS = "Check Measures"
+SHEET_HOURLY = "Hourly"
+SHEET_CHECKS = "Denominator Checks"
+SHEET_SOURCES = "Sources"
+
+INPUT_FILL = "#FFF2CC"
+INPUT_FONT = "#1F4E9E"
+VALUE_FILL = "#F2F2F2"
+HEADER_FILL = "#1F3B57"
+GROUP_FILL = "#D9E1EA"
+PASS_FILL = "#D8EFD8"
+FAIL_FILL = "#F8D0D0"
+
+#: Number formats by unit.
+NUMBER_FORMATS: dict[str, str] = {
+    "vehicles": "#,##0",
+    "vehicles/year": "#,##0",
+    "fraction": "0.0%",
+    "TWh": "#,##0.00",
+    "GWh": "#,##0.00",
+    "GWh/day": "#,##0.00",
+    "GW": "#,##0.00",
+    "kW": "#,##0.0",
+    "kWh": "#,##0.0",
+    "kWh/day": "#,##0.0",
+    "kWh/vehicle": "#,##0.0",
+    "h": "0.00",
+    "year": "0",
+    "years": "0.0",
+}
+#: Inputs of fractions show more digits than outputs.
+INPUT_FRACTION_FORMAT = "0.000%"
+MILLIONS_FORMAT = '#,##0.0,,"M"'
+DATE_FORMAT = "yyyy-mm-dd"
+
+
+def _num_format(unit: str) -> str:
+    return NUMBER_FORMATS.get(unit, "General")
+
+
+class _Formats:
+    """The workbook's cell formats, created once and cached by (kind, number format)."""
+
+    KINDS: ClassVar[dict[str, dict[str, Any]]] = {
+        "input": {"bg_color": INPUT_FILL, "font_color": INPUT_FONT, "border": 1,
+                  "border_color": "#BFBFBF", "locked": False},
+        "formula": {"border": 1, "border_color": "#E0E0E0"},
+        "value": {"bg_color": VALUE_FILL, "border": 1, "border_color": "#E0E0E0"},
+        "label": {"border": 1, "border_color": "#E0E0E0"},
+        "text": {"text_wrap": True, "valign": "top", "border": 1, "border_color": "#E0E0E0"},
+    }
+
+    def __init__(self, wb: Workbook):
+        self.wb = wb
+        self.title = wb.add_format({"bold": True, "font_size": 14, "font_color": HEADER_FILL})
+        self.subtitle = wb.add_format({"bold": True, "font_size": 11,
+                                       "font_color": HEADER_FILL})
+        self.note = wb.add_format({"italic": True, "font_color": "#595959", "text_wrap": False})
+        self.wrap_note = wb.add_format({"italic": True, "font_color": "#595959",
+                                        "text_wrap": True, "valign": "top"})
+        self.header = wb.add_format({"bold": True, "text_wrap": True, "valign": "top",
+                                     "font_color": "#FFFFFF", "bg_color": HEADER_FILL,
+                                     "border": 1, "border_color": "#FFFFFF"})
+        self.group = wb.add_format({"bold": True, "bg_color": GROUP_FILL, "border": 1,
+                                    "border_color": "#FFFFFF", "align": "left"})
+        self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
+        self.bold = wb.add_format({"bold": True})
+        self.pass_ = wb.add_format({"bg_color": PASS_FILL})
+        self.fail = wb.add_format({"bg_color": FAIL_FILL, "bold": True})
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def cell(self, kind: str, num_format: str = "General") -> Any:
+        key = (kind, num_format)
+        if key not in self._cache:
+            self._cache[key] = self.wb.add_format({**self.KINDS[kind],
+                                                   "num_format": num_format})
+        return self._cache[key]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table written to a sheet."""
+
+    key: str
+    header: str
+    num_format: str = "General"
+    kind: str = "value"  # input | formula | value | label | text
+    width: float = 14.0
+
+
+
+def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any,
+                 date_fmt: Any = None) -> None:
+    value = plain(value)
+    if is_missing(value):
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value, fmt)
+    elif isinstance(value, int | float):
+        if math.isinf(value):
+            ws.write_string(row, col, "inf" if value > 0 else "-inf", fmt)
+        else:
+            ws.write_number(row, col, value, fmt)
+    elif isinstance(value, datetime.date):
+        ws.write_datetime(row, col, value, date_fmt or fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)
+
+
+def _write_table(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, columns: Sequence[Column],
+                 row: int, col: int = 0) -> tuple[int, int]:
+    """Write ``df[columns]`` with a header row at ``row``; returns (first, last) data row."""
+    for j, c in enumerate(columns):
+        ws.write_string(row, col + j, c.header, fmts.header)
+        ws.set_column(col + j, col + j, c.width)
+    first = row + 1
+    for j, c in enumerate(columns):
+        fmt = fmts.cell(c.kind, c.num_format)
+        date_fmt = fmts.cell(c.kind, DATE_FORMAT)
+        values = df[c.key].tolist() if c.key in df.columns else [None] * len(df)
+        for i, value in enumerate(values):
+            _write_value(ws, first + i, col + j, value, fmt, date_fmt)
+    return first, first + len(df) - 1
+
+
+def _sheet_title(ws: Worksheet, fmts: _Formats, title: str, note: str) -> None:
+    ws.write_string(0, 0, title, fmts.title)
+    ws.write_string(1, 0, note, fmts.note)
+    ws.set_row(0, 20)
+
+
+def _define_block(wb: Workbook, name: str, sheet: str, first_row: int, first_col: int,
+                  last_row: int, last_col: int) -> None:
+    ref = (f"{xl_rowcol_to_cell(first_row, first_col, True, True)}:"
+           f"{xl_rowcol_to_cell(last_row, last_col, True, True)}")
+    wb.define_name(name, f"={_quote(sheet)}!{ref}")
+
+
+def _quote(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+def _ref(sheet: str, row: int, col: int, absolute: bool = False) -> str:
+    return f"{_quote(sheet)}!{xl_rowcol_to_cell(row, col, absolute, absolute)}"
+
+
+def _col_range(sheet: str, col: int, first: int, last: int) -> str:
+    return (f"{_quote(sheet)}!{xl_rowcol_to_cell(first, col, True, True)}:"
+            f"{xl_rowcol_to_cell(last, col, True, True)}")
+
+
+def _setup_print(ws: Worksheet, header_row: int | None = None) -> None:
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    if header_row is not None:
+        ws.repeat_rows(header_row)
+
+
+#: Layout of the live tables: header row and first data row (0-based).
+GROUP_ROW = 4
+HEADER_ROW = 5
+DATA_ROW = 6
+
+
+def _table_sheet(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, cols: Sequence[Column],
+                 header_row: int = 3, freeze_cols: int = 0, row_height: float = 48) -> int:
+    """A sheet whose body is one table: header, frozen panes, filter, print setup."""
+    _, last = _write_table(ws, fmts, df, cols, header_row)
+    ws.set_row(header_row, row_height)
+    ws.freeze_panes(header_row + 1, freeze_cols)
+    if len(df):
+        ws.autofilter(header_row, 0, last, len(cols) - 1)
+    _setup_print(ws, header_row)
+    return last
+
+
+def _unit_from_name(name: str) -> str:
+    for suffix, unit in (("_kwh", "kWh"), ("_kw", "kW"), ("_gw", "GW"), ("_gwh", "GWh"),
+                         ("_share", "fraction"), ("share", "fraction")):
+        if name.endswith(suffix):
+            return unit
+    if name == "hour":
+        return "h"
+    return ""
+
+
+def _guess_format(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "General"
+    if pd.api.types.is_integer_dtype(series):
+        return "0"
+    if pd.api.types.is_float_dtype(series):
+        return "#,##0.000"
+    return "General"
+
+
+def _sheet(wb: Workbook, name: str) -> Worksheet:
+    """The worksheet ``name``: the one the writer created in its place, or a new one."""
+    return wb.get_worksheet_by_name(name) or wb.add_worksheet(name)

@@ -1,0 +1,77 @@
+"""Judgement sheets: comparators, triggers, scorecard, implications, evidence."""
+
+from __future__ import annotations
+
+import pandas as pd
+from xlsxwriter.workbook import Workbook
+
+from evflex.outputs.content import VERDICT_FILLS
+from evflex.outputs.workbook.cells import (
+    Column,
+    _Formats,
+    _guess_format,
+    _sheet,
+    _sheet_title,
+    _table_sheet,
+    _unit_from_name,
+)
+
+# ---------------------------------------------------------------- judgement and sources
+#: Wide text columns of the judgement tables.
+TEXT_COLUMNS = {"source", "note", "rule", "evidence", "detail", "text", "implication",
+                "reason", "reasons", "description", "summary", "proposed_change", "why",
+                "consequence", "action"}
+
+
+def generic_columns(df: pd.DataFrame) -> list[Column]:
+    """Columns for a table whose layout this module does not fix (the judgement's)."""
+    cols = []
+    for name in df.columns:
+        key = str(name)
+        series = df[name]
+        if key in TEXT_COLUMNS:
+            cols.append(Column(key, key, kind="text", width=60))
+        elif key == "year" or (key.endswith("_year") and pd.api.types.is_integer_dtype(series)):
+            cols.append(Column(key, key, "0", kind="label", width=7))
+        elif pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            unit = _unit_from_name(key)
+            if key in ("derate",) or unit == "fraction":
+                cols.append(Column(key, f"{key} [fraction]", "0.0%"))
+            elif "cost" in key:
+                cols.append(Column(key, key, "#,##0.0"))
+            else:
+                cols.append(Column(key, key, _guess_format(series)))
+        else:
+            width = min(40.0, max(10.0, float(series.astype(str).str.len().max() or 10) + 2))
+            cols.append(Column(key, key, kind="label", width=width))
+    return cols
+
+
+def _write_judgement(wb: Workbook, fmts: _Formats, sheet: str, key: str, about: str,
+                     df: pd.DataFrame | None) -> int:
+    """The sheet of one judgement table; returns its last row (3 when it has none)."""
+    ws = _sheet(wb, sheet)
+    _sheet_title(ws, fmts, sheet, about)
+    if df is None:
+        ws.write_string(3, 0, f"Not in this run: the judgement layer produced no "
+                        f"'{key}' table (evflex.judgement.judge). The sheet fills in as soon "
+                        "as it does.", fmts.note)
+        return 3
+    cols = generic_columns(df)
+    last = _table_sheet(ws, fmts, df, cols, header_row=3, freeze_cols=1, row_height=32)
+    if not len(df):
+        ws.write_string(4, 0, "(no rows)", fmts.note)
+        return 4
+    names = [c.key for c in cols]
+    for flag in ("fired", "v2g_survives"):
+        if flag in names:
+            j = names.index(flag)
+            ws.conditional_format(4, j, last, j, {"type": "cell", "criteria": "==",
+                                                  "value": "TRUE", "format": fmts.pass_})
+    if "verdict" in names:
+        j = names.index("verdict")
+        for verdict, fill in VERDICT_FILLS.items():
+            ws.conditional_format(4, j, last, j, {
+                "type": "cell", "criteria": "==", "value": f'"{verdict}"',
+                "format": wb.add_format({"bg_color": fill, "bold": True})})
+    return last
