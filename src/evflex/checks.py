@@ -123,22 +123,33 @@ def check_funnel_monotone(results: Results) -> list[Check]:
 
 
 def _reconcile(stock: xr.DataArray, sales: xr.DataArray, retirements: xr.DataArray,
-               before: xr.DataArray | float) -> xr.DataArray:
+               before: xr.DataArray | float) -> tuple[xr.DataArray, xr.DataArray]:
+    """Error of ``stock = previous + sales - retirements`` and its round-off scale.
+
+    The scale is the largest term of the identity, not the stock alone: when a stock
+    falls to almost nothing, the float round-off of ``previous - retirements`` is
+    relative to ``previous``.
+    """
     previous = stock.shift(year=1)
     previous = previous.where(previous["year"] != stock["year"][0], before)
-    return stock - (previous + sales - retirements)
+    error = stock - (previous + sales - retirements)
+    scale = xr.concat([abs(stock), abs(previous), abs(sales), abs(retirements)],
+                      dim="term").max("term")
+    return error, scale
 
 
 def check_stock_reconciles(results: Results) -> list[Check]:
     """stock(t) = stock(t-1) + sales(t) - retirements(t), for all vehicles and for EVs."""
     ds = results.data
-    total = _reconcile(ds["stock"], ds["sales"], ds["retirements"], ds["stock_before"])
-    ev = _reconcile(ds["ev_stock_pt"], ds["ev_sales_pt"], ds["ev_retirements_pt"], 0.0)
+    total, total_scale = _reconcile(ds["stock"], ds["sales"], ds["retirements"],
+                                    ds["stock_before"])
+    ev, ev_scale = _reconcile(ds["ev_stock_pt"], ds["ev_sales_pt"], ds["ev_retirements_pt"],
+                              0.0)
     neg = float(-min(float(ds["retirements"].min()), float(ds["ev_retirements_pt"].min())))
     return [
-        _identity("stock_reconciles", total, ds["stock"],
+        _identity("stock_reconciles", total, total_scale,
                   "stock - (previous + sales - retirements)"),
-        _identity("ev_stock_reconciles", ev, ds["ev_stock_pt"],
+        _identity("ev_stock_reconciles", ev, ev_scale,
                   "EV stock by powertrain - (previous + EV sales - EV retirements)"),
         Check("retirements_nonnegative", neg <= 1e-6 * float(ds["stock"].max()), max(neg, 0.0),
               ">= 0 vehicles/year", "no vehicle comes back from retirement"),
@@ -224,19 +235,46 @@ def check_share_denominators(results: Results) -> list[Check]:
         anchored = (spec.scurve is not None and spec.scurve.anchor is not None
                     and spec.scurve.anchor.value == "bidirectional_models"
                     and spec.scurve.anchor.year == year and not spec.overrides)
-        stock_share_year = float(stock_share.sel(region=WORLD, segment=ALL_SEGMENTS, year=year))
         if anchored:
             diff = abs(modelled - converted)
             out.append(Check("model_count_converted_to_sales_share", diff <= 1e-9, diff,
                              "bidirectional sales share = converted model count",
                              f"model share {bm.model_share:g} x sales weight {bm.sales_weight:g}"
                              f" = sales share {converted:.4g} in {year}"))
-        out.append(Check("model_share_not_used_as_stock_share",
-                         stock_share_year < modelled or modelled == 0.0, stock_share_year,
-                         f"< sales share {modelled:.4g} in {year}",
-                         "the capable share of the stock is built from vintages, below the "
-                         "share of sales while adoption grows"))
+        out.append(_model_share_check(sales_share, stock_share, running_max, agg, year))
     return out
+
+
+def _model_share_check(sales_share: xr.DataArray, stock_share: xr.DataArray,
+                       running_max: xr.DataArray, agg: xr.Dataset, year: int) -> Check:
+    """The capable share of the World stock in the model-count year is built from vintages.
+
+    The stock share is a survival-weighted average of the sales shares of the vintages
+    in the stock, so it never exceeds the highest sales share to date; when adoption has
+    grown up to that year (the year's sales share is the highest so far and an earlier
+    vintage with EV sales had a lower one) it is strictly below the year's sales share.
+    Flat or falling sales shares are correct data, and the stock share may then equal or
+    exceed the year's sales share.
+    """
+    where: dict[str, str | int] = {"region": WORLD, "segment": ALL_SEGMENTS}
+    share = sales_share.sel(where)
+    stock_y = float(stock_share.sel({**where, "year": year}))
+    sales_y = float(share.sel(year=year))
+    peak = float(running_max.sel({**where, "year": year}))
+    earlier = share.sel(year=[y for y in share["year"].values if y < year])
+    had_sales = agg["ev_sales"].sel(where).sel(year=earlier["year"]) > 0
+    lowest = float(earlier.where(had_sales).min()) if bool(had_sales.any()) else sales_y
+    grew = sales_y >= peak * (1 - IDENTITY_RTOL) and lowest < sales_y * (1 - 1e-6)
+    if grew:
+        return Check("model_share_not_used_as_stock_share", stock_y < sales_y, stock_y,
+                     f"< sales share {sales_y:.4g} in {year}",
+                     "adoption grew: the capable share of the stock, built from vintages, "
+                     "is below the share of sales")
+    limit = peak * (1 + IDENTITY_RTOL) + 1e-12
+    return Check("model_share_not_used_as_stock_share", stock_y <= limit, stock_y,
+                 f"<= highest sales share to date {peak:.4g} in {year}",
+                 "sales share flat or falling: the capable share of the stock, built from "
+                 "vintages, does not exceed the highest share of sales")
 
 
 def check_calibration_anchors(results: Results) -> list[Check]:

@@ -177,6 +177,6 @@ def finish(results: Results, *, evidence: pd.DataFrame | None = None,
         from evflex.judgement import judge, load_evidence
 
         ledger = load_evidence() if evidence is None else evidence
-        judged = judge(results.frames(), ledger, results.scenario)
+        judged = judge(results, ledger)
     return Run(results=results, checks=checks, energy_funnel=funnel, judgement=judged,
                hourly=hourly, funnel_year=funnel_year)

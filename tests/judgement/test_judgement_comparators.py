@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from judgement_helpers import capacity_frame, states_frame
+from judgement_helpers import synthetic_run
 
 from evflex.judgement import CostsError, comparator_stack
 from evflex.judgement.comparators import (
@@ -19,9 +20,6 @@ from evflex.judgement.comparators import (
     run_derates,
 )
 from evflex.model import Results
-from evflex.scenario import load_scenario
-
-BASE = load_scenario("base")  # charger 7.2 kW, export 7.0 kW, 4-h peak, all constants
 
 
 def cost_rows(*rows: tuple[str, str, str, int, float, str]) -> pd.DataFrame:
@@ -34,15 +32,15 @@ GENERAL = [("all", "*", "discount_rate", 2025, 0.0, "1/year"),
            ("all", "*", "usd_per_eur", 2025, 2.0, "USD/EUR")]
 
 
-def synthetic_frames(year: int = 2050) -> dict[str, pd.DataFrame]:
-    """1 M managed EVs (of which 100 k V2G) with round capacities."""
-    states = states_frame({year: {"v2g": 0.1, "grid_managed": 0.9}}, ev_stock=1e6)
-    capacity = capacity_frame({year: {
+def synthetic_frames(year: int = 2050) -> SimpleNamespace:
+    """A run of 1 M managed EVs (of which 100 k V2G) with round capacities, split over
+    two regions (the comparator sums the run over its named dimensions)."""
+    return synthetic_run(year, {"v2g": 0.1, "grid_managed": 0.9}, 1e6, {
         "managed_envelope": 1e6, "shiftable_load": 1.44,  # 1e6 x 7.2 kW x 0.2
         "shiftable_energy": 7.2,  # GWh/day; nameplate 7.2 GW x 4 h = 28.8 GWh -> 0.25
         "v2g_plugged_at_peak": 6e4, "v2g_export_power": 0.35,  # 1e5 x 7 kW = 0.7 GW -> 0.5
-        "v2g_export_energy": 0.7, "naive_battery": 0.07}})  # 0.7 GW x 4 h = 2.8 GWh -> 0.25
-    return {"states": states, "capacity": capacity}
+        "v2g_export_energy": 0.7, "naive_battery": 0.07},  # 0.7 GW x 4 h = 2.8 GWh -> 0.25
+        {"charger_power_kw": 7.2, "export_power_kw": 7.0, "peak_duration_h": 4.0})
 
 
 def test_crf_closed_forms() -> None:
@@ -91,7 +89,7 @@ def test_storage_and_per_vehicle_costs_closed_form() -> None:
 
 
 def test_run_derates_are_deliverable_over_nameplate() -> None:
-    d = run_derates(synthetic_frames(), BASE, 2050)
+    d = run_derates(synthetic_frames(), 2050)
     assert d[("managed charging", "peak capacity")][0] == pytest.approx(0.2)
     assert d[("managed charging", "energy shifting")][0] == pytest.approx(0.25)
     assert d[("V2G", "peak capacity")][0] == pytest.approx(0.5)
@@ -110,7 +108,7 @@ def test_ranking_and_where_v2g_survives() -> None:
                       ("peaking plant", "*", "lifetime_power", 2025, 10, "years"),
                       ("peaking plant", "peak capacity", "derate", 2025, 1.0, "fraction"),
                       ("peaking plant", "frequency response", "derate", 2025, 1.0, "fraction"))
-    out = comparator_stack(synthetic_frames(), 2050, table, BASE)
+    out = comparator_stack(synthetic_frames(), 2050, table)
     assert tuple(out.columns) == COLUMNS
     out = out.set_index(["service", "option"])
     # V2G: 70/7 = 10 USD per nameplate kW-year
@@ -122,7 +120,7 @@ def test_ranking_and_where_v2g_survives() -> None:
     assert out["v2g_survives"].all()
     cheaper = table.copy()
     cheaper.loc[cheaper["item"] == "capex_power", "value"] = 180  # peaker now 18 USD/kW-year
-    again = comparator_stack(synthetic_frames(), 2050, cheaper, BASE).set_index(
+    again = comparator_stack(synthetic_frames(), 2050, cheaper).set_index(
         ["service", "option"])
     assert not again.loc["peak capacity", "v2g_survives"].any()  # 20 > 18
     assert again.loc["frequency response", "v2g_survives"].all()  # 10 / 0.6 = 16.7 < 18
@@ -131,7 +129,7 @@ def test_ranking_and_where_v2g_survives() -> None:
 def test_shipped_costs_cover_every_service_and_change_with_the_year(base_run: Results) -> None:
     table = load_costs()
     assert table["source"].str.strip().str.len().gt(0).all()
-    out = comparator_stack(base_run.frames(), (2030, 2050), scenario=base_run.scenario)
+    out = comparator_stack(base_run, (2030, 2050))
     assert set(out["service"]) == set(SERVICES)
     assert set(out["option"]) == set(OPTIONS)
     assert (out["derate"] <= 1.0 + 1e-12).all() and (out["derate"] > 0).all()
@@ -150,7 +148,7 @@ def test_shipped_costs_cover_every_service_and_change_with_the_year(base_run: Re
 
 def test_v2g_derate_follows_the_runs_capacity(base_run: Results) -> None:
     frames = base_run.frames()
-    out = comparator_stack(frames, 2050, scenario=base_run.scenario)
+    out = comparator_stack(base_run, 2050)
     row = out[(out["service"] == "peak capacity") & (out["option"] == "V2G")].iloc[0]
     cap = frames["capacity"].set_index(["region", "year", "metric"])["value"]
     st = frames["states"].set_index(["region", "segment", "year", "state"])["vehicles"]
@@ -167,14 +165,15 @@ def test_bad_cost_rows_and_years_are_refused() -> None:
     for column in ("option", "value", "source"):
         assert f"column '{column}'" in str(err.value)
     with pytest.raises(ValueError, match="not in the run"):
-        comparator_stack(synthetic_frames(), 2049, scenario=BASE)
+        comparator_stack(synthetic_frames(), 2049)
 
 
 def test_no_vehicles_gives_no_derate_and_no_survival() -> None:
-    frames = synthetic_frames()
-    frames["capacity"]["value"] = 0.0
-    frames["states"]["vehicles"] = 0.0
-    out = comparator_stack(frames, 2050, scenario=BASE)
+    run = synthetic_frames()
+    for name in run.data.data_vars:
+        if not str(name).startswith("param_"):
+            run.data[name] = run.data[name] * 0.0
+    out = comparator_stack(run, 2050)
     v2g = out[out["option"] == "V2G"]
     assert v2g["derate"].map(math.isnan).all()
     assert not out["v2g_survives"].any()

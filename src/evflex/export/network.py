@@ -102,29 +102,35 @@ def ev_network(nodes: pd.DataFrame, series: pd.DataFrame, year: int,
         n.add("Carrier", carrier)
     rows = nodes[nodes["year"] == year].set_index("region")
     ts = series[series["year"] == year]
-    for region, row in rows.iterrows():
-        r = str(region)
-        s = ts[ts["region"] == r].sort_values("hour")
+    regions = [str(r) for r in rows.index]
 
-        def hourly(column: str, s: pd.DataFrame = s) -> pd.Series:
-            return pd.Series(s[column].to_numpy(dtype=float), index=snapshots)
+    def hourly(column: str, suffix: str) -> pd.DataFrame:
+        wide = ts.pivot(index="hour", columns="region", values=column).loc[:, regions]
+        return pd.DataFrame(wide.to_numpy(dtype=float), index=snapshots,
+                            columns=[f"{r}{suffix}" for r in regions])
 
-        battery = f"{r} EV battery"
-        n.add("Bus", r, carrier="AC", unit="MW")
-        n.add("Bus", battery, carrier="EV battery", location=r, unit="MWh_el")
-        n.add("Load", f"{r} EV unmanaged charging", bus=r, carrier="EV unmanaged charging",
-              p_set=hourly("unmanaged_load"))
-        n.add("Load", f"{r} land transport EV", bus=battery, carrier="land transport EV",
-              p_set=hourly("driving_load"))
-        n.add("Link", f"{r} BEV charger", bus0=r, bus1=battery, carrier="BEV charger",
-              p_nom=float(row["charger_p_nom"]), efficiency=float(row["charger_efficiency"]),
-              p_max_pu=hourly("charger_p_max_pu"))
-        n.add("Store", battery, bus=battery, carrier="EV battery", e_cyclic=True,
-              e_nom=float(row["store_e_nom"]), e_max_pu=1.0,
-              e_min_pu=hourly("store_e_min_pu"))
-        n.add("Link", f"{r} V2G", bus0=battery, bus1=r, carrier="V2G",
-              p_nom=float(row["v2g_p_nom"]), efficiency=float(row["v2g_efficiency"]),
-              p_max_pu=hourly("v2g_p_max_pu"))
+    def static(column: str) -> list[float]:
+        return [float(v) for v in rows[column]]
+
+    battery = [f"{r} EV battery" for r in regions]
+    # one call per component type, all regions at once
+    n.add("Bus", regions, carrier="AC", unit="MW")
+    n.add("Bus", battery, carrier="EV battery", location=regions, unit="MWh_el")
+    n.add("Load", [f"{r} EV unmanaged charging" for r in regions], bus=regions,
+          carrier="EV unmanaged charging",
+          p_set=hourly("unmanaged_load", " EV unmanaged charging"))
+    n.add("Load", [f"{r} land transport EV" for r in regions], bus=battery,
+          carrier="land transport EV", p_set=hourly("driving_load", " land transport EV"))
+    n.add("Link", [f"{r} BEV charger" for r in regions], bus0=regions, bus1=battery,
+          carrier="BEV charger", p_nom=static("charger_p_nom"),
+          efficiency=static("charger_efficiency"),
+          p_max_pu=hourly("charger_p_max_pu", " BEV charger"))
+    n.add("Store", battery, bus=battery, carrier="EV battery", e_cyclic=True,
+          e_nom=static("store_e_nom"), e_max_pu=1.0,
+          e_min_pu=hourly("store_e_min_pu", " EV battery"))
+    n.add("Link", [f"{r} V2G" for r in regions], bus0=battery, bus1=regions, carrier="V2G",
+          p_nom=static("v2g_p_nom"), efficiency=static("v2g_efficiency"),
+          p_max_pu=hourly("v2g_p_max_pu", " V2G"))
     return n
 
 

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-from evflex.scenario import Scenario
+from evflex.model import Results
 
 SERVICES = ("peak capacity", "energy shifting", "frequency response",
             "distribution congestion relief", "resilience/backup")
@@ -172,51 +173,51 @@ def cost_per_kw_year(table: pd.DataFrame, option: str, year: int, unit_kw: float
 
 
 # ----------------------------------------------------------------------------- the run
-def _world(frames: Mapping[str, pd.DataFrame], year: int) -> dict[str, float]:
-    cap = frames["capacity"]
-    rows = cap[(cap["region"] == "World") & (cap["year"] == year)]
-    out = {str(m): float(v) for m, v in zip(rows["metric"], rows["value"], strict=True)}
-    st = frames["states"]
-    srows = st[(st["region"] == "World") & (st["segment"] == "all") & (st["year"] == year)]
-    for s, v in zip(srows["state"], srows["vehicles"], strict=True):
+def _total(da: xr.DataArray, *keep: str) -> xr.DataArray:
+    return da.sum([d for d in da.dims if d not in keep])
+
+
+def _run_totals(results: Results, year: int) -> dict[str, float]:
+    """The run's capacity metrics and state counts in a year, summed over regions and
+    segments by named dimensions."""
+    ds = results.data
+    out = {str(n).removeprefix("capacity_"): float(_total(ds[n], "year").sel(year=year))
+           for n in ds.data_vars if str(n).startswith("capacity_")}
+    states = _total(ds["states"], "state", "year").sel(year=year)
+    for s, v in zip(states["state"].values, states.values, strict=True):
         out[f"state:{s}"] = float(v)
     return out
 
 
-def _weighted_parameter(frames: Mapping[str, pd.DataFrame], scenario: Scenario, name: str,
-                        year: int, states: Iterable[str]) -> float:
-    """A scenario parameter in a year, averaged over regions and segments by vehicles."""
-    from evflex.scenario.evaluate import evaluate
-
-    values = evaluate(scenario, name, np.array([float(year)]))[..., 0]  # (R, S)
-    st = frames["states"]
-    rows = st[(st["year"] == year) & st["state"].isin(list(states))]
-    weights = np.zeros_like(values)
-    for i, region in enumerate(scenario.regions):
-        for j, segment in enumerate(scenario.segments):
-            hit = rows[(rows["region"] == region) & (rows["segment"] == segment)]
-            weights[i, j] = float(hit["vehicles"].sum())
-    if weights.sum() <= 0:
+def _weighted_parameter(results: Results, name: str, year: int, states: Iterable[str]
+                        ) -> float:
+    """A run parameter in a year, averaged over regions and segments by the vehicles in
+    ``states`` (the values the run used, from its dataset)."""
+    ds = results.data
+    values = ds[f"param_{name}"].sel(year=year)
+    weights = ds["states"].sel(year=year, state=list(states)).sum("state")
+    total = float(weights.sum())
+    if total <= 0:
         return float(values.mean())
-    return float((values * weights).sum() / weights.sum())
+    return float((values * weights).sum() / total)
 
 
-def run_derates(frames: Mapping[str, pd.DataFrame], scenario: Scenario, year: int
+def run_derates(results: Results, year: int
                 ) -> dict[tuple[str, str], tuple[float, str, float]]:
     """Derates of managed charging and V2G from the run, keyed (option, service).
 
     Values are (derate [fraction], basis text, nameplate kW per vehicle). NaN where the run
     has no such vehicles in that year.
     """
-    w = _world(frames, year)
-    peak_h = _weighted_parameter(frames, scenario, "peak_duration_h", year, ("v2g",))
+    w = _run_totals(results, year)
+    peak_h = _weighted_parameter(results, "peak_duration_h", year, ("v2g",))
     out: dict[tuple[str, str], tuple[float, str, float]] = {}
 
     def ratio(num: float, den: float) -> float:
         return min(1.0, num / den) if den > 0 else math.nan
 
     # managed charging: the managed envelope charging at its nameplate charger power
-    kw_c = _weighted_parameter(frames, scenario, "charger_power_kw", year,
+    kw_c = _weighted_parameter(results, "charger_power_kw", year,
                                ("v2g", "v2h_v2b", "grid_managed"))
     envelope = w.get("managed_envelope", math.nan)
     nameplate_gw = envelope * kw_c / KW_PER_GW
@@ -233,7 +234,7 @@ def run_derates(frames: Mapping[str, pd.DataFrame], scenario: Scenario, year: in
              f"/ (nameplate x {peak_h:g} h)")):
         out[("managed charging", service)] = (d, b, kw_c)
     # V2G: active V2G vehicles exporting at their nameplate
-    kw_e = _weighted_parameter(frames, scenario, "export_power_kw", year, ("v2g",))
+    kw_e = _weighted_parameter(results, "export_power_kw", year, ("v2g",))
     v2g = w.get("state:v2g", math.nan)
     nameplate_gw = v2g * kw_e / KW_PER_GW
     power = ratio(w.get("v2g_export_power", math.nan), nameplate_gw)
@@ -253,25 +254,18 @@ def run_derates(frames: Mapping[str, pd.DataFrame], scenario: Scenario, year: in
     return out
 
 
-def comparator_stack(frames: Mapping[str, pd.DataFrame], years: int | Iterable[int] | None = None,
-                     costs: pd.DataFrame | Path | str | None = None,
-                     scenario: Scenario | None = None) -> pd.DataFrame:
+def comparator_stack(results: Results, years: int | Iterable[int] | None = None,
+                     costs: pd.DataFrame | Path | str | None = None) -> pd.DataFrame:
     """Cost per delivered kW-year of every option for every service, ranked, by year.
 
     Parameters
     ----------
-    frames : the run's tables (``capacity`` and ``states`` are read).
+    results : the model run; its dataset's capacity, states and parameters are read.
     years : years to compare (default 2030, 2050 and the run's last year).
     costs : a cost file or table (default: the shipped ``comparator_costs.csv``).
-    scenario : the run's scenario, for the nameplate charger and export power and the peak
-        duration; default the shipped ``base`` scenario.
     """
     table = load_costs(costs)
-    if scenario is None:
-        from evflex.scenario import load_scenario
-
-        scenario = load_scenario()
-    run_years = sorted(int(y) for y in frames["capacity"]["year"].unique())
+    run_years = sorted(int(y) for y in results.data["year"].values)
     if years is None:
         wanted = [y for y in (2030, 2050, run_years[-1]) if y in run_years]
     else:
@@ -282,7 +276,7 @@ def comparator_stack(frames: Mapping[str, pd.DataFrame], years: int | Iterable[i
                          f"{run_years[0]} to {run_years[-1]})")
     rows = []
     for year in sorted(set(wanted)):
-        derates = run_derates(frames, scenario, year)
+        derates = run_derates(results, year)
         for option in OPTIONS:
             opt = table[table["option"] == option]
             for service in SERVICES:

@@ -362,7 +362,8 @@ def validate_frame(evidence: pd.DataFrame, label: str = "(evidence table)") -> p
 
 def series(evidence: pd.DataFrame, measures: tuple[str, ...] | list[str],
            pathway: str | None = None) -> dict[tuple[str, str], pd.DataFrame]:
-    """Rows of the given measures, split into series keyed (indicator, region), by date."""
+    """Rows of the given measures, split into series keyed (indicator, region), by date
+    (each keeps the ledger's row labels)."""
     if evidence.empty:
         return {}
     mask = evidence["indicator"].map(measure_of).isin(list(measures))
@@ -370,5 +371,5 @@ def series(evidence: pd.DataFrame, measures: tuple[str, ...] | list[str],
         mask &= evidence["pathway"] == pathway
     out = {}
     for (ind, region), rows in evidence[mask].groupby(["indicator", "region"], sort=True):
-        out[(str(ind), str(region))] = rows.sort_values("date").reset_index(drop=True)
+        out[(str(ind), str(region))] = rows.sort_values("date", kind="stable")
     return out

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from evflex.paths import midpoint_through
+from evflex.scenario.reader import ReadProblem, read_mapping
 from evflex.scenario.schema import Parameter, PathSpec, Scenario, SchemaProblem
 
 #: Regions for which the shipped IEA extract gives history (World is their sum).
@@ -30,6 +30,10 @@ KNOWN_REGIONS = ("China", "Europe", "USA", "RestOfWorld")
 PATH_FORMS = ("value", "scurve", "points")
 #: The shipped scenario used when none is named.
 DEFAULT_SCENARIO = "base"
+#: Longest ``extends`` chain (files) and name [characters].
+MAX_EXTENDS, MAX_NAME = 16, 255
+#: Problems listed at most; the rest are counted in one last line.
+MAX_PROBLEMS = 50
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,11 @@ def resolve_path(name_or_path: str | Path | None) -> Path:
     if name_or_path is None:
         name_or_path = DEFAULT_SCENARIO
     path = Path(name_or_path)
-    if path.exists():
-        return path
+    try:
+        if path.exists():
+            return path
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        pass
     shipped = shipped_scenarios()
     if str(name_or_path) in shipped:
         return shipped[str(name_or_path)]
@@ -110,7 +117,7 @@ def resolve_path(name_or_path: str | Path | None) -> Path:
             Problem(
                 "scenario",
                 "no such file or shipped scenario",
-                repr(str(name_or_path)),
+                _short(str(name_or_path)),
                 f"an existing YAML file or one of {sorted(shipped)}",
             )
         ],
@@ -119,24 +126,10 @@ def resolve_path(name_or_path: str | Path | None) -> Path:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(
-            str(path), [Problem("(file)", f"invalid YAML at {where}: {problem}", "text", "YAML")]
-        ) from None
-    except OSError as exc:
-        raise ScenarioError(
-            str(path), [Problem("(file)", f"cannot read: {exc.strerror}", str(path), "a file")]
-        ) from None
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            str(path),
-            [Problem("(file)", "not a mapping", type(data).__name__, "a YAML mapping of keys")],
-        )
-    return data
+        return read_mapping(path)
+    except ReadProblem as exc:
+        raise ScenarioError(str(path), [Problem("(file)", exc.problem, exc.got, exc.expected)]
+                            ) from None
 
 
 def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -177,12 +170,24 @@ def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent_name = data.pop("extends", None)
     if parent_name is None:
         return data
-    if not isinstance(parent_name, str):
+    if not isinstance(parent_name, str) or not parent_name.strip():
         raise ScenarioError(
-            str(path), [Problem("extends", "not a name", repr(parent_name), "a scenario name")]
+            str(path), [Problem("extends", "not a name", _short(parent_name), "a scenario name")]
         )
+    if len(parent_name) > MAX_NAME or "\0" in parent_name:
+        raise ScenarioError(str(path), [Problem(
+            "extends", "name too long or not printable", _short(parent_name),
+            f"a scenario name or file of at most {MAX_NAME} characters")])
+    if len(_seen) >= MAX_EXTENDS:
+        raise ScenarioError(str(path), [Problem(
+            "extends", "chain of extends too long", f"more than {MAX_EXTENDS} files",
+            f"at most {MAX_EXTENDS} files")])
     sibling = path.parent / f"{parent_name}.yaml"
-    parent_path = sibling if sibling.exists() else resolve_path(parent_name)
+    try:
+        use_sibling = sibling.is_file()
+    except (OSError, ValueError):
+        use_sibling = False
+    parent_path = sibling if use_sibling else resolve_path(parent_name)
     if parent_path.resolve() in _seen:
         raise ScenarioError(
             str(path),
@@ -249,6 +254,10 @@ def _expected(err: Any) -> str:
         return "one of " + ", ".join(allowed) if allowed else "no such key"
     if kind == "missing":
         return "a value"
+    if kind == "finite_number":
+        return "a finite number"
+    if kind in ("float_type", "float_parsing"):
+        return "a number"
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return kind.removesuffix("_type").removesuffix("_parsing").replace("_", " ")
     if kind == "too_short":
@@ -309,7 +318,7 @@ def _check_path(name: str, where: str, spec: PathSpec, info: ParameterInfo,
                     _short(anchor), f"between {sc.start} and {sc.end}"))
     for path, v in values:
         lo, hi = info.min, info.max
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
+        if not ((lo is None or v >= lo) and (hi is None or v <= hi)):
             problems.append(Problem(path, f"out of range for {name} [{info.unit}]", _short(v),
                                     f"between {lo} and {hi}" if hi is not None else f">= {lo}"))
     return problems
@@ -454,15 +463,37 @@ def cross_check(scenario: Scenario) -> list[Problem]:
 
 
 def parse(data: dict[str, Any], source: str = "(scenario)") -> Scenario:
-    """Validate a scenario mapping (``extends`` already merged)."""
+    """Validate a scenario mapping (``extends`` already merged).
+
+    Schema first, then the registry (units, bounds, keys), then the cross-field rules of
+    :mod:`evflex.scenario.rules`; raises :class:`ScenarioError` with one line per problem.
+    """
+    from evflex.scenario.rules import rule_problems
+
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(source, _from_validation_error(exc)) from None
+        raise ScenarioError(source, _capped(_from_validation_error(exc))) from None
+    except (RecursionError, ValueError, OverflowError, TypeError) as exc:
+        raise ScenarioError(source, [Problem("(scenario)", f"cannot be validated: "
+                                             f"{type(exc).__name__}", _short(str(exc)),
+                                             "a scenario mapping")]) from None
     problems = cross_check(scenario)
+    if not problems:
+        problems = rule_problems(scenario)
     if problems:
-        raise ScenarioError(source, problems)
+        raise ScenarioError(source, _capped(problems))
     return scenario
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    """At most :data:`MAX_PROBLEMS` problems, the rest counted in one last line."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    return [*problems[:MAX_PROBLEMS],
+            Problem("(scenario)", f"{rest} more problem(s) not listed", f"{len(problems)}",
+                    f"at most {MAX_PROBLEMS} listed")]
 
 
 def load_scenario(name_or_path: str | Path | None = None) -> Scenario:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 ASSUMPTION = "assumption"
 
@@ -38,15 +38,16 @@ class SchemaProblem(ValueError):
 
 
 class StrictModel(BaseModel):
-    """Base: unknown keys are errors, values are not coerced from other types."""
+    """Base: unknown keys are errors, values are not coerced from other types (no ``true``
+    or ``"1.5"`` taken as a number), and numbers are finite (no NaN, no infinity)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Anchor(StrictModel):
     """A point an S-curve must pass through; the midpoint is solved from it."""
 
-    year: int
+    year: Annotated[int, Field(ge=1900, le=2300)]
     value: float | Literal["bidirectional_models"] = Field(
         description="Value at the anchor year, or 'bidirectional_models' to take the "
         "sales share converted from the V2G-capable model count."
@@ -72,6 +73,8 @@ class SCurve(StrictModel):
 
 
 Year = Annotated[int, Field(ge=1900, le=2300)]
+#: A year as a mapping key: also read from its digits, as JSON and YAML dumps write keys.
+KeyYear = Annotated[int, Strict(False), Field(ge=1900, le=2300)]
 
 #: Distribution kinds → the fields each needs (besides ``kind``) and may take.
 DISTRIBUTION_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -154,7 +157,7 @@ class Distribution(StrictModel):
 
 
 #: What a distribution can vary: a path's ``value``, an S-curve's numbers, or a point.
-DistTarget = Literal["value", "start", "end", "midpoint", "steepness"] | Year
+DistTarget = Literal["value", "start", "end", "midpoint", "steepness"] | KeyYear
 
 
 class PathSpec(StrictModel):
@@ -162,7 +165,7 @@ class PathSpec(StrictModel):
 
     value: float | None = None
     scurve: SCurve | None = None
-    points: dict[Year, float] | None = None
+    points: dict[KeyYear, float] | None = None
     source: str | None = None
     year: Year | None = None
     note: str | None = None
@@ -268,7 +271,7 @@ class BidirectionalModels(StrictModel):
     """
 
     year: Year
-    capable_models: Annotated[int, Field(ge=0)]
+    capable_models: Annotated[int, Field(ge=0, le=100_000)]
     model_share: Annotated[float, Field(gt=0, le=1)]
     sales_weight: Annotated[float, Field(gt=0, le=50)]
     source: str

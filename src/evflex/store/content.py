@@ -65,9 +65,11 @@ def scenario_text(scenario: Scenario, source: str | Path | None) -> tuple[str, s
 
 def load_text(text: str, source: str) -> Scenario:
     """A scenario from stored YAML text; :class:`ScenarioError` if it no longer validates."""
+    from evflex.scenario.reader import ReadProblem, load_yaml
+
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = load_yaml(text)
+    except ReadProblem:
         data = None
     if not isinstance(data, dict):
         raise ScenarioError(source, [Problem("(stored scenario)", "not a YAML mapping",

@@ -335,8 +335,10 @@ def _sections_of(player: str, changes: pd.DataFrame) -> list[tuple[str, ...]]:
 
 
 def _strip_uncertainty(data: dict[str, Any]) -> dict[str, Any]:
-    """Distributions and correlations removed: a single run does not read them."""
+    """Distributions, correlations and calibration targets removed: the engine's outputs
+    compared here do not read them (and A's targets need not lie on B's year axis)."""
     data.pop("uncertainty", None)
+    data.pop("calibration", None)
     for param in data.get("parameters", {}).values():
         param.pop("dist", None)
         for spec in param.get("overrides", {}).values():
@@ -435,6 +437,12 @@ class Diff:
 
 
 def _verdicts(a: Side, b: Side) -> pd.DataFrame:
+    """Checks and scorecard verdicts of both sides, side by side.
+
+    A side without stored tables (a shipped scenario name, a scenario file, or a run
+    recorded without them) is run through the pipeline with the shipped evidence, so
+    that a verdict change always appears.
+    """
     from evflex.pipeline import run
 
     rows = []
@@ -451,17 +459,13 @@ def _verdicts(a: Side, b: Side) -> pd.DataFrame:
     for check in list(dict.fromkeys([*ca.index, *cb.index])):
         va, vb = str(ca.get(check, "(none)")), str(cb.get(check, "(none)"))
         rows.append({"kind": "check", "item": check, "a": va, "b": vb, "changed": va != vb})
-    if "scorecard" in tables["a"] and "scorecard" in tables["b"]:
-        sa, sb = tables["a"]["scorecard"], tables["b"]["scorecard"]
-        key = next((c for c in ("pathway", "item", "name") if c in sa.columns), sa.columns[0])
-        col = next((c for c in ("verdict", "status") if c in sa.columns), sa.columns[-1])
-        ma = sa.set_index(key)[col].astype(str)
-        mb = sb.set_index(key)[col].astype(str) if key in sb.columns and col in sb.columns \
-            else pd.Series(dtype=str)
-        for item in list(dict.fromkeys([*ma.index, *mb.index])):
-            va, vb = str(ma.get(item, "(none)")), str(mb.get(item, "(none)"))
-            rows.append({"kind": "scorecard", "item": item, "a": va, "b": vb,
-                         "changed": va != vb})
+    sa, sb = tables["a"]["scorecard"], tables["b"]["scorecard"]
+    ma = sa.set_index("pathway")["verdict"].astype(str)
+    mb = sb.set_index("pathway")["verdict"].astype(str)
+    for item in list(dict.fromkeys([*ma.index, *mb.index])):
+        va, vb = str(ma.get(item, "(none)")), str(mb.get(item, "(none)"))
+        rows.append({"kind": "scorecard", "item": item, "a": va, "b": vb,
+                     "changed": va != vb})
     return pd.DataFrame(rows, columns=["kind", "item", "a", "b", "changed"])
 
 

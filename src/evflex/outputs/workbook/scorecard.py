@@ -52,6 +52,19 @@ def _run_share_year(spec: Mapping[str, Any], evidence: pd.DataFrame, pathway: st
     return int(year)
 
 
+def _world_totals(states: pd.DataFrame) -> Any:
+    """The States table's World, all-segment counts as a (state, year) DataArray: the same
+    totals the scorecard sums from the run, read from the block the formulas point at."""
+    world = states[(states["region"] == "World") & (states["segment"] == "all")]
+    return world.set_index(["state", "year"])["vehicles"].to_xarray()
+
+
+def _share_refs(rules: Mapping[str, Any], pathway: str, st: _StatesLayout, year: int) -> str:
+    wr = st.world_first + list(st.years).index(year)
+    return "(" + "+".join(_ref(SHEET_STATES, wr, st.world_share_col[s])
+                          for s in rules["pathway_states"][pathway]) + ")"
+
+
 def _condition(cond: Mapping[str, Any], cell: str) -> str:
     test = f"{cell}{EXCEL_OPS[cond['op']]}{float(cond['value'])!r}"
     missing = "TRUE" if cond.get("missing") else "FALSE"
@@ -83,7 +96,8 @@ def write_live_scorecard(wb: Workbook, fmts: _Formats, sheet: str, row: int,
     pathways = [str(p) for p in score["pathway"]]
     evidence = evidence.assign(date=pd.to_datetime(evidence["date"], errors="coerce"))
     try:
-        metrics = {p: compute_metrics(evidence, tables, p, rules) for p in pathways}
+        totals = _world_totals(tables["states"])
+        metrics = {p: compute_metrics(evidence, totals, p, rules) for p in pathways}
         recomputed = [str(decide(metrics[p], rules)[0]["verdict"]) for p in pathways]
     except (KeyError, ValueError, TypeError) as exc:  # a ledger the rules cannot read
         recomputed, reason = [], f" ({type(exc).__name__}: {exc})"
@@ -122,10 +136,18 @@ def write_live_scorecard(wb: Workbook, fmts: _Formats, sheet: str, row: int,
                 if y not in years:
                     ws.write_blank(r, j, None, value_fmt)
                     continue
-                wr = st.world_first + years.index(y)
-                refs = "+".join(_ref(SHEET_STATES, wr, st.world_share_col[s])
-                                for s in rules["pathway_states"][pathway])
-                ws.write_formula(r, j, f"={refs}", share_fmt, value)
+                ws.write_formula(r, j, f"={_share_refs(rules, pathway, st, y)}", share_fmt,
+                                 value)
+            elif spec["kind"] == "run_growth":
+                y0 = _run_share_year({"year": spec["from"]}, evidence, pathway, years)
+                y1 = min(y0 + int(spec["years"]), years[-1])
+                if y0 not in years or y1 <= y0 or math.isnan(value):
+                    ws.write_blank(r, j, None, value_fmt)
+                    continue
+                a, b = _share_refs(rules, pathway, st, y0), _share_refs(rules, pathway, st, y1)
+                ws.write_formula(r, j, f"=IF({a}>0,({b}/{a})^(1/{y1 - y0})-1,"
+                                       f"IF({b}>0,{INFINITE!r},0))", share_fmt,
+                                 INFINITE if math.isinf(value) else value)
             elif math.isnan(value):
                 ws.write_blank(r, j, None, value_fmt)
             else:
