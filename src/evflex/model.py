@@ -283,17 +283,30 @@ class Results:
             xr.where(out["state"] == "outside", 1.0, 0.0))
         return out
 
-    def frames(self) -> dict[str, pd.DataFrame]:
+    def frames(self, regions: list[str] | None = None) -> dict[str, pd.DataFrame]:
         """The output tables ``states``, ``fleet``, ``funnel`` and ``capacity``.
 
-        Computed once per run; treat the frames as read-only (copy before changing).
+        ``regions``: keep only these regions and the aggregates that contain any of them
+        (:meth:`output_regions`); by default every region and aggregate. Computed once
+        per run; treat the frames as read-only (copy before changing).
         """
-        return dict(self._frames)
+        out = self._frames
+        if regions is None:
+            return dict(out)
+        keep = self.output_regions(regions)
+        return {name: df[df["region"].isin(keep)].reset_index(drop=True)
+                for name, df in out.items()}
 
     @cached_property
     def _frames(self) -> dict[str, pd.DataFrame]:
         return {"states": self.states_frame(), "fleet": self.fleet_frame(),
                 "funnel": self.funnel_frame(), "capacity": self.capacity_frame()}
+
+    def output_regions(self, regions: list[str]) -> list[str]:
+        """``regions`` of the run, then every aggregate (block, World) containing one."""
+        chosen = [r for r in self.scenario.regions if r in set(regions)]
+        blocks = [b for b, members in self.blocks.items() if set(members) & set(chosen)]
+        return [*chosen, *blocks, WORLD]
 
     def history_frame(self) -> pd.DataFrame:
         """Modelled EV stock against the IEA series, every region and aggregate, history.

@@ -59,6 +59,8 @@ class Run:
         (empty when the run was made with ``judgement=False``).
     hourly : the simulated hourly profile and availability, when vehicles were simulated.
     funnel_year : the year of the energy funnel.
+    regions : the regions the tables keep (with the aggregates containing them), or
+        ``None`` for every region; the run itself always covers the whole scenario.
     """
 
     results: Results
@@ -67,6 +69,7 @@ class Run:
     judgement: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     hourly: pd.DataFrame | None = None
     funnel_year: int = DEFAULT_FUNNEL_YEAR
+    regions: list[str] | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -80,10 +83,16 @@ class Run:
     @cached_property
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the run, in the order ``evflex run`` writes them."""
-        out: dict[str, pd.DataFrame] = dict(self.results.frames())
+        out: dict[str, pd.DataFrame] = dict(self.results.frames(self.regions))
         out["checks"] = self.checks
         out["energy_funnel"] = self.energy_funnel
         out["assumptions"] = parameter_table(self.scenario)
+        if self.results.blocks:  # a country run: each region's EV stock against the IEA's
+            history = self.results.history_frame()
+            if self.regions is not None:
+                keep = self.results.output_regions(self.regions)
+                history = history[history["region"].isin(keep)].reset_index(drop=True)
+            out["history"] = history
         if self.hourly is not None:
             out["hourly"] = self.hourly
         for name in JUDGEMENT_TABLES:
@@ -122,6 +131,7 @@ def run(scenario: Scenario | str | Path | None = None, *,
         simulate: SimulationConfig | None = None,
         availability: Availability | None = None,
         funnel_year: int | None = None,
+        regions: list[str] | None = None,
         judgement: bool = True,
         progress: Callable[[int, int], None] | None = None) -> Run:
     """Run a scenario end to end.
@@ -135,6 +145,7 @@ def run(scenario: Scenario | str | Path | None = None, *,
     availability : availability to use directly (e.g. a stored run's); not with
         ``simulate``.
     funnel_year : year of the energy funnel; default 2050, or the run's last year.
+    regions : keep only these regions (and the aggregates containing them) in the tables.
     judgement : judge the run (evidence, triggers, scorecard, comparators, implications,
         summary); the explorer's chart requests skip it.
     progress : ``progress(done, total)`` while vehicles are simulated.
@@ -156,12 +167,12 @@ def run(scenario: Scenario | str | Path | None = None, *,
 
     results = Results(scenario=sc, data=compute(sc, availability), availability=availability)
     return finish(results, evidence=evidence, funnel_year=funnel_year, judgement=judgement,
-                  hourly=hourly)
+                  hourly=hourly, regions=regions)
 
 
 def finish(results: Results, *, evidence: pd.DataFrame | None = None,
            funnel_year: int | None = None, judgement: bool = True,
-           hourly: pd.DataFrame | None = None) -> Run:
+           hourly: pd.DataFrame | None = None, regions: list[str] | None = None) -> Run:
     """The rest of the pipeline on an engine run already made (the explorer caches
     engine runs): checks, energy funnel and judgement. Parameters as :func:`run`."""
     years = results.scenario.years_axis
@@ -179,4 +190,4 @@ def finish(results: Results, *, evidence: pd.DataFrame | None = None,
         ledger = load_evidence() if evidence is None else evidence
         judged = judge(results, ledger)
     return Run(results=results, checks=checks, energy_funnel=funnel, judgement=judged,
-               hourly=hourly, funnel_year=funnel_year)
+               hourly=hourly, funnel_year=funnel_year, regions=regions)

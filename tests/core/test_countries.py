@@ -248,3 +248,56 @@ def test_regional_spread_follows_country_parameters(countries) -> None:
     assert float(moved.sel(region="GB")) == 0.0
     assert float(moved.sel(region="Europe")) < float(v2g_2100.sel(region="Europe"))
     np.testing.assert_allclose(moved.sel(region="FR"), v2g_2100.sel(region="FR"))
+
+
+# ------------------------------------------------------------------ command line and speed
+def test_run_regions_writes_the_selection_and_its_aggregates(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from evflex.cli import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "countries", "--regions", "GB,DE,FR", "--out",
+                                      str(out), "--no-parquet", "--no-workbook",
+                                      "--no-report", "-q"])
+    assert result.exit_code == 0, result.output
+    states = pd.read_csv(out / "states.csv")
+    assert list(dict.fromkeys(states["region"])) == ["FR", "DE", "GB", "EU27", "Europe",
+                                                     WORLD]
+    full = run_engine("countries").states_frame()
+    world = full[full["region"] == WORLD]["vehicles"].to_numpy()
+    np.testing.assert_allclose(states[states["region"] == WORLD]["vehicles"], world)
+    history = pd.read_csv(out / "history.csv")
+    assert set(history["region"]) == {"FR", "DE", "GB", "EU27", "Europe", WORLD}
+
+
+def test_run_regions_unknown_code_is_one_line_exit_1(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from evflex.cli import app
+
+    result = CliRunner().invoke(app, ["run", "countries", "--regions", "GB,XX", "--out",
+                                      str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith("--regions: unknown region 'XX'")
+    assert not (tmp_path / "o").exists()
+
+
+def test_country_run_costs_a_few_block_level_runs() -> None:
+    """Ratio against the block-level run in the same process (no absolute timing)."""
+    import time
+
+    base, countries = load_scenario("base"), load_scenario("countries")
+
+    def best(scenario, repeat: int = 5) -> float:
+        run_engine(scenario)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            run_engine(scenario)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    ratio = best(countries) / best(base)
+    assert ratio < 6.0, f"42-region run took {ratio:.1f}x the 4-region run"

@@ -126,6 +126,10 @@ def run(
         "--no-workbook", help="Do not write workbook.xlsx.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html.")
                          ] = False,
+    regions: Annotated[str | None, typer.Option(
+        "--regions", help="Write only these regions (comma-separated codes, names or "
+        "blocks, e.g. GB,DE,FR or EU27) and the aggregates that contain them; the run and "
+        "its checks still cover every region.")] = None,
 ) -> None:
     """Run the engine on a scenario and write states, fleet, funnel, capacity and checks."""
     from evflex.outputs.charts import funnel_chart, states_chart
@@ -146,10 +150,23 @@ def run(
     if funnel_year not in sc.years_axis:
         raise _fail([f"--funnel-year: outside the scenario's years (got {funnel_year}, "
                      f"expected {sc.years.start} to {sc.years.end})"])
+    selected: list[str] | None = None
+    if regions is not None:
+        from evflex.regions import RegionError, hierarchy
+
+        try:
+            selected = hierarchy().resolve(regions.split(","), sc.regions)
+        except RegionError as exc:
+            raise _fail([f"--{exc}"]) from None
+        if not selected:
+            raise _fail(["--regions: no region given (got an empty list, expected codes "
+                         "such as GB,DE,FR)"])
 
     sim_config = None
     if simulate:
         try:
+            from evflex.cli.simulate import err_console as sim_console
+            from evflex.cli.simulate import simulation_progress
             from evflex.simulate.archetypes import SimulationInputError
             from evflex.simulate.run import SimulationConfig
         except ModuleNotFoundError as exc:
@@ -168,8 +185,14 @@ def run(
         except ModuleNotFoundError as exc:
             raise _fail([_extra_line("run --store", exc)]) from None
     try:
-        the_run = run_pipeline(sc, evidence=ledger, simulate=sim_config,
-                               funnel_year=funnel_year)
+        if sim_config is not None:
+            with simulation_progress(sim_console) as report:
+                the_run = run_pipeline(sc, evidence=ledger, simulate=sim_config,
+                                       funnel_year=funnel_year, regions=selected,
+                                       progress=report)
+        else:
+            the_run = run_pipeline(sc, evidence=ledger, funnel_year=funnel_year,
+                                   regions=selected)
     except (ScenarioError, PipelineError) as exc:
         raise _fail([str(exc)]) from None
     results, tables, judged = the_run.results, the_run.tables, the_run.judgement
