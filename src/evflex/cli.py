@@ -196,13 +196,16 @@ def run(
     hourly = None
     if simulate:
         from evflex.simulate.archetypes import SimulationInputError
+        from evflex.simulate.command import err_console as sim_console
+        from evflex.simulate.command import simulation_progress
         from evflex.simulate.run import SimulationConfig
         from evflex.simulate.run import simulate as run_simulation
 
         try:
-            sim = run_simulation(SimulationConfig(
-                vehicles=sim_vehicles, days=sim_days, seed=sim_seed, keep_sessions=False,
-                strategies=("unmanaged", "managed", "v2g")))
+            with simulation_progress(sim_console) as report:
+                sim = run_simulation(SimulationConfig(
+                    vehicles=sim_vehicles, days=sim_days, seed=sim_seed, keep_sessions=False,
+                    strategies=("unmanaged", "managed", "v2g")), progress=report)
         except SimulationInputError as exc:
             raise _fail([str(exc).replace("--vehicles", "--sim-vehicles")
                          .replace("--days", "--sim-days")]) from None
