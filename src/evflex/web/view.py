@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from evflex.capacity import METRICS
+from evflex.energy_funnel import energy_funnel
 from evflex.model import WORLD, Results
 from evflex.outputs.style import STATE_COLOURS, STATE_LABELS
-from evflex.outputs.tables import energy_funnel
 from evflex.scenario import Scenario, registry
 from evflex.states import ENVELOPES, STATES
 from evflex.web.overrides import path_number, region_path
@@ -166,7 +166,7 @@ def view(results: Results, region: str, funnel_year: int) -> dict[str, Any]:
         capacity[metric] = {"unit": unit,
                             "values": _finite(_region_sum(results, f"capacity_{metric}",
                                                           region))}
-    funnel = energy_funnel(results, funnel_year, region)
+    funnel = energy_funnel(results.data, funnel_year, region)
     headline = []
     index = {y: i for i, y in enumerate(years)}
     envelope = [STATES.index(s) for s in ENVELOPES["managed_envelope"]]
