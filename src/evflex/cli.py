@@ -156,6 +156,10 @@ def run(
         "--no-workbook", help="Do not write workbook.xlsx.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html.")
                          ] = False,
+    regions: Annotated[str | None, typer.Option(
+        "--regions", help="Write only these regions (comma-separated codes, names or "
+        "blocks, e.g. GB,DE,FR or EU27) and the aggregates that contain them; the run and "
+        "its checks still cover every region.")] = None,
 ) -> None:
     """Run the engine on a scenario and write states, fleet, funnel, capacity and checks."""
     from evflex.checks import failed, run_checks
@@ -176,29 +180,47 @@ def run(
     if funnel_year not in sc.years_axis:
         raise _fail([f"--funnel-year: outside the scenario's years (got {funnel_year}, "
                      f"expected {sc.years.start} to {sc.years.end})"])
+    selected: list[str] | None = None
+    if regions is not None:
+        from evflex.regions import RegionError, hierarchy
+
+        try:
+            selected = hierarchy().resolve(regions.split(","), sc.regions)
+        except RegionError as exc:
+            raise _fail([f"--{exc}"]) from None
+        if not selected:
+            raise _fail(["--regions: no region given (got an empty list, expected codes "
+                         "such as GB,DE,FR)"])
 
     availability = None
     hourly = None
     if simulate:
         from evflex.simulate.archetypes import SimulationInputError
+        from evflex.simulate.command import err_console as sim_console
+        from evflex.simulate.command import simulation_progress
         from evflex.simulate.run import SimulationConfig
         from evflex.simulate.run import simulate as run_simulation
 
         try:
-            sim = run_simulation(SimulationConfig(
-                vehicles=sim_vehicles, days=sim_days, seed=sim_seed, keep_sessions=False,
-                strategies=("unmanaged", "managed", "v2g")))
+            with simulation_progress(sim_console) as report:
+                sim = run_simulation(SimulationConfig(
+                    vehicles=sim_vehicles, days=sim_days, seed=sim_seed, keep_sessions=False,
+                    strategies=("unmanaged", "managed", "v2g")), progress=report)
         except SimulationInputError as exc:
             raise _fail([str(exc).replace("--vehicles", "--sim-vehicles")
                          .replace("--days", "--sim-days")]) from None
         availability = sim.to_availability()
         hourly = sim.profile.merge(sim.availability, on=["step", "hour"])
     results = run_model(sc, availability)
-    frames = results.frames()
+    frames = results.frames(selected)
     checks = run_checks(results)
     funnel_energy = energy_funnel(results, funnel_year)
     tables = {**frames, "checks": checks, "energy_funnel": funnel_energy,
               "assumptions": parameter_table(sc)}
+    if results.blocks:  # a country run: each region's EV stock against the IEA's
+        history = results.history_frame()
+        tables["history"] = (history if selected is None else history[
+            history["region"].isin(results.output_regions(selected))].reset_index(drop=True))
     if hourly is not None:
         tables["hourly"] = hourly
     judged = judge(results, ledger)
