@@ -32,14 +32,12 @@ from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v
 from evflex.fleet.history import POWERTRAINS, ev_series
 from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
+from evflex.glossary import ALL_SEGMENTS, WORLD
 from evflex.paths import FloatArray
 from evflex.regions import hierarchy
-from evflex.scenario import Scenario, load_scenario
+from evflex.scenario import Scenario, validated
 from evflex.scenario.evaluate import evaluate_all
 from evflex.states import STATES, allocate_states
-
-WORLD = "World"
-ALL_SEGMENTS = "all"
 
 
 def _ev_sales(scenario: Scenario, params: dict[str, FloatArray],
@@ -227,12 +225,23 @@ def _safe_ratio(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
     return xr.where(den > 0, num / den.where(den > 0, 1.0), 0.0)
 
 
-@dataclass
+@dataclass(repr=False)
 class Results:
-    """The outcome of one run: the dataset, the scenario, and the output tables."""
+    """The outcome of one engine run: the dataset, the scenario, and the output tables.
+
+    ``availability`` is the availability the run used when it did not come from the
+    scenario (a vehicle simulation, or a stored run's), else ``None``.
+    """
 
     scenario: Scenario
     data: xr.Dataset
+    availability: Availability | None = None
+
+    def __repr__(self) -> str:
+        sc = self.scenario
+        return (f"<evflex Results {sc.name} v{sc.version}: regions {list(sc.regions)}, "
+                f"segments {list(sc.segments)}, years {sc.years.start}-{sc.years.end}, "
+                f"availability from {self.data.attrs.get('availability_source', '?')}>")
 
     @cached_property
     def blocks(self) -> dict[str, list[str]]:
@@ -278,15 +287,20 @@ class Results:
         """The output tables ``states``, ``fleet``, ``funnel`` and ``capacity``.
 
         ``regions``: keep only these regions and the aggregates that contain any of them
-        (:meth:`output_regions`); by default every region and aggregate.
+        (:meth:`output_regions`); by default every region and aggregate. Computed once
+        per run; treat the frames as read-only (copy before changing).
         """
-        out = {"states": self.states_frame(), "fleet": self.fleet_frame(),
-               "funnel": self.funnel_frame(), "capacity": self.capacity_frame()}
+        out = self._frames
         if regions is None:
-            return out
+            return dict(out)
         keep = self.output_regions(regions)
         return {name: df[df["region"].isin(keep)].reset_index(drop=True)
                 for name, df in out.items()}
+
+    @cached_property
+    def _frames(self) -> dict[str, pd.DataFrame]:
+        return {"states": self.states_frame(), "fleet": self.fleet_frame(),
+                "funnel": self.funnel_frame(), "capacity": self.capacity_frame()}
 
     def output_regions(self, regions: list[str]) -> list[str]:
         """``regions`` of the run, then every aggregate (block, World) containing one."""
@@ -361,10 +375,11 @@ class Results:
 
 def run(scenario: Scenario | str | Path | None = None,
         availability: Availability | None = None) -> Results:
-    """Run the engine on a scenario (object, shipped name or path; default ``base``).
+    """Run the engine alone on a scenario (object, shipped name or path; default ``base``).
 
-    ``availability`` replaces the scenario's availability parameters (the seam to the
-    vehicle simulation).
+    The scenario is validated, objects built in code included. ``availability`` replaces
+    the scenario's availability parameters (the seam to the vehicle simulation). For the
+    whole run (checks, energy funnel, judgement) use :func:`evflex.pipeline.run`.
     """
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return Results(scenario=sc, data=compute(sc, availability))
+    sc = validated(scenario)
+    return Results(scenario=sc, data=compute(sc, availability), availability=availability)

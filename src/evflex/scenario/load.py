@@ -511,9 +511,37 @@ def _capped(problems: list[Problem]) -> list[Problem]:
 
 
 def load_scenario(name_or_path: str | Path | None = None) -> Scenario:
-    """Load and validate a scenario by path or shipped name (default: ``base``)."""
+    """Load and validate a scenario by path or shipped name (default: ``base``).
+
+    Shipped scenarios are parsed once per process (they are package data, and a
+    :class:`Scenario` is immutable); files are read anew on every call.
+    """
     path = resolve_path(name_or_path)
+    if _is_shipped(path):
+        return _load_shipped(str(path))
     return parse(read_raw(path), str(path))
+
+
+def _is_shipped(path: Path) -> bool:
+    folder = Path(str(resources.files("evflex.data").joinpath("scenarios"))).resolve()
+    return path.resolve().parent == folder
+
+
+@cache
+def _load_shipped(path: str) -> Scenario:
+    return parse(read_raw(Path(path)), path)
+
+
+def validated(scenario: Scenario | str | Path | None) -> Scenario:
+    """A valid scenario from an object, a shipped name or a path (default ``base``).
+
+    An object built or edited in code (e.g. with ``model_copy``, which skips pydantic's
+    validation) goes through the same schema and cross-field checks as a file, so an
+    out-of-range value raises :class:`ScenarioError` naming the field.
+    """
+    if not isinstance(scenario, Scenario):
+        return load_scenario(scenario)
+    return parse(scenario.model_dump(), f"(scenario object {scenario.name!r})")
 
 
 def parameter_table(scenario: Scenario) -> pd.DataFrame:
