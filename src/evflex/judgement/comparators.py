@@ -256,7 +256,9 @@ def survivors(rows: pd.DataFrame, depth: float, avoided: float) -> pd.DataFrame:
     """Merit order of one (year, region, service): dispatch up to ``depth`` [GW] in order
     of net cost (ties to the lower effective cost); survivors are dispatched at a net cost
     not above ``avoided``. Adds ``dispatched_gw``, ``survives``, ``why`` and ``rank``."""
-    out = _merit_order(rows.to_dict("records"), depth, avoided)
+    records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()}
+                                     for r in rows.to_dict("records")]
+    out = _merit_order(records, depth, avoided)
     return pd.DataFrame(out, columns=[*rows.columns, "rank", "dispatched_gw", "survives",
                                       "why"])
 
@@ -283,7 +285,7 @@ def comparator_stack(results: Any, years: int | Iterable[int] | None = None,
     specs = load_services(services)["services"]
     prices = Prices.of(table)
     wear, wear_source = degradation_per_kwh(table, prices)
-    costs = _Costs(table, prices)
+    cost_of = _Costs(table, prices)
     run_years = sorted(int(y) for y in results.data["year"].values)
     if years is None:
         wanted = [y for y in (2030, 2050, run_years[-1]) if y in run_years]
@@ -300,7 +302,7 @@ def comparator_stack(results: Any, years: int | Iterable[int] | None = None,
         for region in [str(r) for r in results.data["region"].values]:
             h_region = float(peak_h.sel(region=region).mean())
             rows = _region_rows(table, specs, prices, supply, year, region, test, wear,
-                                wear_source, h_region, costs)
+                                wear_source, h_region, cost_of)
             frames += _stack_region(rows, specs, region, stacking, depth_cap)
     if not frames:
         return pd.DataFrame(columns=list(COLUMNS))
