@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import evflex
-from evflex.model import ALL_SEGMENTS, WORLD
+from evflex.model import ALL_SEGMENTS, WORLD, Results
+from evflex.model import run as run_engine
 from evflex.regions import RegionError, hierarchy, residual_history, validate
 from evflex.scenario import load_scenario
 from evflex.scenario.evaluate import evaluate
@@ -23,8 +23,8 @@ SHARED_IEA = Path(__file__).resolve().parents[2] / "../shared/data/iea-global-ev
 
 
 @pytest.fixture(scope="module")
-def countries() -> evflex.model.Results:
-    return evflex.run("countries")
+def countries() -> Results:
+    return run_engine("countries")
 
 
 def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -143,7 +143,7 @@ def test_blocks_and_world_are_exact_sums_of_the_country_regions(countries) -> No
 
 
 def test_block_level_base_has_only_the_world_aggregate() -> None:
-    res = evflex.run("base")
+    res = run_engine("base")
     assert res.blocks == {}
     assert set(res.frames()["states"]["region"]) == {"China", "Europe", "USA", "RestOfWorld",
                                                      WORLD}
@@ -203,7 +203,7 @@ def test_sourced_used_ev_trade_brings_countries_closer_to_the_iea_stock(countrie
     iea = _iea_car_stock()
     data = read_raw(resolve_path("countries"))
     data["parameters"]["used_ev_net_export"]["overrides"] = {}
-    no_trade = evflex.run(parse(data))
+    no_trade = run_engine(parse(data))
     years = list(range(2018, 2025))
     for region, name in [("DE", "Germany"), ("FI", "Finland"), ("SE", "Sweden")]:
         errors = []
@@ -243,8 +243,81 @@ def test_regional_spread_follows_country_parameters(countries) -> None:
     data = read_raw(resolve_path("countries"))
     data["parameters"]["export_permitted"]["overrides"]["GB"] = {
         "value": 0.0, "source": "assumption: test"}
-    moved = evflex.run(parse(data)).aggregated["state_share"].sel(
+    moved = run_engine(parse(data)).aggregated["state_share"].sel(
         segment=ALL_SEGMENTS, state="v2g", year=2100)
     assert float(moved.sel(region="GB")) == 0.0
     assert float(moved.sel(region="Europe")) < float(v2g_2100.sel(region="Europe"))
     np.testing.assert_allclose(moved.sel(region="FR"), v2g_2100.sel(region="FR"))
+
+
+# ------------------------------------------------------------------ command line and speed
+def test_run_regions_writes_the_selection_and_its_aggregates(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from evflex.cli import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "countries", "--regions", "GB,DE,FR", "--out",
+                                      str(out), "--no-parquet", "--no-workbook",
+                                      "--no-report", "-q"])
+    assert result.exit_code == 0, result.output
+    states = pd.read_csv(out / "states.csv")
+    assert list(dict.fromkeys(states["region"])) == ["FR", "DE", "GB", "EU27", "Europe",
+                                                     WORLD]
+    full = run_engine("countries").states_frame()
+    world = full[full["region"] == WORLD]["vehicles"].to_numpy()
+    np.testing.assert_allclose(states[states["region"] == WORLD]["vehicles"], world)
+    history = pd.read_csv(out / "history.csv")
+    assert set(history["region"]) == {"FR", "DE", "GB", "EU27", "Europe", WORLD}
+
+
+def test_run_regions_unknown_code_is_one_line_exit_1(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from evflex.cli import app
+
+    result = CliRunner().invoke(app, ["run", "countries", "--regions", "GB,XX", "--out",
+                                      str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith("--regions: unknown region 'XX'")
+    assert not (tmp_path / "o").exists()
+
+
+def test_country_run_costs_a_few_block_level_runs() -> None:
+    """Ratio against the block-level run in the same process (no absolute timing)."""
+    import time
+
+    base, countries = load_scenario("base"), load_scenario("countries")
+
+    def best(scenario, repeat: int = 5) -> float:
+        run_engine(scenario)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            run_engine(scenario)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    ratio = best(countries) / best(base)
+    assert ratio < 6.0, f"42-region run took {ratio:.1f}x the 4-region run"
+
+
+def test_implied_totals_of_rest_regions_are_the_block_less_its_countries() -> None:
+    from evflex.fleet.history import iea_raw
+    from evflex.regions import implied_totals
+
+    raw = iea_raw()
+    sales = implied_totals(raw, hierarchy(), "ev_sales", "ev_sales_share")
+    cars = sales[(sales["segment"] == "cars") & (sales["year"] == 2024)].set_index("region")
+    h = hierarchy()
+
+    def implied(name: str) -> float:
+        rows = raw[(raw["region"] == name) & (raw["segment"] == "cars") & (raw["year"] == 2024)]
+        ev = rows[rows["parameter"] == "ev_sales"]["value"].sum()
+        return float(ev / rows[rows["parameter"] == "ev_sales_share"]["value"].iloc[0])
+
+    listed = [r for r in h.members("EU27") if r != "RestOfEU27"]
+    expected = implied("EU27") - sum(implied(h.name_of(r)) for r in listed)
+    assert cars.at["RestOfEU27", "value"] == pytest.approx(expected, rel=1e-9)
+    assert cars.at["GB", "value"] == pytest.approx(implied("United Kingdom"), rel=1e-9)

@@ -152,3 +152,18 @@ def test_without_pypsa_csv_and_overlay_still_written(tmp_path: Path,
     assert result.exit_code == 0, result.output
     assert {"nodes.csv", "timeseries.csv", "pypsa_eur_overlay.yaml"} <= {
         p.name for p in out.iterdir()}
+
+
+def test_regions_by_id_name_or_block_and_years_inside_the_run() -> None:
+    from evflex.export.bundle import parse_regions, parse_years
+    from evflex.export.components import ExportInputError
+
+    sc = load_scenario("countries")
+    eu = parse_regions("EU27", sc)
+    assert {"DE", "FR", "RestOfEU27"} <= set(eu) and "GB" not in eu
+    assert parse_regions("Germany,fr", sc) == ["FR", "DE"]  # the run's order
+    with pytest.raises(ExportInputError, match="unknown region 'Atlantis'"):
+        parse_regions("DE,Atlantis", sc)
+    assert parse_years(None, sc) == [2030, 2040, 2050]
+    with pytest.raises(ExportInputError, match="outside the run"):
+        parse_years("1990", sc)

@@ -23,6 +23,7 @@ from evflex.export.network import (
     RegionSystem,
     compare,
     compare_chart,
+    compare_markdown,
     efficiencies,
     ev_network,
     export_figures,
@@ -31,7 +32,6 @@ from evflex.export.network import (
 from evflex.export.overlay import overlay
 from evflex.export.simulation import ExportSimulation, groups_table, simulate_segments
 from evflex.model import Results
-from evflex.model import run as run_model
 from evflex.scenario import Scenario
 
 DEFAULT_YEARS = (2030, 2040, 2050)
@@ -42,6 +42,7 @@ class ExportBundle:
     """Everything one export writes, in memory."""
 
     results: Results
+    checks: pd.DataFrame
     simulation: ExportSimulation
     years: list[int]
     regions: list[str]
@@ -90,29 +91,33 @@ def parse_years(text: str | None, scenario: Scenario) -> list[int]:
 
 
 def parse_regions(text: str | None, scenario: Scenario) -> list[str]:
-    """Regions from ``Europe,USA``, each a region of the run."""
+    """Regions from ``Europe,USA``: region ids, IEA names or blocks (``EU27``) of the run."""
+    from evflex.regions import RegionError, hierarchy
+
     if text is None:
         return list(scenario.regions)
-    regions: list[str] = []
-    for part in str(text).split(","):
-        name = part.strip()
-        if name not in scenario.regions:
-            raise ExportInputError(f"regions: unknown region (got {name!r}, expected one of "
-                                   f"{list(scenario.regions)})")
-        if name not in regions:
-            regions.append(name)
+    try:
+        regions = hierarchy().resolve(str(text).split(","), list(scenario.regions))
+    except RegionError as exc:
+        raise ExportInputError(str(exc)) from None
+    if not regions:
+        raise ExportInputError(f"regions: none selected (got {text!r}, expected region ids, "
+                               "names or blocks of the run)")
     return regions
 
 
 def build_export(scenario: Scenario, years: Sequence[int], regions: Sequence[str],
                  sim_vehicles: int = 2000, sim_days: int = 7,
                  sim_seed: int = 1) -> ExportBundle:
-    """Simulate, run the engine with the simulated availability, build the components."""
+    """Simulate, run the pipeline with the simulated availability, build the components."""
+    from evflex.pipeline import run as run_pipeline
+
     segments = list(scenario.segments)
     sim = simulate_segments(segments, sim_vehicles, sim_days, sim_seed)
-    results = run_model(scenario, sim.seam(segments))
+    done = run_pipeline(scenario, availability=sim.seam(segments), judgement=False)
+    results = done.results
     nodes, series = export_tables(results.data, regions, years, sim.groups, efficiencies())
-    return ExportBundle(results=results, simulation=sim, years=list(years),
+    return ExportBundle(results=results, checks=done.checks, simulation=sim, years=list(years),
                         regions=list(regions), nodes=nodes, series=series)
 
 
@@ -125,15 +130,19 @@ def export_tables_for_files(bundle: ExportBundle) -> dict[str, pd.DataFrame]:
         "nodes": bundle.nodes,
         "timeseries": bundle.series,
         "capacity": capacity[keep].reset_index(drop=True),
+        "checks": bundle.checks,
         "simulation_summary": bundle.simulation.summary,
         "simulation_groups": groups_table(bundle.simulation.groups),
         "figures": figures,
     }
 
 
-def export_files(bundle: ExportBundle, netcdf: bool = True,
-                 compare_year: int | None = None) -> dict[str, Callable[[Path], None]]:
-    """Files beyond the CSV tables: overlay (YAML, JSON), networks, comparison."""
+def export_files(bundle: ExportBundle, netcdf: bool = True, compare_year: int | None = None,
+                 full_year: bool = False) -> dict[str, Callable[[Path], None]]:
+    """Files beyond the CSV tables: overlay (YAML, JSON), networks, comparison.
+
+    ``full_year``: the networks cover every hour of their year (the week repeated).
+    """
     over = overlay(bundle.nodes, bundle.series, bundle.meta)
     text = {
         "pypsa_eur_overlay.yaml": "# evflex overlay for PyPSA-Eur: fields documented in "
@@ -146,11 +155,14 @@ def export_files(bundle: ExportBundle, netcdf: bool = True,
         require_pypsa()
     if netcdf:
         for year in bundle.years:
-            files[f"network_{year}.nc"] = partial(_write_network, bundle=bundle, year=year)
+            files[f"network_{year}.nc"] = partial(_write_network, bundle=bundle, year=year,
+                                                  full_year=full_year)
     if compare_year is not None:
         table, networks = compare(bundle.region_systems(compare_year), compare_year,
                                   efficiencies())
         files["compare.csv"] = lambda p: table.to_csv(p, index=False)
+        files["compare.md"] = partial(_write_text,
+                                      content=compare_markdown(table, bundle.meta))
         files["compare.png"] = lambda p: compare_chart(table, networks, _chart_region(table),
                                                        p)
     return files
@@ -166,10 +178,11 @@ def _write_text(path: Path, content: str) -> None:
     path.write_text(content, encoding="utf-8")
 
 
-def _write_network(path: Path, bundle: ExportBundle, year: int) -> None:
+def _write_network(path: Path, bundle: ExportBundle, year: int, full_year: bool) -> None:
     import logging
 
     logging.getLogger("pypsa").setLevel(logging.WARNING)
     n = ev_network(bundle.nodes, bundle.series, year,
-                   name=f"evflex EV components {bundle.meta['scenario']} {year}")
+                   name=f"evflex EV components {bundle.meta['scenario']} {year}",
+                   full_year=full_year)
     n.export_to_netcdf(str(path))

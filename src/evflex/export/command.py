@@ -63,6 +63,9 @@ def pypsa_command(
     netcdf: Annotated[bool, typer.Option(
         "--netcdf/--no-netcdf", help="Also write a PyPSA network per year (needs the "
         "'pypsa' extra).")] = True,
+    full_year: Annotated[bool, typer.Option(
+        "--full-year", help="Networks over every hour of their year (the simulated week "
+        "repeated by day of the week) instead of one week.")] = False,
     compare_: Annotated[bool, typer.Option(
         "--compare", help="Solve a toy system (HiGHS) with the fleet unmanaged, as "
         "filtered, and with PyPSA-Eur's 0.5 share; write compare.csv and compare.png.")
@@ -104,7 +107,7 @@ def pypsa_command(
         bundle = build_export(sc, year_list, region_list, sim_vehicles, sim_days, sim_seed)
         cyear = (compare_year if compare_year is not None else year_list[-1]) \
             if compare_ else None
-        files = export_files(bundle, netcdf=netcdf, compare_year=cyear)
+        files = export_files(bundle, netcdf=netcdf, compare_year=cyear, full_year=full_year)
         tables = export_tables_for_files(bundle)
     except ExportInputError as exc:
         raise _fail(str(exc)) from None
@@ -132,10 +135,10 @@ def netcdf_command(
     sim_days: Annotated[int, typer.Option("--sim-days", help="Days simulated.")] = 7,
     sim_seed: Annotated[int, typer.Option("--sim-seed", help="Seed of the simulation.")] = 1,
 ) -> None:
-    """Write the run's dataset as NetCDF with CF ``units`` and ``long_name`` everywhere."""
+    """Write the run's dataset as NetCDF with CF units and long names on every variable."""
     from evflex.export.cf import write_netcdf
     from evflex.export.components import ExportInputError
-    from evflex.model import run as run_model
+    from evflex.pipeline import run as run_pipeline
 
     sc = _load(scenario)
     availability = None
@@ -147,7 +150,7 @@ def netcdf_command(
         except ExportInputError as exc:
             raise _fail(str(exc)) from None
         availability = sim.seam(list(sc.segments))
-    results = run_model(sc, availability)
+    results = run_pipeline(sc, availability=availability, judgement=False).results
     target = Path(out)
     if target.is_dir():
         raise _fail(f"--out: a folder (got {str(out)!r}, expected a file name such as "
