@@ -438,7 +438,7 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
         "version": __version__,
         "availability": str(results.data.attrs.get("availability_source", "scenario")),
         "checks_pass": n_pass, "checks_total": len(checks),
-        "checks_failed": checks[checks["status"] != "pass"]["check"].tolist(),
+        "checks_failed": checks[checks["status"] == "fail"]["check"].tolist(),
         "key_figures": _key_figures_table(key_figures(results, tables["capacity"])),
         "summary_lines": summary_lines, "verdicts": verdicts,
         "figures": figures,
