@@ -574,13 +574,15 @@ def check_outside_projections(results: Results) -> list[Check]:
     agg = results.aggregated
     lo, hi = PROJECTION_BAND
     out = []
-    for (scen, year, region), rows in table.groupby(["scenario", "year", "region"]):
-        if int(year) not in results.scenario.years_axis or region == "Rest of the world":
+    for key, rows in table.groupby(["scenario", "year", "region"]):
+        scen, region = str(key[0]), str(key[2])
+        year = int(key[1])  # type: ignore[call-overload]
+        if year not in results.scenario.years_axis or region == "Rest of the world":
             continue  # STEPS's rest of the world is not the IEA history's (unlisted countries)
-        where = _model_region(results, str(region))
+        where = _model_region(results, region)
         if where is None:
             continue
-        cell = {"region": where, "segment": ALL_SEGMENTS, "year": int(year)}
+        cell = {"region": where, "segment": ALL_SEGMENTS, "year": year}
         for parameter, label in (("ev_sales", "EV sales"), ("ev_sales_share", "EV sales share"),
                                  ("ev_stock", "EV stock")):
             got = rows[rows["parameter"] == parameter]
@@ -592,9 +594,9 @@ def check_outside_projections(results: Results) -> list[Check]:
             status = ("pass" if lo <= ratio <= hi else "above" if ratio > hi else "below")
             fmt = "{:.3f}" if parameter.endswith("share") else "{:,.0f}"
             out.append(Check(
-                f"{str(scen).lower()}_{int(year)}_{parameter}_{where}", status == "pass", ratio,
+                f"{scen.lower()}_{year}_{parameter}_{where}", status == "pass", ratio,
                 f"{lo:g} to {hi:g} (ratio)",
-                f"{label}, {where} {int(year)}: evflex {fmt.format(modelled)} against IEA "
+                f"{label}, {where} {year}: evflex {fmt.format(modelled)} against IEA "
                 f"{scen} {fmt.format(projected)} (IEA Global EV Outlook 2025, cars; ratio "
                 "band: IEA rounding plus 5 %)", kind="test", failure=status))
     return out

@@ -27,8 +27,8 @@ class NowcastError(ValueError):
     """A now-cast mapping that cannot be used; the message names the row, field and value."""
 
 
-def _share(num: pd.Series | float, den: float) -> float:
-    return float(num) / den if den > 0 else 0.0
+def _share(num: float, den: float) -> float:
+    return num / den if den > 0 else 0.0
 
 
 def _members(results: Results, region: str) -> list[str]:
