@@ -321,3 +321,21 @@ def test_implied_totals_of_rest_regions_are_the_block_less_its_countries() -> No
     expected = implied("EU27") - sum(implied(h.name_of(r)) for r in listed)
     assert cars.at["RestOfEU27", "value"] == pytest.approx(expected, rel=1e-9)
     assert cars.at["GB", "value"] == pytest.approx(implied("United Kingdom"), rel=1e-9)
+
+
+def test_report_states_charts_pick_a_region_in_a_country_run(countries) -> None:
+    from evflex.outputs.report import states_figures
+
+    states = countries.states_frame()
+    figs = states_figures(states, [*countries.blocks, *countries.scenario.regions])
+    fig = figs["states_share"]
+    labels = [b["label"] for b in fig["layout"]["updatemenus"][0]["buttons"]]
+    assert labels[:3] == [WORLD, "EU27", "Europe"] and "GB" in labels
+    gb = labels.index("GB")
+    visible = fig["layout"]["updatemenus"][0]["buttons"][gb]["args"][0]["visible"]
+    shown = [t for t, v in zip(fig["data"], visible, strict=True) if v]
+    expected = states[(states["region"] == "GB") & (states["segment"] == ALL_SEGMENTS)]
+    for trace in shown:
+        series = expected[expected["state"] == trace["meta"]].sort_values("year")["share"]
+        np.testing.assert_allclose(trace["y"], series.to_numpy(), rtol=1e-9)
+    assert len(shown) == 5
