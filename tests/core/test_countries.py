@@ -226,9 +226,9 @@ def test_countries_inherit_their_name_and_block_overrides() -> None:
     np.testing.assert_allclose(access[i["CN"]], base_access[b["China"]])
     np.testing.assert_allclose(access[i["BR"]], base_access[b["RestOfWorld"]])
     assert not np.allclose(access[i["GB"]], base_access[b["Europe"]])
-    stock = evaluate(sc, "vehicle_stock")  # a count: never inherited from a block
-    assert stock[i["FR"], 0, -1] < stock[i["DE"], 0, -1] < 0.5 * evaluate(
-        base, "vehicle_stock")[b["Europe"], 0, -1]
+    growth = evaluate(sc, "vehicle_sales_growth")  # a rate: inherited from the block
+    np.testing.assert_allclose(growth[i["FR"]], evaluate(base, "vehicle_sales_growth")[
+        b["Europe"]])
 
 
 def test_regional_spread_follows_country_parameters(countries) -> None:
