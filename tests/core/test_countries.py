@@ -362,3 +362,21 @@ def test_nowcast_sets_country_evidence_against_the_run(countries) -> None:
             ["status"] == "fail").all()
     assert (table[table["indicator"].str.startswith("enrolled_vehicles/con_edison")]
             ["status"] == "pass").all()
+
+
+def test_explorer_shows_a_block_as_the_sum_of_its_countries(countries) -> None:
+    from fastapi.testclient import TestClient
+
+    from evflex.web.app import create_app
+
+    client = TestClient(create_app())
+    info = next(s for s in client.get("/api/scenarios").json()["scenarios"]
+                if s["name"] == "countries")
+    assert {"EU27", "Europe"} <= set(info["aggregates"])
+    body = client.post("/api/run", json={"scenario": "countries", "region": "EU27"}).json()
+    year = body["headline"][0]["year"]
+    expected = float(countries.aggregated["ev_stock"].sel(
+        region=hierarchy().members("EU27"), segment=ALL_SEGMENTS, year=year).sum())
+    assert body["headline"][0]["ev_stock"] == pytest.approx(expected, rel=1e-6)
+    bad = client.post("/api/run", json={"scenario": "countries", "region": "XX"})
+    assert bad.status_code == 422 and "unknown region (got 'XX'" in bad.json()["messages"][0]
