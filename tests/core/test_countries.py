@@ -301,3 +301,23 @@ def test_country_run_costs_a_few_block_level_runs() -> None:
 
     ratio = best(countries) / best(base)
     assert ratio < 6.0, f"42-region run took {ratio:.1f}x the 4-region run"
+
+
+def test_implied_totals_of_rest_regions_are_the_block_less_its_countries() -> None:
+    from evflex.fleet.history import iea_raw
+    from evflex.regions import implied_totals
+
+    raw = iea_raw()
+    sales = implied_totals(raw, hierarchy(), "ev_sales", "ev_sales_share")
+    cars = sales[(sales["segment"] == "cars") & (sales["year"] == 2024)].set_index("region")
+    h = hierarchy()
+
+    def implied(name: str) -> float:
+        rows = raw[(raw["region"] == name) & (raw["segment"] == "cars") & (raw["year"] == 2024)]
+        ev = rows[rows["parameter"] == "ev_sales"]["value"].sum()
+        return float(ev / rows[rows["parameter"] == "ev_sales_share"]["value"].iloc[0])
+
+    listed = [r for r in h.members("EU27") if r != "RestOfEU27"]
+    expected = implied("EU27") - sum(implied(h.name_of(r)) for r in listed)
+    assert cars.at["RestOfEU27", "value"] == pytest.approx(expected, rel=1e-9)
+    assert cars.at["GB", "value"] == pytest.approx(implied("United Kingdom"), rel=1e-9)
