@@ -31,17 +31,21 @@ STAGE_LABELS: dict[str, str] = {
 }
 
 
-def energy_funnel(data: xr.Dataset, year: int, region: str = WORLD) -> pd.DataFrame:
+def energy_funnel(data: xr.Dataset, year: int, region: str = WORLD,
+                  members: list[str] | None = None) -> pd.DataFrame:
     """From the naive fleet battery to the energy and power deliverable at the peak.
 
     Columns ``stage, label, vehicles, energy_gwh, power_gw``: vehicles and the battery
     energy they hold [GWh] at each funnel step, then the V2G vehicles plugged in at the
     peak, their energy above the mobility reserve, and the energy [GWh] and power [GW]
     deliverable over the peak event. ``data`` is a run's dataset
-    (:attr:`evflex.model.Results.data`); ``region`` is a model region or ``World`` (summed).
+    (:attr:`evflex.model.Results.data`); ``region`` is a model region or ``World`` (summed),
+    or a block named ``region`` whose ``members`` are summed.
     """
     ds = data.sel(year=year)
-    if region != WORLD:
+    if members is not None:
+        ds = ds.sel(region=list(members))
+    elif region != WORLD:
         ds = ds.sel(region=[region])
     rows = []
     for step in FUNNEL_STEPS:

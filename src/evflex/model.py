@@ -33,6 +33,7 @@ from evflex.fleet.history import POWERTRAINS, ev_series
 from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
 from evflex.glossary import ALL_SEGMENTS, WORLD
+from evflex.metadata import cf_units, long_name
 from evflex.paths import FloatArray
 from evflex.regions import hierarchy
 from evflex.scenario import Scenario, validated
@@ -172,14 +173,20 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
         "ev_stock", scenario.regions, list(scenario.segments), years,
         [seg.iea_mode for seg in scenario.segments.values()]).sum(axis=2)
 
+    # The IEA reports no stock after its last historical year: NaN there, not zero.
+    after_history = np.asarray(years) > scenario.years.history_end
+    arrays["iea_ev_stock"] = np.where(after_history, np.nan, arrays["iea_ev_stock"])
+
     data: dict[str, tuple[tuple[str, ...], FloatArray, dict[str, str]]] = {}
     for name, (dims, unit) in VARIABLES.items():
-        attrs = {"unit": unit}
+        attrs = {"units": cf_units(unit), "long_name": long_name(name)}
         if name == "iea_ev_stock":
-            attrs["source"] = "IEA GEV Data 2025"
+            attrs["source"] = "IEA Global EV Data 2025 (history only; NaN after it)"
         data[name] = (dims, arrays[name], attrs)
     for name, values in params.items():
-        data[f"param_{name}"] = (_RST, values, {"unit": scenario.parameters[name].unit})
+        data[f"param_{name}"] = (_RST, values, {
+            "units": cf_units(scenario.parameters[name].unit),
+            "long_name": long_name(f"param_{name}")})
     ds = xr.Dataset(
         {name: xr.Variable(dims, np.asarray(values, dtype=float), attrs)
          for name, (dims, values, attrs) in data.items()},
@@ -218,11 +225,25 @@ def with_regional_aggregates(da: xr.DataArray, blocks: dict[str, list[str]]) -> 
 def _with_blocks(da: xr.DataArray, blocks: dict[str, list[str]]) -> xr.DataArray:
     """Add the blocks and ``World`` as regions, and segment ``all``, as sums of counts."""
     da = with_regional_aggregates(da, blocks)
-    return xr.concat([da, da.sum("segment").expand_dims(segment=[ALL_SEGMENTS])], dim="segment")
+    # min_count: a sum over nothing but NaN (no data) stays NaN, never becomes zero.
+    total = da.sum("segment", min_count=1).expand_dims(segment=[ALL_SEGMENTS])
+    return xr.concat([da, total], dim="segment")
 
 
 def _safe_ratio(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
     return xr.where(den > 0, num / den.where(den > 0, 1.0), 0.0)
+
+
+#: Aggregated variables that are flows [vehicles/year] (the rest are stocks or shares).
+_FLOWS = frozenset({"sales", "retirements", "ev_sales", "ev_retirements", "ev_net_exports",
+                    "capable_sales"})
+_AGGREGATE_NAMES = {
+    "ev_sales": "EV sales (all powertrains)", "ev_stock": "EV stock (all powertrains)",
+    "ev_retirements": "EV retirements", "ev_net_exports": "EV net exports",
+    "ev_sales_share": "EV share of new vehicle sales",
+    "ev_stock_share": "EV share of the vehicle stock",
+    "state_share": "share of the EV stock by highest active grid use case",
+}
 
 
 @dataclass(repr=False)
@@ -281,6 +302,12 @@ class Results:
         out["state_share"] = xr.where(
             out["ev_stock"] > 0, out["states"] / out["ev_stock"].where(out["ev_stock"] > 0, 1),
             xr.where(out["state"] == "outside", 1.0, 0.0))
+        for name in out.data_vars:
+            share = str(name).endswith("share")
+            out[name].attrs = {
+                "units": "1" if share else ("vehicles year-1" if name in _FLOWS
+                                           else "vehicles"),
+                "long_name": _AGGREGATE_NAMES.get(str(name), long_name(str(name)))}
         return out
 
     def frames(self, regions: list[str] | None = None) -> dict[str, pd.DataFrame]:

@@ -46,16 +46,25 @@ def _comparators(f: Mapping[str, Any]) -> str:
     if year == "none":
         return "The comparator stack has no options for this run's years."
     parts = []
-    if f["cheapest_peak_mid"] != "none":
-        parts.append(f"In {year} the cheapest delivered peak capacity is "
-                     f"{f['cheapest_peak_mid']} at {f['cheapest_peak_cost_mid']:,.0f} USD per "
-                     "kW-year")
+    test = f.get("comparator_test_mid", "none")
+    how = (f" ({test} test, after value stacking, median over regions)" if test != "none"
+           else "")
+    cheapest = f["cheapest_peak_mid"]
+    if cheapest != "none":
+        parts.append(f"In {year}{how} the cheapest peak capacity is "
+                     f"{'V2G itself' if cheapest == 'V2G' else cheapest} at "
+                     f"{f['cheapest_peak_cost_mid']:,.0f} USD per kW-year net")
     v2g_cost = f.get("v2g_peak_cost_mid", math.nan)
-    if not math.isnan(v2g_cost):
-        parts.append(f"V2G costs {v2g_cost:,.0f}")
+    if not math.isnan(v2g_cost) and cheapest != "V2G":
+        parts.append(f"V2G nets {v2g_cost:,.0f}")
     first = "; ".join(parts) + "." if parts else ""
-    mid = f["v2g_survives_services_mid"] if f["v2g_survives_any_mid"] else ""
-    last = f["v2g_survives_services_end"] if f.get("v2g_survives_any_end") else ""
+
+    def services(text: str) -> str:  # "a, b, c" -> "a, b and c"
+        head, _, tail = text.rpartition(", ")
+        return f"{head} and {tail}" if head else text
+
+    mid = services(f["v2g_survives_services_mid"]) if f["v2g_survives_any_mid"] else ""
+    last = services(f["v2g_survives_services_end"]) if f.get("v2g_survives_any_end") else ""
     if mid and last:
         second = (f"V2G beats the next-best option for {mid} in {year}"
                   + (f" and for {last} in {end}." if last != mid else f" and in {end}."))
@@ -65,8 +74,8 @@ def _comparators(f: Mapping[str, Any]) -> str:
         second = (f"V2G beats the next-best option for no grid service in {year}, and for "
                   f"{last} in {end}.")
     else:
-        second = (f"V2G is not the cheapest option for any grid service, in {year} or in "
-                  f"{end}.")
+        second = (f"V2G does not beat the next-best option for any grid service, in {year} "
+                  f"or in {end}.")
     return f"{first} {second}".strip()
 
 

@@ -54,6 +54,7 @@ from evflex.model import Results
 from evflex.model import run as run_model
 from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOURS, STATE_LABELS
 from evflex.pipeline import Run, finish
+from evflex.regions import hierarchy
 from evflex.web.api import (
     MAX_DRAWS,
     MIN_DRAWS,
@@ -356,6 +357,7 @@ def create_app() -> FastAPI:
             infos.append(ScenarioInfo(
                 name=name, version=sc.version, description=" ".join(sc.description.split()),
                 regions=list(sc.regions),
+                aggregates=list(hierarchy().aggregates(sc.regions)),
                 years={"start": sc.years.start, "history_end": sc.years.history_end,
                        "end": sc.years.end},
                 state_targets=None if targets is None else {

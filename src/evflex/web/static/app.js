@@ -70,8 +70,14 @@ function requestBody() {
 }
 
 // ------------------------------------------------------------------ controls
+// World and the blocks (EU27, Europe, ...) are sums of regions: their sliders set every
+// region, as World's do.
+function isAggregate(region) {
+  return region === WORLD || (currentScenario().aggregates || []).includes(region);
+}
+
 function scopedKey(control) {
-  return state.region === WORLD ? control.key
+  return isAggregate(state.region) ? control.key
     : `${control.parameter}/${state.region}.${control.target}`;
 }
 
@@ -143,7 +149,7 @@ function updateControls(data) {
     input.setAttribute("aria-valuetext", formatValue(c, value));
     div.classList.toggle("changed", own);
     const regions = div.querySelector(".regions");
-    if (info.by_region && state.region === WORLD) {
+    if (info.by_region && isAggregate(state.region)) {
       regions.textContent = "sets every region; now " + Object.entries(info.by_region)
         .map(([r, v]) => `${r} ${formatValue(c, v)}`).join(", ");
     } else {
@@ -153,9 +159,9 @@ function updateControls(data) {
   const elsewhere = Object.keys(state.overrides).filter((k) => {
     const where = k.slice(0, k.lastIndexOf("."));
     const region = where.includes("/") ? where.split("/")[1] : WORLD;
-    return region !== state.region;
+    return region !== (isAggregate(state.region) ? WORLD : state.region);
   });
-  $("scope-hint").textContent = (state.region === WORLD
+  $("scope-hint").textContent = (isAggregate(state.region)
     ? "Sliders set every region at once. Pick a region to set its own numbers."
     : `Sliders set ${state.region} only.`) +
     (elsewhere.length ? ` ${elsewhere.length} more override(s) set in another view.` : "");
@@ -189,7 +195,9 @@ function buildPickers() {
   fillSelect($("scenario"), meta.scenarios.map((s) => [s.name, `${s.name} (v${s.version})`]),
              state.scenario);
   const sc = currentScenario();
-  fillSelect($("region"), [[WORLD, WORLD], ...sc.regions.map((r) => [r, r])], state.region);
+  const blocks = (sc.aggregates || []).map((b) => [b, `${b} (sum)`]);
+  fillSelect($("region"), [[WORLD, WORLD], ...blocks, ...sc.regions.map((r) => [r, r])],
+             state.region);
   const years = [];
   for (let y = Math.max(sc.years.history_end + 1, 2025); y <= sc.years.end; y += 5) years.push(y);
   if (!years.includes(state.year)) years.push(state.year);
