@@ -347,3 +347,49 @@ def residual_history(table: pd.DataFrame, hier: Hierarchy) -> pd.DataFrame:
     long = stacked.rename("value").reset_index()
     long["unit"] = long["parameter"].map({"ev_sales": "vehicles/year", "ev_stock": "vehicles"})
     return long[["region", *keys, "value", "unit"]]
+
+
+def implied_totals(table: pd.DataFrame, hier: Hierarchy, count: str,
+                   share: str) -> pd.DataFrame:
+    """All-powertrain totals implied by the IEA, by model region id [vehicles(/year)].
+
+    ``count / share`` (e.g. EV sales / EV sales share = total new-vehicle sales) for each
+    region with its own IEA series, and for a rest-of-block region the block's implied
+    total less the other regions of its resolution in that block (missing where any of
+    them is missing or the remainder is not positive). Columns ``region, segment, year,
+    value``.
+    """
+    counts = (table[(table["parameter"] == count) & table["powertrain"].isin(["bev", "phev"])]
+              .groupby(["region", "segment", "year"])["value"].sum())
+    shares = table[table["parameter"] == share].set_index(["region", "segment", "year"])["value"]
+    ratio = (counts / shares[shares > 0]).dropna()
+    wide = ratio[ratio > 0].rename("value").reset_index().pivot_table(
+        index=["segment", "year"], columns="region", values="value")
+    rows = _rows(hier.regions)
+    out: dict[str, pd.Series] = {}
+    for row in rows:
+        if row.history == "iea" and row.name in wide.columns:
+            out[row.region] = wide[row.name]
+    pending = [r for r in rows if r.history != "iea"]
+    while pending:
+        progress = False
+        for row in list(pending):
+            block = row.history.split(":", 1)[1]
+            others = [r.region for r in rows if r.resolution == row.resolution
+                      and r.region != row.region and (block == WORLD or block in r.blocks)]
+            if any(o not in out for o in others if o in {r.region for r in pending}):
+                continue
+            total = wide[block] if block in wide.columns else pd.Series(dtype=float)
+            parts = [out.get(o, pd.Series(np.nan, index=wide.index)) for o in others]
+            rest = total - pd.concat(parts, axis=1).sum(axis=1, min_count=len(parts)) \
+                if parts else total
+            out[row.region] = rest.where(rest > 0)
+            pending.remove(row)
+            progress = True
+        if not progress:
+            raise RegionError("regions.csv: residual regions depend on each other "
+                              f"({', '.join(r.region for r in pending)})")
+    frame = pd.DataFrame(out)
+    frame.columns.name = "region"
+    stacked: pd.Series = frame.stack().dropna()  # type: ignore[assignment]
+    return stacked.rename("value").reset_index()[["region", "segment", "year", "value"]]
