@@ -28,8 +28,10 @@ from evflex.states import STATES
 #: what it holds.
 JUDGEMENT_SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("Comparator Stack", "comparators", "where V2G survives against the alternatives",
-     "Cost per kW-year of each option for each grid service, derated for availability, "
-     "and where V2G survives (beats the next-best option)."),
+     "Cost per derated kW-year of each option for each grid service, region and segment on "
+     "a named cost test (total resource cost by default), net of the value stacked from "
+     "compatible services, and which options survive: dispatched within the market's depth "
+     "at no more than the service's avoided cost."),
     ("Update Triggers", "triggers", "indicators that would move the assumptions",
      "Dated, sourced indicators with thresholds: which have fired and which assumption "
      "each moves."),
