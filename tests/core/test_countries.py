@@ -304,12 +304,10 @@ def test_country_run_costs_a_few_block_level_runs() -> None:
 
 
 def test_implied_totals_of_rest_regions_are_the_block_less_its_countries() -> None:
-    from evflex.fleet.history import iea_raw
-    from evflex.regions import implied_totals
+    from evflex.fleet.history import iea_raw, implied_totals
 
     raw = iea_raw()
-    sales = implied_totals(raw, hierarchy(), "ev_sales", "ev_sales_share")
-    cars = sales[(sales["segment"] == "cars") & (sales["year"] == 2024)].set_index("region")
+    cars = implied_totals("ev_sales", "ev_sales_share").loc[("cars", 2024)]
     h = hierarchy()
 
     def implied(name: str) -> float:
@@ -319,5 +317,66 @@ def test_implied_totals_of_rest_regions_are_the_block_less_its_countries() -> No
 
     listed = [r for r in h.members("EU27") if r != "RestOfEU27"]
     expected = implied("EU27") - sum(implied(h.name_of(r)) for r in listed)
-    assert cars.at["RestOfEU27", "value"] == pytest.approx(expected, rel=1e-9)
-    assert cars.at["GB", "value"] == pytest.approx(implied("United Kingdom"), rel=1e-9)
+    assert cars["RestOfEU27"] == pytest.approx(expected, rel=1e-9)
+    assert cars["GB"] == pytest.approx(implied("United Kingdom"), rel=1e-9)
+
+
+def test_report_states_charts_pick_a_region_in_a_country_run(countries) -> None:
+    from evflex.outputs.report import states_figures
+
+    states = countries.states_frame()
+    figs = states_figures(states, [*countries.blocks, *countries.scenario.regions])
+    fig = figs["states_share"]
+    labels = [b["label"] for b in fig["layout"]["updatemenus"][0]["buttons"]]
+    assert labels[:3] == [WORLD, "EU27", "Europe"] and "GB" in labels
+    gb = labels.index("GB")
+    visible = fig["layout"]["updatemenus"][0]["buttons"][gb]["args"][0]["visible"]
+    shown = [t for t, v in zip(fig["data"], visible, strict=True) if v]
+    expected = states[(states["region"] == "GB") & (states["segment"] == ALL_SEGMENTS)]
+    for trace in shown:
+        series = expected[expected["state"] == trace["meta"]].sort_values("year")["share"]
+        np.testing.assert_allclose(trace["y"], series.to_numpy(), rtol=1e-9)
+    assert len(shown) == 5
+
+
+# ------------------------------------------------------------------ now-cast per country
+def test_nowcast_sets_country_evidence_against_the_run(countries) -> None:
+    from evflex.judgement import load_evidence
+    from evflex.nowcast import nowcast_table
+
+    ledger = load_evidence()
+    table = nowcast_table(countries, ledger)
+    assert set(table["region"]) <= set(countries.scenario.regions)
+    assert {"JP", "US", "GB"} <= set(table["region"])
+    # each row's modelled value is the run's, for that country and year
+    gb = table[table["indicator"].str.startswith("smart_charger_share")].iloc[0]
+    ds = countries.data.sel(region="GB", year=int(gb["date"][:4]))
+    share = float(ds["smart_capable_stock"].sum()) / float(ds["ev_stock_pt"].sum())
+    assert gb["modelled"] == pytest.approx(share)
+    # a lower bound fails when the country's evidence exceeds the model
+    raised = ledger.copy()
+    pick = raised["indicator"].str.startswith("enrolled_vehicles/con_edison")
+    raised.loc[pick, "value"] = 1e9
+    again = nowcast_table(countries, raised)
+    assert (again[again["indicator"].str.startswith("enrolled_vehicles/con_edison")]
+            ["status"] == "fail").all()
+    assert (table[table["indicator"].str.startswith("enrolled_vehicles/con_edison")]
+            ["status"] == "pass").all()
+
+
+def test_explorer_shows_a_block_as_the_sum_of_its_countries(countries) -> None:
+    from fastapi.testclient import TestClient
+
+    from evflex.web.app import create_app
+
+    client = TestClient(create_app())
+    info = next(s for s in client.get("/api/scenarios").json()["scenarios"]
+                if s["name"] == "countries")
+    assert {"EU27", "Europe"} <= set(info["aggregates"])
+    body = client.post("/api/run", json={"scenario": "countries", "region": "EU27"}).json()
+    year = body["headline"][0]["year"]
+    expected = float(countries.aggregated["ev_stock"].sel(
+        region=hierarchy().members("EU27"), segment=ALL_SEGMENTS, year=year).sum())
+    assert body["headline"][0]["ev_stock"] == pytest.approx(expected, rel=1e-6)
+    bad = client.post("/api/run", json={"scenario": "countries", "region": "XX"})
+    assert bad.status_code == 422 and "unknown region (got 'XX'" in bad.json()["messages"][0]

@@ -10,7 +10,7 @@ import pytest
 from evflex import checks
 from evflex.judgement import load_evidence
 from evflex.model import Results, run
-from evflex.nowcast import NowcastError, nowcast, read_mapping
+from evflex.nowcast_checks import NowcastError, nowcast, read_mapping
 from evflex.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
