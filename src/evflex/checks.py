@@ -542,7 +542,8 @@ def check_nowcast(results: Results) -> list[Check]:
             limit = f"{row.low:.4g} to {row.high:.4g} [{unit}]"
         detail = (f"{QUANTITIES[row.quantity][2]}, {row.region} {row.year}, modelled; "
                   f"observed: {row.observation}; tolerance: {row.reason}")
-        out.append(Check(row.check, row.status == "pass", row.modelled, limit, detail,
+        value = row.modelled if np.isfinite(row.modelled) else 0.0  # not in this run
+        out.append(Check(row.check, row.status == "pass", value, limit, detail,
                          kind="test", failure=row.status if row.status != "pass" else "fail"))
     return out
 
@@ -603,7 +604,9 @@ def check_outside_projections(results: Results) -> list[Check]:
                 continue
             projected = float(got["value"].sum())
             modelled = float(agg[parameter].sel(cell))
-            ratio = modelled / projected if projected > 0 else float("nan")
+            if not projected > 0 or not np.isfinite(modelled):
+                continue
+            ratio = modelled / projected
             status = ("pass" if lo <= ratio <= hi else "above" if ratio > hi else "below")
             fmt = "{:.3f}" if parameter.endswith("share") else "{:,.0f}"
             out.append(Check(
