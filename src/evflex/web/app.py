@@ -498,10 +498,12 @@ def create_app() -> FastAPI:
 
 def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame]) -> bytes:
     if ext == "zip":
+        from evflex.outputs.tables import csv_text
+
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
             for key, df in tables.items():
-                zf.writestr(f"{key}.csv", df.to_csv(index=False))
+                zf.writestr(f"{key}.csv", csv_text(df))
         return buffer.getvalue()
     from evflex.outputs.report import write_report
     from evflex.outputs.workbook import write_workbook
