@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from evflex.judgement.evidence import MEASURES, PATHWAYS, series
+from evflex.judgement.evidence import MEASURES, PATHWAYS, of_measures, series_ends
 from evflex.scenario import Scenario
 
 VERDICTS = ("scaling", "progressing", "niche-valid", "stalled", "activity-only")
@@ -136,8 +136,17 @@ def cagr(first: float, last: float, years: float) -> float:
 
 
 def _latest_rows(evidence: pd.DataFrame, measures: list[str], pathway: str) -> pd.DataFrame:
-    parts = [rows.iloc[[-1]] for rows in series(evidence, measures, pathway).values()]
-    return pd.concat(parts, ignore_index=True) if parts else evidence.iloc[0:0]
+    """The last row of each series, vectorised (linear in the ledger's rows)."""
+    ends = series_ends(evidence, measures, pathway)
+    if ends.empty:
+        return evidence.iloc[0:0]
+    rows = ends[[c for c in ends.columns if c.startswith("last_")
+                 and c not in ("last_date", "last_value")]]
+    rows = rows.rename(columns=lambda c: c.removeprefix("last_"))
+    rows.insert(0, "indicator", ends["indicator"])
+    rows.insert(2, "region", ends["region"])
+    rows["date"], rows["value"] = ends["last_date"], ends["last_value"]
+    return rows[list(evidence.columns)].reset_index(drop=True)
 
 
 def run_share(frames: Mapping[str, pd.DataFrame] | None, states: list[str], year: int | str,
@@ -191,25 +200,28 @@ def compute_metrics(evidence: pd.DataFrame, frames: Mapping[str, pd.DataFrame] |
                                    f"({top['date']:%Y-%m-%d})")
         elif kind == "growth":
             rates, parts = [], []
-            for (ind, region), rows in series(evidence, measures, pathway).items():
-                span = (rows["date"].iloc[-1] - rows["date"].iloc[0]).days / DAYS_PER_YEAR
-                if len(rows) < 2 or span < float(spec.get("min_years", 0.5)):
+            ends = series_ends(evidence, measures, pathway)
+            for ind, region, n, d0, d1, v0, v1 in zip(
+                    ends["indicator"], ends["region"], ends["n"], ends["first_date"],
+                    ends["last_date"], ends["first_value"], ends["last_value"], strict=True):
+                span = (d1 - d0).days / DAYS_PER_YEAR
+                if n < 2 or span < float(spec.get("min_years", 0.5)):
                     continue
-                rate = cagr(float(rows["value"].iloc[0]), float(rows["value"].iloc[-1]), span)
+                rate = cagr(float(v0), float(v1), span)
                 if math.isnan(rate):
                     continue
                 rates.append(rate)
-                parts.append(f"{ind}@{region} {_fmt(rows['value'].iloc[0])} -> "
-                             f"{_fmt(rows['value'].iloc[-1])} over {span:.1f} y = {rate:+.0%}/y")
+                parts.append(f"{ind}@{region} {_fmt(v0)} -> "
+                             f"{_fmt(v1)} over {span:.1f} y = {rate:+.0%}/y")
             value = float(np.median(rates)) if rates else math.nan
             out[name] = Metric(value, "; ".join(parts) or "no series with two observations")
         elif kind == "count_regions":
-            rows = mine[mine["indicator"].str.split("/").str[0].isin(measures)
+            rows = mine[of_measures(mine["indicator"], measures)
                         & (mine["value"] > 0)]
             regions = sorted(rows["region"].unique())
             out[name] = Metric(float(len(regions)), ", ".join(regions) or "none")
         elif kind == "span_years":
-            rows = mine[mine["indicator"].str.split("/").str[0].isin(measures)]
+            rows = mine[of_measures(mine["indicator"], measures)]
             if rows.empty:
                 out[name] = Metric(math.nan, "no observation")
             else:

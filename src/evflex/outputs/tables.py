@@ -102,6 +102,12 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def restore_formulas(column: pd.Series) -> pd.Series:
+    """Undo :func:`neutralise_formulas` on a column read back from a CSV file."""
+    leads = tuple("'" + c for c in FORMULA_LEADS)
+    return column.map(lambda v: v[1:] if isinstance(v, str) and v.startswith(leads) else v)
+
+
 def csv_text(df: pd.DataFrame) -> str:
     """A table as CSV text safe to open in a spreadsheet."""
     return neutralise_formulas(df).to_csv(index=False)
