@@ -25,6 +25,7 @@ import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from evflex.capacity import KWH_PER_GWH, KWH_PER_TWH
@@ -55,25 +56,41 @@ def energy_funnel(results: Results, year: int, region: str = WORLD) -> pd.DataFr
     peak, their energy above the mobility reserve, and the energy [GWh] and power [GW]
     deliverable over the peak event. ``region`` is a model region or ``World`` (summed).
     """
-    ds = results.data.sel(year=year)
-    if region != WORLD:
-        ds = ds.sel(region=[region])
+    data = results.data
+    years = list(data["year"].values)
+    if year not in years:
+        raise KeyError(f"year {year} not in the run")
+    t = years.index(year)
+    r = None if region == WORLD else list(data["region"].values).index(region)
+
+    def at(name: str) -> np.ndarray:
+        """Variable ``name`` in the year (and region), other axes kept (numpy, no xarray
+        alignment: this runs on every move of an explorer slider)."""
+        da = data[name]
+        values = np.take(da.values, t, axis=da.dims.index("year"))
+        dims = [d for d in da.dims if d != "year"]
+        if r is not None:
+            values = np.take(values, [r], axis=dims.index("region"))
+        return np.asarray(values, dtype=float)
+
+    funnel = at("funnel")  # (region, segment, step)
+    capable_kwh = at("capable_kwh")  # (region, segment)
     rows = []
-    for step in FUNNEL_STEPS:
-        vehicles = ds["funnel"].sel(step=step)
+    for k, step in enumerate(FUNNEL_STEPS):
+        vehicles = funnel[..., k]
         if step == "ev_stock":
-            energy = float(ds["capacity_naive_battery"].sum()) * KWH_PER_TWH / KWH_PER_GWH
+            energy = float(at("capacity_naive_battery").sum()) * KWH_PER_TWH / KWH_PER_GWH
         else:
-            energy = float((vehicles * ds["capable_kwh"]).sum()) / KWH_PER_GWH
+            energy = float((vehicles * capable_kwh).sum()) / KWH_PER_GWH
         rows.append((step, float(vehicles.sum()), energy, float("nan")))
-    plugged = ds["capacity_v2g_plugged_at_peak"]
+    plugged = at("capacity_v2g_plugged_at_peak")
     rows.append(("plugged_at_peak", float(plugged.sum()),
-                 float((plugged * ds["capable_kwh"]).sum()) / KWH_PER_GWH, float("nan")))
+                 float((plugged * capable_kwh).sum()) / KWH_PER_GWH, float("nan")))
     rows.append(("above_reserve", float(plugged.sum()),
-                 float((plugged * ds["usable_kwh"]).sum()) / KWH_PER_GWH, float("nan")))
+                 float((plugged * at("usable_kwh")).sum()) / KWH_PER_GWH, float("nan")))
     rows.append(("deliverable", float(plugged.sum()),
-                 float(ds["capacity_v2g_export_energy"].sum()),
-                 float(ds["capacity_v2g_export_power"].sum())))
+                 float(at("capacity_v2g_export_energy").sum()),
+                 float(at("capacity_v2g_export_power").sum())))
     df = pd.DataFrame(rows, columns=["stage", "vehicles", "energy_gwh", "power_gw"])
     df.insert(1, "label", df["stage"].map(STAGE_LABELS))
     df.insert(0, "year", year)
