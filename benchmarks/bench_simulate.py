@@ -1,165 +1,192 @@
-"""Benchmark: vehicle simulation throughput [vehicle-steps/s], peak memory, and the exact
-min-peak schedule against the linear programme solved by HiGHS.
+"""Benchmark: what users run, timed as they run it, with the three ratios of issue 18.
 
-    python benchmarks/bench_simulate.py [--vehicles 20000] [--days 7] [--lp-vehicles 10000]
+    python benchmarks/bench_simulate.py [--vehicles 100000] [--lp-vehicles 10000]
+        [--memory-vehicles 1000000] [--days 7] [--repeat 1]
 
-A vehicle-step is one vehicle over one step of the horizon (15 min), plugged in or not,
-as the peers count them. Measured in the same run:
+Every case runs in its own fresh Python process (no profiler, no tracemalloc), after a
+tiny warm-up run in that process that loads the compiled kernels; the time is the wall
+time of the public call, the memory is the process's peak resident set size (RSS, from
+``resource.getrusage``), which includes the interpreter and its libraries.
 
-- ``baseline_python_loop``: the unmanaged simulation with state of charge, one vehicle
-  and one step at a time in Python (what a per-agent simulator does), on a subset of
-  the same sessions;
-- ``simulate_unmanaged`` (compiled, numba): the same loop, every vehicle, with state of
-  charge, plug-in count and load per step;
-- the whole ``evflex.simulate.run.simulate`` with one, two and three strategies, with
-  peak memory (tracemalloc);
-- min-peak managed charging of ``--lp-vehicles`` vehicles over one day: the exact
-  schedule with its proof (:func:`evflex.simulate.strategies.min_peak`, flow only and
-  with the valley-filling sweeps) against ``scipy.optimize.linprog(method="highs-ipm")``
-  on the same sessions, with both peaks (base load 0.6 kW per vehicle, so that the
-  fleet sets the peak).
+1. **Throughput**: ``evflex.simulate.simulate`` with every strategy (unmanaged, exact
+   min-peak managed, V2G) on ``--vehicles`` vehicles x ``--days`` days x 15 min, in
+   vehicle-steps per second (one vehicle over one step, plugged in or not), against
+   the goal of 10 M vehicle-steps/s; unmanaged alone for comparison; and the CLI
+   ``evflex simulate`` end to end (process start to files written).
+2. **Against HiGHS**: the min-peak managed schedule of ``--lp-vehicles`` vehicles over
+   the same ``--days`` (one chunk, the base load set so that the fleet makes the peak),
+   evflex (:func:`evflex.simulate.classes.min_peak_classes` from the sessions, with
+   the split back to sessions) against ``scipy.optimize.linprog(method="highs-ipm")``
+   on the min-peak linear programme of the same sessions; the same ``--repeat`` runs
+   on both sides, the best of each; both peaks and their relative difference.
+3. **Memory**: peak RSS of every strategy at ``--memory-vehicles`` vehicles against
+   the goal of 2 GB.
 
-Peers measured on a 2-core machine (issue 3), listed for orientation, not run here:
-emobpy about 720 vehicle-steps/s, SpiceEV about 61,000, EV2Gym 48,000-94,000
-charger-steps/s, acnportal with EDF 16,000-50,000 EVSE-steps/s.
+Numbers depend on the machine and on what else runs on it: the first lines printed say
+which machine, and its load average.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
-import tracemalloc
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
 
-import numpy as np
-from scipy.optimize import linprog
-from scipy.sparse import coo_array
+GOAL_STEPS_PER_S = 10e6
+GOAL_HIGHS_RATIO = 100.0
+GOAL_RSS_BYTES = 2e9
 
-from evflex.simulate import kernels
-from evflex.simulate.archetypes import Sessions, parse_mix, sample_sessions, shipped_archetypes
-from evflex.simulate.run import SimulationConfig, read_base_load, simulate
-from evflex.simulate.strategies import Slots, aggregate, min_peak, session_slots
-
-STEP_MINUTES = 15
-STEPS_PER_DAY = 1440 // STEP_MINUTES
-
-
-def baseline_python_loop(s: Sessions, n_vehicles: int, days: int) -> np.ndarray:
-    """Unmanaged charging with state of charge, vehicle by vehicle, step by step."""
-    load = np.zeros(s.n_steps)
-    for v in range(n_vehicles):
-        for d in range(days):
-            i = v * days + d
-            soc = float(s.arrival_kwh[i]) * 1000.0
-            remaining = float(s.energy_wh[i])
-            cap = float(s.slot_wh[i])
-            for k in range(int(s.departure[i] - s.arrival[i])):
-                e = min(cap, remaining) if remaining > 0 else 0.0
-                remaining -= e
-                soc += e
-                load[(s.arrival[i] + k) % s.n_steps] += e
-    return load
-
-
-def compiled_loop(s: Sessions, n_vehicles: int, days: int) -> np.ndarray:
-    load = np.zeros(s.n_steps)
-    kernels.simulate_unmanaged(np.arange(n_vehicles) * days, days, s.arrival.astype(np.int64),
-                               (s.departure - s.arrival).astype(np.int64),
-                               s.slot_wh.astype(float), s.energy_wh.astype(float),
-                               s.arrival_kwh * 1000.0, s.n_steps, load, np.zeros(s.n_steps),
-                               np.zeros(s.n_steps))
-    return load
-
-
-def lp_peak(s: Sessions, slots: Slots, background: np.ndarray) -> float:
-    m, h, n = slots.size, s.n_steps, len(s)
-    c = np.zeros(m + 1)
-    c[-1] = 1.0
-    a_eq = coo_array((np.ones(m), (slots.row, np.arange(m))), shape=(n, m + 1))
-    a_ub = coo_array((np.r_[np.ones(m), -np.ones(h)],
-                      (np.r_[slots.col, np.arange(h)], np.r_[np.arange(m), np.full(h, m)])),
-                     shape=(h, m + 1))
-    bounds = np.column_stack([np.r_[np.zeros(m), -np.inf],
-                              np.r_[s.slot_wh[slots.row].astype(float), np.inf]])
-    res = linprog(c, A_ub=a_ub.tocsr(), b_ub=-background, A_eq=a_eq.tocsr(),
-                  b_eq=s.energy_wh.astype(float), bounds=bounds, method="highs-ipm")
-    if res.status != 0:
-        raise RuntimeError(res.message)
-    return float(res.fun)
-
-
-def timed(fn, repeat: int = 3) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    best, out = np.inf, None
-    for _ in range(repeat):
+CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    case = json.loads(sys.argv[1])
+    from evflex.simulate import SimulationConfig, simulate
+    simulate(SimulationConfig(vehicles=100, days=1, keep_sessions=False))  # warm-up
+    if case["kind"] == "simulate":
+        config = SimulationConfig(vehicles=case["vehicles"], days=case["days"],
+                                  strategies=tuple(case["strategies"]), keep_sessions=False)
         t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+        result = simulate(config)
+        elapsed = time.perf_counter() - t0
+        extra = {k: float(v) for k, v in result.summary.items() if k.startswith("peak_")}
+    else:
+        import numpy as np
+        from scipy.optimize import linprog
+        from scipy.sparse import coo_array
+        from evflex.simulate.archetypes import parse_mix, sample_sessions, shipped_archetypes
+        from evflex.simulate.classes import count_classes, min_peak_classes, split_class_schedule
+        from evflex.simulate.run import read_base_load
+        from evflex.simulate.strategies import aggregate, session_slots
+        arch = shipped_archetypes()
+        n, days = case["vehicles"], case["days"]
+        s = sample_sessions(n, days, 15, 2, parse_mix(None, arch), arch)
+        slots = session_slots(s)
+        hours = (np.arange(s.n_steps) % 96) * 15 // 60
+        # 0.6 kW of base load per vehicle: the fleet, not the base, sets the peak
+        background = read_base_load()[hours] * 0.6 * n * 1000.0 * s.dt_h
+        if case["kind"] == "evflex":
+            def solve():
+                classes = count_classes(s)
+                exact = min_peak_classes(classes, background)
+                wh = split_class_schedule(classes, exact.wh, exact.start, s, slots.start)
+                return float((background + aggregate(slots, wh, s.n_steps)).max())
+        else:
+            def solve():
+                m, h, k = slots.size, s.n_steps, len(s)
+                c = np.zeros(m + 1)
+                c[-1] = 1.0
+                a_eq = coo_array((np.ones(m), (slots.row, np.arange(m))), shape=(k, m + 1))
+                a_ub = coo_array((np.r_[np.ones(m), -np.ones(h)],
+                                  (np.r_[slots.col, np.arange(h)],
+                                   np.r_[np.arange(m), np.full(h, m)])), shape=(h, m + 1))
+                bounds = np.column_stack([np.r_[np.zeros(m), -np.inf],
+                                          np.r_[s.slot_wh[slots.row].astype(float), np.inf]])
+                res = linprog(c, A_ub=a_ub.tocsr(), b_ub=-background, A_eq=a_eq.tocsr(),
+                              b_eq=s.energy_wh.astype(float), bounds=bounds,
+                              method="highs-ipm")
+                assert res.status == 0, res.message
+                return float(res.fun)
+        times, peak = [], 0.0
+        for _ in range(case["repeat"]):
+            t0 = time.perf_counter()
+            peak = solve()
+            times.append(time.perf_counter() - t0)
+        elapsed = min(times)
+        extra = {"peak_kw": peak / (1000.0 * s.dt_h), "plugged_steps": int(slots.size)}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    print(json.dumps({"elapsed_s": elapsed, "rss_bytes": rss, **extra}))
+""")
+
+
+def run_child(case: dict) -> dict:  # type: ignore[type-arg]
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(case)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_cli(vehicles: int, days: int) -> tuple[float, float]:
+    """Wall time [s] and peak RSS [bytes] of ``evflex simulate`` as a user runs it."""
+    import time
+
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = shutil.which("evflex")
+        start = [exe] if exe else [sys.executable, "-c", "from evflex.cli import app; app()"]
+        cmd = [*start, "simulate", "--vehicles", str(vehicles),
+               "--days", str(days), "--no-sessions", "--quiet", "--out", str(Path(tmp) / "sim")]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(f"evflex simulate failed ({proc.returncode})")
+    return elapsed, usage.ru_maxrss * 1024.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--vehicles", type=int, default=20_000)
+    parser.add_argument("--vehicles", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--lp-vehicles", type=int, default=10_000)
+    parser.add_argument("--memory-vehicles", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    arch = shipped_archetypes()
-    mix = parse_mix(None, arch)
-    steps = args.days * STEPS_PER_DAY
+    steps = args.days * 96
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} "
+          "(other work on the machine slows every case)")
 
-    s = sample_sessions(args.vehicles, args.days, STEP_MINUTES, 1, mix, arch)
-    compiled_loop(s, 10, args.days)  # compile (or load the cache) outside the timing
-    n_base = 300
-    t_base, ref = timed(lambda: baseline_python_loop(s, n_base, args.days), repeat=1)
-    base_rate = n_base * steps / t_base
-    t_fast, small = timed(lambda: compiled_loop(s, n_base, args.days))
-    assert np.allclose(small, ref), "the compiled loop differs from the Python baseline"
-    t_all, _ = timed(lambda: compiled_loop(s, args.vehicles, args.days))
+    def sim(vehicles: int, strategies: list[str]) -> dict:  # type: ignore[type-arg]
+        return run_child({"kind": "simulate", "vehicles": vehicles, "days": args.days,
+                          "strategies": strategies})
 
-    rows = [(f"baseline_python_loop (unmanaged + SoC, {n_base} vehicles)", base_rate, ""),
-            (f"simulate_unmanaged, compiled ({n_base} vehicles)", n_base * steps / t_fast, ""),
-            (f"simulate_unmanaged, compiled ({args.vehicles:,} vehicles)",
-             args.vehicles * steps / t_all, "")]
-    for strategies, label in ((("unmanaged",), "simulate: unmanaged + bands + SoC"),
-                              (("unmanaged", "managed"), "simulate: + exact min-peak"),
-                              (("unmanaged", "managed", "v2g"), "simulate: + V2G")):
-        n = args.vehicles // (1 if len(strategies) == 1 else 2)
-        tracemalloc.start()
-        t0 = time.perf_counter()
-        simulate(SimulationConfig(vehicles=n, days=args.days, strategies=strategies,
-                                  keep_sessions=False))
-        elapsed = time.perf_counter() - t0
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        rows.append((f"{label} ({n:,} vehicles)", n * args.days * STEPS_PER_DAY / elapsed,
-                     f"peak {peak / 2**20:,.0f} MiB"))
+    n = args.vehicles
+    rows = []
+    un = sim(n, ["unmanaged"])
+    rows.append(("simulate: unmanaged", n, un))
+    full = sim(n, ["unmanaged", "managed", "v2g"])
+    rows.append(("simulate: unmanaged + managed + V2G", n, full))
+    print(f"\n{'case':<42} {'vehicles':>10} {'time [s]':>9} {'vehicle-steps/s':>16} "
+          f"{'peak RSS':>10}")
+    for label, vehicles, r in rows:
+        print(f"{label:<42} {vehicles:>10,} {r['elapsed_s']:>9.2f} "
+              f"{vehicles * steps / r['elapsed_s']:>16,.0f} {r['rss_bytes'] / 1e9:>8.2f} GB")
+    cli_s, cli_rss = run_cli(n, args.days)
+    print(f"{'evflex simulate (CLI, every strategy)':<42} {n:>10,} {cli_s:>9.2f} "
+          f"{n * steps / cli_s:>16,.0f} {cli_rss / 1e9:>8.2f} GB")
 
-    print(f"{'case':<58} {'vehicle-steps/s':>16} {'x baseline':>11}  note")
-    for label, rate, note in rows:
-        print(f"{label:<58} {rate:>16,.0f} {rate / base_rate:>11.1f}  {note}")
+    lp = {"vehicles": args.lp_vehicles, "days": args.days, "repeat": args.repeat}
+    ours = run_child({"kind": "evflex", **lp})
+    highs = run_child({"kind": "highs", **lp})
+    print(f"\nmin-peak managed, {args.lp_vehicles:,} vehicles x {args.days} days "
+          f"({ours['plugged_steps']:,} plugged vehicle-steps), best of {args.repeat}:")
+    print(f"  HiGHS (linprog highs-ipm)  {highs['elapsed_s']:9.2f} s   peak "
+          f"{highs['peak_kw']:,.3f} kW")
+    rel = ours["peak_kw"] / highs["peak_kw"] - 1
+    print(f"  evflex exact min-peak      {ours['elapsed_s']:9.2f} s   peak "
+          f"{ours['peak_kw']:,.3f} kW   relative to HiGHS {rel:+.2e}")
 
-    # the exact min-peak schedule against HiGHS, one day of --lp-vehicles vehicles
-    n = args.lp_vehicles
-    s1 = sample_sessions(n, 1, STEP_MINUTES, 2, mix, arch)
-    slots = session_slots(s1)
-    hours = np.arange(STEPS_PER_DAY) * STEP_MINUTES // 60
-    # half the shipped base load per vehicle, so that the fleet, not the base, sets the peak
-    background = read_base_load()[hours] * 0.6 * n * 1000.0 * s1.dt_h
-    t_flow, exact = timed(lambda: min_peak(s1, slots, background, flatten=False))
-    t_full, full = timed(lambda: min_peak(s1, slots, background))
-    t0 = time.perf_counter()
-    optimum = lp_peak(s1, slots, background)
-    t_lp = time.perf_counter() - t0
-    kw = 1.0 / (1000.0 * s1.dt_h)
-    peak = float((background + aggregate(slots, full.wh, s1.n_steps)).max())  # type: ignore[attr-defined]
-    print(f"\nmin-peak, {n:,} vehicles x 1 day ({slots.size:,} plugged vehicle-steps):")
-    print(f"  HiGHS (linprog highs-ipm)        {t_lp:8.3f} s   peak {optimum * kw:,.3f} kW")
-    print(f"  evflex min_peak, flow + proof    {t_flow:8.3f} s   peak "
-          f"{exact.level_wh * kw:,.3f} kW   lower bound {exact.lower_wh * kw:,.3f} kW"  # type: ignore[attr-defined]
-          f"   {t_lp / t_flow:,.0f}x faster")
-    print(f"  evflex min_peak, + valley fill   {t_full:8.3f} s   peak {peak * kw:,.3f} kW"
-          f"   {t_lp / t_full:,.0f}x faster   relative to HiGHS {peak / optimum - 1:+.2e}")
-    print("\npeers on 2 cores (issue 3, not run here): emobpy ~720, SpiceEV ~61,000 "
-          "vehicle-steps/s; acnportal EDF 16,000-50,000 EVSE-steps/s")
+    mem = sim(args.memory_vehicles, ["unmanaged", "managed", "v2g"])
+    print(f"\nmemory: every strategy at {args.memory_vehicles:,} vehicles x {args.days} days: "
+          f"peak RSS {mem['rss_bytes'] / 1e9:.2f} GB in {mem['elapsed_s']:.1f} s")
+
+    rate = n * steps / full["elapsed_s"]
+    print("\nratios (goal in brackets; above 1 meets it):")
+    print(f"  1. managed + V2G throughput / 10 M vehicle-steps/s: {rate / GOAL_STEPS_PER_S:.3f}"
+          f"  ({rate:,.0f} vehicle-steps/s at {n:,} vehicles)")
+    ratio = highs["elapsed_s"] / ours["elapsed_s"]
+    print(f"  2. HiGHS time / evflex time, same LP: {ratio:,.1f}x  (goal >= "
+          f"{GOAL_HIGHS_RATIO:.0f}x: {ratio / GOAL_HIGHS_RATIO:.3f}); HiGHS "
+          f"{highs['elapsed_s']:.2f} s, evflex {ours['elapsed_s']:.2f} s; peaks differ "
+          f"by {abs(rel):.1e} (goal <= 1e-6)")
+    print(f"  3. 2 GB / peak RSS at {args.memory_vehicles:,} vehicles: "
+          f"{GOAL_RSS_BYTES / mem['rss_bytes']:.3f}")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@
 
 :func:`run` returns :class:`Results`, which holds every quantity as a labelled
 :class:`xarray.Dataset` over (region, segment, year) and renders the output tables
-(``states``, ``fleet``, ``funnel``, ``capacity``) as data frames with World and
-all-segment aggregates. World figures are sums of counts; shares are recomputed from
-those sums, never averaged.
+(``states``, ``fleet``, ``funnel``, ``capacity``) as data frames with block (EU27,
+Europe, ...: those whose every member is a region of the run, see :mod:`evflex.regions`),
+World and all-segment aggregates. Aggregates are sums of counts; shares are recomputed
+from those sums, never averaged.
 
 History (years up to ``years.history_end``) takes EV sales by powertrain from the IEA
 Global EV Data 2025 extract; the projection takes them from total sales times the
@@ -31,13 +32,12 @@ from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v
 from evflex.fleet.history import POWERTRAINS, ev_series
 from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
+from evflex.glossary import ALL_SEGMENTS, WORLD
 from evflex.paths import FloatArray
-from evflex.scenario import Scenario, load_scenario
+from evflex.regions import hierarchy
+from evflex.scenario import Scenario, validated
 from evflex.scenario.evaluate import evaluate_all
 from evflex.states import STATES, allocate_states
-
-WORLD = "World"
-ALL_SEGMENTS = "all"
 
 
 def _ev_sales(scenario: Scenario, params: dict[str, FloatArray],
@@ -74,15 +74,22 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
         params["vehicle_stock"], surv_age, params["pre_history_growth"][..., 0])
     surv = survival_matrix(surv_age, n_years)  # (..., R, S, V, T)
     ev_sales = _ev_sales(scenario, params, sales)
-    ev_stock_pt = vintage_stock(ev_sales, surv)  # (..., R, S, P, T)
+    # Used EVs that leave (or, negative, join) the region's stock in their sale year; a
+    # vintage never ends up larger than that year's total sales, so EV stock <= stock.
+    ev_kept = ev_sales * (1.0 - params["used_ev_net_export"][..., None, :])
+    kept_total = ev_kept.sum(axis=-2, keepdims=True)
+    cap = np.minimum(1.0, sales[..., None, :] / np.where(kept_total > 0, kept_total, 1.0))
+    ev_kept = ev_kept * np.where(kept_total > sales[..., None, :], cap, 1.0)
+    ev_net_exports = ev_sales - ev_kept
+    ev_stock_pt = vintage_stock(ev_kept, surv)  # (..., R, S, P, T)
     ev_stock = ev_stock_pt.sum(axis=-2)
-    ev_retirements = retirements_from_stock(ev_sales, ev_stock_pt)
+    ev_retirements = retirements_from_stock(ev_kept, ev_stock_pt)
 
     # Capability by vintage, carried into the stock.
     phev_eligible = scenario.options.phev_v2g_eligible
     bidir = params["bidirectional_share"]
-    capable = capable_sales(ev_sales, bidir, phev_eligible)
-    smart = smart_capable_sales(ev_sales, params["smart_capable_share"], capable)
+    capable = capable_sales(ev_kept, bidir, phev_eligible)
+    smart = smart_capable_sales(ev_kept, params["smart_capable_share"], capable)
     capable_stock = stock_of(capable, surv)
     smart_stock = stock_of(smart, surv)
 
@@ -96,11 +103,11 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
 
     # Energy in the batteries, by vintage.
     batt_bev, batt_phev = params["battery_kwh_bev"], params["battery_kwh_phev"]
-    naive_kwh = stock_of(ev_sales[..., 0, :] * batt_bev + ev_sales[..., 1, :] * batt_phev,
+    naive_kwh = stock_of(ev_kept[..., 0, :] * batt_bev + ev_kept[..., 1, :] * batt_phev,
                          surv)
-    capable_energy = ev_sales[..., 0, :] * bidir * batt_bev
+    capable_energy = ev_kept[..., 0, :] * bidir * batt_bev
     if phev_eligible:
-        capable_energy = capable_energy + ev_sales[..., 1, :] * bidir * batt_phev
+        capable_energy = capable_energy + ev_kept[..., 1, :] * bidir * batt_phev
     capable_kwh_total = stock_of(capable_energy, surv)
     capable_kwh = np.where(capable_stock > 0, capable_kwh_total
                            / np.where(capable_stock > 0, capable_stock, 1.0), batt_bev)
@@ -117,6 +124,7 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
         "vehicle_stock_path": params["vehicle_stock"], "stock": stock, "sales": sales,
         "retirements": retirements, "stock_before": stock_before, "ev_sales_pt": ev_sales,
         "ev_stock_pt": ev_stock_pt, "ev_retirements_pt": ev_retirements,
+        "ev_net_exports_pt": ev_net_exports,
         "capable_sales": capable, "smart_capable_sales": smart,
         "capable_stock": capable_stock, "smart_capable_stock": smart_stock,
         "funnel": funnel, "states": states, "capable_kwh": capable_kwh,
@@ -140,6 +148,7 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "ev_sales_pt": (_RSPT, "vehicles/year"),
     "ev_stock_pt": (_RSPT, "vehicles"),
     "ev_retirements_pt": (_RSPT, "vehicles/year"),
+    "ev_net_exports_pt": (_RSPT, "vehicles/year"),
     "iea_ev_stock": (_RST, "vehicles"),
     "capable_sales": (_RST, "vehicles/year"),
     "smart_capable_sales": (_RST, "vehicles/year"),
@@ -184,9 +193,31 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
     return ds
 
 
-def _with_aggregates(da: xr.DataArray) -> xr.DataArray:
-    """Add region ``World`` and segment ``all`` as sums of counts."""
-    da = xr.concat([da, da.sum("region").expand_dims(region=[WORLD])], dim="region")
+def with_regional_aggregates(da: xr.DataArray, blocks: dict[str, list[str]]) -> xr.DataArray:
+    """Add each block (sum of its member regions) and ``World`` (sum of all) as regions.
+
+    One matrix product over the region axis (a 0/1 membership matrix), not one sum per
+    block, so that a country run with many blocks stays fast.
+    """
+    regions = [str(r) for r in da["region"].values]
+    index = {r: i for i, r in enumerate(regions)}
+    membership = np.zeros((len(blocks) + 1, len(regions)))
+    for k, members in enumerate(blocks.values()):
+        membership[k, [index[m] for m in members]] = 1.0
+    membership[-1] = 1.0
+    axis = da.get_axis_num("region")
+    values = np.moveaxis(da.values, axis, -1)
+    sums = np.moveaxis(values @ membership.T, -1, axis)
+    coords = {name: ([*regions, *blocks, WORLD] if name == "region" else coord)
+              for name, coord in da.coords.items()
+              if name == "region" or "region" not in coord.dims}
+    return xr.DataArray(np.concatenate([da.values, sums], axis=axis), dims=da.dims,
+                        coords=coords, attrs=da.attrs, name=da.name)
+
+
+def _with_blocks(da: xr.DataArray, blocks: dict[str, list[str]]) -> xr.DataArray:
+    """Add the blocks and ``World`` as regions, and segment ``all``, as sums of counts."""
+    da = with_regional_aggregates(da, blocks)
     return xr.concat([da, da.sum("segment").expand_dims(segment=[ALL_SEGMENTS])], dim="segment")
 
 
@@ -194,17 +225,43 @@ def _safe_ratio(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
     return xr.where(den > 0, num / den.where(den > 0, 1.0), 0.0)
 
 
-@dataclass
+@dataclass(repr=False)
 class Results:
-    """The outcome of one run: the dataset, the scenario, and the output tables."""
+    """The outcome of one engine run: the dataset, the scenario, and the output tables.
+
+    ``availability`` is the availability the run used when it did not come from the
+    scenario (a vehicle simulation, or a stored run's), else ``None``.
+    """
 
     scenario: Scenario
     data: xr.Dataset
+    availability: Availability | None = None
+
+    def __repr__(self) -> str:
+        sc = self.scenario
+        return (f"<evflex Results {sc.name} v{sc.version}: regions {list(sc.regions)}, "
+                f"segments {list(sc.segments)}, years {sc.years.start}-{sc.years.end}, "
+                f"availability from {self.data.attrs.get('availability_source', '?')}>")
+
+    @cached_property
+    def blocks(self) -> dict[str, list[str]]:
+        """Blocks reported as aggregates (all their members are regions of the run)."""
+        return hierarchy().aggregates(self.scenario.regions)
+
+    @property
+    def aggregate_regions(self) -> list[str]:
+        """The aggregate regions of the output tables: the blocks, then ``World``."""
+        return [*self.blocks, WORLD]
 
     @cached_property
     def aggregated(self) -> xr.Dataset:
-        """Counts with World and ``all`` aggregates (sums), and shares recomputed."""
+        """Counts with block, World and ``all`` aggregates (sums), shares recomputed."""
         ds = self.data
+        blocks = self.blocks
+
+        def _with_aggregates(da: xr.DataArray) -> xr.DataArray:
+            return _with_blocks(da, blocks)
+
         out = xr.Dataset({
             "sales": _with_aggregates(ds["sales"]),
             "stock": _with_aggregates(ds["stock"]),
@@ -212,6 +269,7 @@ class Results:
             "ev_sales": _with_aggregates(ds["ev_sales_pt"].sum("powertrain")),
             "ev_stock": _with_aggregates(ds["ev_stock_pt"].sum("powertrain")),
             "ev_retirements": _with_aggregates(ds["ev_retirements_pt"].sum("powertrain")),
+            "ev_net_exports": _with_aggregates(ds["ev_net_exports_pt"].sum("powertrain")),
             "capable_sales": _with_aggregates(ds["capable_sales"]),
             "capable_stock": _with_aggregates(ds["capable_stock"]),
             "iea_ev_stock": _with_aggregates(ds["iea_ev_stock"]),
@@ -225,10 +283,45 @@ class Results:
             xr.where(out["state"] == "outside", 1.0, 0.0))
         return out
 
-    def frames(self) -> dict[str, pd.DataFrame]:
-        """The output tables ``states``, ``fleet``, ``funnel`` and ``capacity``."""
+    def frames(self, regions: list[str] | None = None) -> dict[str, pd.DataFrame]:
+        """The output tables ``states``, ``fleet``, ``funnel`` and ``capacity``.
+
+        ``regions``: keep only these regions and the aggregates that contain any of them
+        (:meth:`output_regions`); by default every region and aggregate. Computed once
+        per run; treat the frames as read-only (copy before changing).
+        """
+        out = self._frames
+        if regions is None:
+            return dict(out)
+        keep = self.output_regions(regions)
+        return {name: df[df["region"].isin(keep)].reset_index(drop=True)
+                for name, df in out.items()}
+
+    @cached_property
+    def _frames(self) -> dict[str, pd.DataFrame]:
         return {"states": self.states_frame(), "fleet": self.fleet_frame(),
                 "funnel": self.funnel_frame(), "capacity": self.capacity_frame()}
+
+    def output_regions(self, regions: list[str]) -> list[str]:
+        """``regions`` of the run, then every aggregate (block, World) containing one."""
+        chosen = [r for r in self.scenario.regions if r in set(regions)]
+        blocks = [b for b, members in self.blocks.items() if set(members) & set(chosen)]
+        return [*chosen, *blocks, WORLD]
+
+    def history_frame(self) -> pd.DataFrame:
+        """Modelled EV stock against the IEA series, every region and aggregate, history.
+
+        Columns ``region, year, ev_stock, iea_ev_stock, relative_error`` (all segments;
+        relative error empty where the IEA has no stock).
+        """
+        sc = self.scenario
+        years = [y for y in sc.years_axis if y <= sc.years.history_end]
+        agg = self.aggregated.sel(segment=ALL_SEGMENTS, year=years)
+        df = xr.Dataset({"ev_stock": agg["ev_stock"], "iea_ev_stock": agg["iea_ev_stock"]}
+                        ).transpose("region", "year").to_dataframe().reset_index()
+        iea = df["iea_ev_stock"]
+        df["relative_error"] = ((df["ev_stock"] - iea) / iea.where(iea > 0)).astype(float)
+        return df[["region", "year", "ev_stock", "iea_ev_stock", "relative_error"]]
 
     def states_frame(self) -> pd.DataFrame:
         agg = self.aggregated
@@ -253,8 +346,8 @@ class Results:
     def capacity_frame(self) -> pd.DataFrame:
         rows = []
         for metric, unit in METRICS.items():
-            da = self.data[f"capacity_{metric}"].sum("segment")
-            da = xr.concat([da, da.sum("region").expand_dims(region=[WORLD])], dim="region")
+            da = with_regional_aggregates(self.data[f"capacity_{metric}"].sum("segment"),
+                                          self.blocks)
             df = da.rename("value").to_dataframe().reset_index()
             df["metric"], df["unit"] = metric, unit
             rows.append(df[["region", "year", "metric", "value", "unit"]])
@@ -267,7 +360,7 @@ class Results:
 
     @property
     def _region_order(self) -> dict[str, int]:
-        return {r: i for i, r in enumerate([*self.scenario.regions, WORLD])}
+        return {r: i for i, r in enumerate([*self.scenario.regions, *self.aggregate_regions])}
 
     def world(self, variable: str, year: int) -> float:
         """A World, all-segment value of an aggregated variable in one year."""
@@ -282,10 +375,11 @@ class Results:
 
 def run(scenario: Scenario | str | Path | None = None,
         availability: Availability | None = None) -> Results:
-    """Run the engine on a scenario (object, shipped name or path; default ``base``).
+    """Run the engine alone on a scenario (object, shipped name or path; default ``base``).
 
-    ``availability`` replaces the scenario's availability parameters (the seam to the
-    vehicle simulation).
+    The scenario is validated, objects built in code included. ``availability`` replaces
+    the scenario's availability parameters (the seam to the vehicle simulation). For the
+    whole run (checks, energy funnel, judgement) use :func:`evflex.pipeline.run`.
     """
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return Results(scenario=sc, data=compute(sc, availability))
+    sc = validated(scenario)
+    return Results(scenario=sc, data=compute(sc, availability), availability=availability)

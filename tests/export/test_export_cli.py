@@ -43,8 +43,8 @@ def test_files_cover_every_region_and_year(exported: Path) -> None:
     assert over["replaces"]["sector.bev_dsm_availability"] == 0.5
 
 
-def test_two_exported_numbers_recomputed_from_capacity_and_simulation(exported: Path) -> None:
-    """Charger link of the managed envelope, and V2G power at the simulated system peak."""
+def test_exported_numbers_recomputed_from_capacity_and_simulation(exported: Path) -> None:
+    """Charger link of the envelope, V2G power at the simulated system peak, the store."""
     nodes = pd.read_csv(exported / "nodes.csv").set_index(["region", "year"])
     ts = pd.read_csv(exported / "timeseries.csv")
     cap = pd.read_csv(exported / "capacity.csv").set_index(["region", "year", "metric"])["value"]
@@ -68,6 +68,14 @@ def test_two_exported_numbers_recomputed_from_capacity_and_simulation(exported: 
             v2g_at_peak = nodes.loc[(region, year), "v2g_p_nom"] * pu[peak_hour]
             assert v2g_at_peak == pytest.approx(
                 cap[(region, year, "v2g_plugged_at_peak")] * export_kw / 1e3, rel=1e-9)
+            # and the store: the envelope (all in the eligible group while it fits) x the
+            # simulated SoC window of that group
+            groups = pd.read_csv(exported / "simulation_groups.csv").set_index("group")
+            envelope = cap[(region, year, "managed_envelope")]
+            share = groups.loc["eligible", "vehicles"] / groups["vehicles"].sum()
+            assert envelope <= share * nodes.loc[(region, year), "ev_stock"]
+            assert nodes.loc[(region, year), "store_e_nom"] == pytest.approx(
+                envelope * groups.loc["eligible", "window_kwh"] / 1e3, rel=1e-9)
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -125,3 +133,37 @@ def test_netcdf_of_the_run_has_cf_units_and_long_names(tmp_path: Path) -> None:
         assert ds["sales"].attrs["units"] == "vehicles year-1"
         europe = ds["states"].sel(region="Europe", year=2050).sum()
         assert float(europe) > 0
+
+
+def test_without_pypsa_csv_and_overlay_still_written(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pypsa", None)  # import pypsa -> ModuleNotFoundError
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["export", "pypsa", "base", "--years", "2050", "--out",
+                                 str(out), "--sim-vehicles", "200"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "pypsa: not installed (expected the optional extra: pip install 'evflex[pypsa]')"]
+    assert not out.exists()
+    result = runner.invoke(app, ["export", "pypsa", "base", "--years", "2050", "--out",
+                                 str(out), "--sim-vehicles", "200", "--no-netcdf"])
+    assert result.exit_code == 0, result.output
+    assert {"nodes.csv", "timeseries.csv", "pypsa_eur_overlay.yaml"} <= {
+        p.name for p in out.iterdir()}
+
+
+def test_regions_by_id_name_or_block_and_years_inside_the_run() -> None:
+    from evflex.export.bundle import parse_regions, parse_years
+    from evflex.export.components import ExportInputError
+
+    sc = load_scenario("countries")
+    eu = parse_regions("EU27", sc)
+    assert {"DE", "FR", "RestOfEU27"} <= set(eu) and "GB" not in eu
+    assert parse_regions("Germany,fr", sc) == ["FR", "DE"]  # the run's order
+    with pytest.raises(ExportInputError, match="unknown region 'Atlantis'"):
+        parse_regions("DE,Atlantis", sc)
+    assert parse_years(None, sc) == [2030, 2040, 2050]
+    with pytest.raises(ExportInputError, match="outside the run"):
+        parse_years("1990", sc)

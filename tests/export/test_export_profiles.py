@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evflex.export.components import Efficiencies, SegmentFleet, node_components
 from evflex.export.fleet_profiles import (
@@ -125,3 +127,31 @@ def test_cases_keep_the_fleet_energy(cars_groups) -> None:  # type: ignore[no-un
     node, _ = node_components(case_fleets(fleet, "pypsa_eur"), [cars_groups], EFF)
     assert node["bev_dsm_availability"] == pytest.approx(0.5)
     assert node["v2g_p_nom"] == pytest.approx(0.5 * node["charger_p_nom_all"])
+
+
+_count = st.floats(min_value=0.0, max_value=1e6, allow_nan=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(v2g=_count, v2h=_count, managed=_count, smart=_count, outside=_count,
+       charger_kw=st.floats(1.0, 50.0), export_kw=st.floats(0.0, 50.0))
+def test_components_are_bounded_and_conserve_energy(
+        cars_groups, v2g: float, v2h: float, managed: float, smart: float,  # type: ignore[no-untyped-def]
+        outside: float, charger_kw: float, export_kw: float) -> None:
+    """Any split of the fleet: per-unit series in [0, 1], energy independent of the split."""
+    states = {"v2g": v2g, "v2h_v2b": v2h, "grid_managed": managed, "smart_only": smart,
+              "outside": outside}
+    fleet = [SegmentFleet(states=states, charger_kw=charger_kw, export_kw=export_kw)]
+    node, ts = node_components(fleet, [cars_groups], EFF)
+    for name in ("charger_p_max_pu", "v2g_p_max_pu", "store_e_min_pu"):
+        assert np.all((ts[name] >= -1e-12) & (ts[name] <= 1 + 1e-9)), name
+    ev = sum(states.values())
+    un, _ = node_components(case_fleets(fleet, "unmanaged"), [cars_groups], EFF)
+    assert node["annual_energy"] == pytest.approx(un["annual_energy"], rel=1e-9, abs=1e-6)
+    managed_grid = ts["driving_load"].sum() / EFF.charge
+    assert managed_grid + ts["unmanaged_load"].sum() == pytest.approx(
+        ts["all_unmanaged_load"].sum(), rel=1e-9, abs=1e-6)
+    assert node["store_e_nom"] <= (v2g + v2h + managed) * max(
+        g.window_kwh for g in cars_groups.values()) / 1000 * (1 + 1e-9) + 1e-9
+    assert node["bev_dsm_availability"] == pytest.approx(
+        (v2g + v2h + managed) / ev if ev > 0 else 0.0)

@@ -33,7 +33,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = runner.invoke(app, ["export", "pypsa", "base", "--years", f"2040,{YEAR}",
                                  "--regions", f"{REGION},USA", "--sim-vehicles", "1000",
                                  "--compare", "--out", str(out)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, (result.output, repr(result.exception))
     return out
 
 
@@ -102,6 +102,10 @@ def test_compare_puts_filtered_shares_between_unmanaged_and_pypsa_eur(exported: 
     table = pd.read_csv(exported / "compare.csv")
     assert set(table["case"]) == {"unmanaged", "evflex", "pypsa_eur"}
     assert (exported / "compare.png").stat().st_size > 10_000
+    summary = (exported / "compare.md").read_text()
+    europe = table[(table["region"] == REGION) & (table["case"] == "evflex")]
+    assert f"{europe['peaker_mw'].iloc[0] / 1e3:,.1f}" in summary
+    assert "Schram" in summary and "US EIA" in summary
     for region, t in table.groupby("region"):
         peaker = t.set_index("case")["peaker_mw"]
         assert peaker["pypsa_eur"] < peaker["evflex"] < peaker["unmanaged"], region
@@ -113,3 +117,20 @@ def test_compare_puts_filtered_shares_between_unmanaged_and_pypsa_eur(exported: 
         un = t.set_index("case").loc["unmanaged"]
         assert un["peaker_mw"] == pytest.approx(un["unmanaged_peak_mw"] - un["firm_mw"],
                                                 rel=1e-6)
+
+
+def test_full_year_network_repeats_the_week_by_weekday(tmp_path: Path) -> None:
+    out = tmp_path / "year"
+    result = runner.invoke(app, ["export", "pypsa", "base", "--years", "2030",
+                                 "--regions", "USA", "--sim-vehicles", "300", "--full-year",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    n = pypsa.Network(str(out / "network_2030.nc"))
+    assert len(n.snapshots) == 8760
+    ts = pd.read_csv(out / "timeseries.csv").set_index("hour")
+    # 2030-01-01 is a Tuesday; 2030-07-17 18:00 is a Wednesday
+    for stamp, hour in (("2030-01-01 00:00", 24), ("2030-07-17 18:00", 2 * 24 + 18)):
+        assert n.links_t.p_max_pu.at[pd.Timestamp(stamp), "USA V2G"] == pytest.approx(
+            ts.at[hour, "v2g_p_max_pu"])
+        assert n.stores_t.e_min_pu.at[pd.Timestamp(stamp), "USA EV battery"] == pytest.approx(
+            ts.at[hour, "store_e_min_pu"])

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
+import xarray as xr
 
 from evflex.judgement.evidence import COLUMNS
 
@@ -51,3 +54,23 @@ def capacity_frame(values_by_year: Mapping[int, Mapping[str, float]]) -> pd.Data
     rows = [{"region": "World", "year": y, "metric": m, "value": float(v), "unit": units[m]}
             for y, vals in values_by_year.items() for m, v in vals.items()]
     return pd.DataFrame(rows)
+
+
+def synthetic_run(year: int, shares: Mapping[str, float], ev_stock: float,
+                  capacity: Mapping[str, float], params: Mapping[str, float]
+                  ) -> SimpleNamespace:
+    """A run-like object (``.data`` only) over two regions, one segment and one year:
+    the given totals split 40/60 between the regions, parameters constant."""
+    split = np.array([0.4, 0.6])
+    coords = {"region": ["A", "B"], "segment": ["cars"], "year": [year],
+              "state": list(STATES)}
+    data = {}
+    for metric, total in capacity.items():
+        data[f"capacity_{metric}"] = (("region", "segment", "year"),
+                                      (split * total)[:, None, None])
+    counts = np.array([shares.get(s, 0.0) * ev_stock for s in STATES])
+    data["states"] = (("region", "segment", "state", "year"),
+                      split[:, None, None, None] * counts[None, None, :, None])
+    for name, value in params.items():
+        data[f"param_{name}"] = (("region", "segment", "year"), np.full((2, 1, 1), value))
+    return SimpleNamespace(data=xr.Dataset(data, coords=coords))

@@ -1,4 +1,4 @@
-"""The scorecard: verdicts computed by the rules, and other ledgers giving other verdicts."""
+"""The scorecard: monotone verdicts, breadth, an adoption measure, the run's trajectory."""
 
 from __future__ import annotations
 
@@ -6,103 +6,154 @@ import copy
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
-from judgement_helpers import ledger, obs, states_frame
+import xarray as xr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from judgement_helpers import ledger, obs
 
 from evflex.judgement import RulesError, scorecard
 from evflex.judgement.evidence import MEASURES, measure_of
-from evflex.judgement.scorecard import cagr, compute_metrics, load_rules
+from evflex.judgement.scorecard import (
+    VERDICTS,
+    Metric,
+    cagr,
+    compute_metrics,
+    decide,
+    load_rules,
+    state_totals,
+)
 from evflex.model import Results
 
-#: A run where V2G reaches 30 % of the stock by the end (not a niche) and little today.
-FRAMES = {"states": states_frame({
-    2025: {"v2g": 0.0001, "grid_managed": 0.1, "smart_only": 0.3, "outside": 0.5999},
+STATES = ("v2g", "v2h_v2b", "grid_managed", "smart_only", "outside")
+
+
+def states_array(shares_by_year: dict[int, dict[str, float]], ev_stock: float = 1e8
+                 ) -> xr.DataArray:
+    """State counts over (region, state, year): two regions splitting each year's stock."""
+    years = sorted(shares_by_year)
+    values = np.array([[shares_by_year[y].get(s, 0.0) * ev_stock for y in years]
+                       for s in STATES])
+    return xr.DataArray(np.stack([0.25 * values, 0.75 * values]),
+                        dims=("region", "state", "year"),
+                        coords={"region": ["A", "B"], "state": list(STATES), "year": years})
+
+
+#: A run where V2G grows from nearly nothing to 30 % of the stock by the end.
+RUN = states_array({
+    2025: {"v2g": 0.0001, "v2h_v2b": 0.001, "grid_managed": 0.1, "smart_only": 0.3,
+           "outside": 0.5989},
+    2035: {"v2g": 0.01, "v2h_v2b": 0.01, "grid_managed": 0.3, "smart_only": 0.3,
+           "outside": 0.38},
     2100: {"v2g": 0.30, "v2h_v2b": 0.10, "grid_managed": 0.5, "smart_only": 0.07,
-           "outside": 0.03}})}
+           "outside": 0.03}})
 
 
-def verdicts(evidence: pd.DataFrame, frames: Any = FRAMES, rules: Any = None) -> dict[str, str]:
-    table = scorecard(evidence, frames, rules)
+def verdicts(evidence: pd.DataFrame, run: Any = RUN, rules: Any = None) -> dict[str, str]:
+    table = scorecard(evidence, run, rules)
     return dict(zip(table["pathway"], table["verdict"], strict=True))
 
 
-def without_growth(evidence: pd.DataFrame) -> pd.DataFrame:
-    """The ledger with every count series cut to its first observation (no growth left)."""
-    kinds = evidence["indicator"].map(lambda i: MEASURES[measure_of(i)].kind)
-    counts = evidence[kinds == "count"].sort_values("date")
-    first = counts.groupby(["indicator", "pathway", "region"]).head(1)
-    return pd.concat([evidence[kinds != "count"], first]).reset_index(drop=True)
+def offers(pathway: str, regions: tuple[str, ...], date: str = "2020-01-01") -> list[Any]:
+    return [obs(f"commercial_offer/{r.lower()}", pathway, r, date, 1, "offers",
+                basis="available") for r in regions]
 
 
-def test_shipped_ledger_and_base_run_give_the_seed_verdicts(ledger: pd.DataFrame,
-                                                           base_run: Results) -> None:
-    table = scorecard(ledger, base_run.frames())
-    assert list(table.columns) == ["pathway", "verdict", "rule", "evidence", "reasons"]
+def test_shipped_ledger_and_base_run(ledger: pd.DataFrame, base_run: Results) -> None:
+    table = scorecard(ledger, base_run)
+    assert list(table.columns) == ["pathway", "verdict", "rule", "evidence", "evidence_rows",
+                                   "reasons", "would_move", "stale"]
     got = dict(zip(table["pathway"], table["verdict"], strict=True))
-    assert got == {"smart_charging": "scaling", "grid_managed": "scaling",
+    # what the shipped evidence gives under the breadth rules (issue 15): no pathway has
+    # growth in two programmes with adoption past 16 % in two markets, so none scales
+    assert got == {"smart_charging": "progressing", "grid_managed": "progressing",
                    "v2h_v2b": "niche-valid", "v2g": "progressing"}
     v2g = table.set_index("pathway").loc["v2g"]
-    assert v2g["rule"].startswith("progressing:")
-    assert "not niche-valid: share_end < 0.16 fails" in v2g["reasons"]
-    assert "enrolled_capacity/nuvve@World" in v2g["evidence"]
+    assert v2g["rule"] == "progressing: growth >= 0.1 and markets >= 2 and trajectory >= 0"
+    assert "not scaling: growth_broad >= 0.15 fails" in v2g["reasons"]
+    assert "enrolled_capacity/nuvve@World" in v2g["evidence_rows"]
+    assert "https://www.prnewswire.com/" in v2g["evidence_rows"]
+    assert v2g["would_move"].startswith("up to scaling with growth_broad >= 0.15 (now none)")
+    assert "enrolled_capacity/nuvve@World 2022-12-31" in v2g["stale"]
 
 
-def test_the_run_decides_between_niche_and_progressing(ledger: pd.DataFrame,
-                                                       slow_run: Results) -> None:
-    """In the slow-V2G scenario V2G stays under the niche ceiling by 2100."""
-    shares = slow_run.world_state_shares(slow_run.scenario.years.end)
-    assert shares["v2g"] < 0.16
-    assert verdicts(ledger, slow_run.frames())["v2g"] == "niche-valid"
+def test_the_run_is_read_by_named_dimensions_whatever_else_it_has(base_run: Results) -> None:
+    totals = state_totals(base_run)
+    assert set(totals.dims) == {"state", "year"}
+    np.testing.assert_allclose(totals.sum("state").values,
+                               base_run.data["ev_stock_pt"].sum(
+                                   ("region", "segment", "powertrain")).values, rtol=1e-9)
+    with pytest.raises(TypeError, match="'state' and 'year' dimensions"):
+        state_totals(pd.DataFrame())
 
 
-def test_growth_removed_gives_stalled(ledger: pd.DataFrame, base_run: Results) -> None:
-    got = verdicts(without_growth(ledger), base_run.frames())
-    assert got["grid_managed"] == "stalled"
-    assert got["smart_charging"] == "stalled"
-    assert got["v2g"] == "stalled"  # pilots exist, but so do offers standing for years
-    assert got["v2h_v2b"] == "niche-valid"  # judged on offers and the run, not on growth
+def test_growth_removed_leaves_offers_and_units_only(ledger: pd.DataFrame, base_run: Results
+                                                    ) -> None:
+    kinds = ledger["indicator"].map(lambda i: MEASURES[measure_of(i)].kind)
+    counts = ledger[kinds == "count"].sort_values("date")
+    first = counts.groupby(["indicator", "pathway", "region"]).head(1)
+    cut = pd.concat([ledger[kinds != "count"], first])
+    got = verdicts(cut, base_run)
+    assert got["v2g"] == "activity-only"  # offers, but no enrolled units (MW is capacity)
+    assert got["grid_managed"] == "niche-valid"  # offers standing for years, units enrolled
+    assert got["v2h_v2b"] == "niche-valid"
 
 
-def test_flat_enrolment_is_stalled_too() -> None:
+def test_flat_enrolment_is_not_progressing() -> None:
     ev = ledger([obs("enrolled_vehicles/p", "v2g", "UK", "2021-01-01", 500, "vehicles"),
                  obs("enrolled_vehicles/p", "v2g", "UK", "2024-01-01", 510, "vehicles"),
-                 obs("commercial_offer/a", "v2g", "UK", "2021-01-01", 1, "offers"),
-                 obs("commercial_offer/b", "v2g", "France", "2024-01-01", 1, "offers")])
-    assert verdicts(ev)["v2g"] == "stalled"
+                 *offers("v2g", ("UK",), "2021-01-01"), *offers("v2g", ("France",),
+                                                                 "2024-06-01")])
+    assert verdicts(ev)["v2g"] == "niche-valid"  # offers standing 3.4 years, units in use
 
 
 def test_pilots_without_enrolment_give_activity_only() -> None:
     ev = ledger([obs("pilot_vehicles/a", "v2g", "UK", "2019-01-01", 100, "vehicles"),
-                 obs("pilot_vehicles/b", "v2g", "Netherlands", "2023-01-01", 15, "vehicles"),
                  obs("announced_vehicles/c", "v2g", "Netherlands", "2025-01-01", 500,
                      "vehicles"),
                  obs("pilot_projects/d", "v2g", "China", "2025-04-02", 30, "projects")])
-    table = scorecard(ev, FRAMES).set_index("pathway")
+    table = scorecard(ev, RUN).set_index("pathway")
     assert table.loc["v2g", "verdict"] == "activity-only"
-    assert "activity = 615" in table.loc["v2g", "evidence"]
-    assert "activity_ratio = inf" in table.loc["v2g", "evidence"]
+    assert "activity = 3" in table.loc["v2g", "evidence"]
 
 
-def test_enrolment_past_the_scale_thresholds_gives_scaling() -> None:
-    ev = ledger(
-        [obs("enrolled_vehicles/big", "v2g", "UK", "2022-01-01", 200_000, "vehicles"),
-         obs("enrolled_vehicles/big", "v2g", "UK", "2025-01-01", 1_500_000, "vehicles"),
-         obs("enrolled_share/big", "v2g", "UK", "2025-01-01", 0.25, "fraction")]
-        + [obs("commercial_offer/o", "v2g", r, "2022-06-01", 1, "offers")
-           for r in ("UK", "France", "USA")]
-        + [obs("pilot_vehicles/p", "v2g", "UK", "2020-01-01", 100, "vehicles")])
-    table = scorecard(ev, FRAMES).set_index("pathway")
-    assert table.loc["v2g", "verdict"] == "scaling"
-    # below the adoption threshold the same growth is only progressing
-    ev2 = ev.copy()
-    ev2.loc[ev2["indicator"] == "enrolled_share/big", "value"] = 0.05
-    assert verdicts(ev2)["v2g"] == "progressing"
+def big_v2g(programmes: int) -> pd.DataFrame:
+    """150,000 enrolled V2G vehicles by 2025, split over programmes in as many markets."""
+    regions = ("UK", "France", "USA")[:programmes]
+    rows = []
+    for r in regions:
+        rows += [obs(f"enrolled_vehicles/{r}", "v2g", r, "2022-01-01", 20_000 / programmes,
+                     "vehicles"),
+                 obs(f"enrolled_vehicles/{r}", "v2g", r, "2025-01-01", 150_000 / programmes,
+                     "vehicles"),
+                 obs(f"enrolled_share/{r}", "v2g", r, "2025-01-01", 0.25, "fraction")]
+    return ledger([*rows, *offers("v2g", ("UK", "France", "USA"))])
+
+
+def test_an_adoption_measure_moves_v2g_but_one_programme_never_scales() -> None:
+    one = scorecard(big_v2g(1), RUN).set_index("pathway").loc["v2g"]
+    assert one["verdict"] == "progressing"
+    assert "active = 150,000" in one["evidence"]
+    assert "programmes >= 2 (now 1)" in one["would_move"]
+    assert verdicts(big_v2g(2))["v2g"] == "scaling"
+
+
+def test_a_falling_modelled_share_stops_progressing() -> None:
+    falling = states_array({2025: {"v2g": 0.02, "outside": 0.98},
+                            2035: {"v2g": 0.01, "outside": 0.99}})
+    ev = ledger([obs("enrolled_vehicles/p", "v2g", "UK", "2022-01-01", 100, "vehicles"),
+                 obs("enrolled_vehicles/p", "v2g", "UK", "2025-01-01", 300, "vehicles"),
+                 *offers("v2g", ("UK", "France"), "2024-01-01")])
+    assert verdicts(ev)["v2g"] == "progressing"
+    table = scorecard(ev, falling).set_index("pathway")
+    assert table.loc["v2g", "verdict"] == "stalled"  # offers one year old: not niche either
+    assert "trajectory >= 0 fails" in table.loc["v2g", "reasons"]
 
 
 def test_an_empty_ledger_gives_the_default_verdict() -> None:
-    got = verdicts(ledger([]))
-    assert set(got.values()) == {"stalled"}
+    assert set(verdicts(ledger([])).values()) == {"stalled"}
 
 
 def test_cagr_closed_form() -> None:
@@ -120,30 +171,36 @@ def test_growth_metric_uses_the_median_of_series_long_enough() -> None:
                  obs("enrolled_vehicles/c", "v2g", "FR", "2021-01-01", 150, "vehicles"),
                  obs("enrolled_vehicles/d", "v2g", "DE", "2020-01-01", 100, "vehicles"),
                  obs("enrolled_vehicles/d", "v2g", "DE", "2020-02-01", 900, "vehicles")])
-    m = compute_metrics(ev, FRAMES, "v2g", load_rules())
+    m = compute_metrics(ev, state_totals(RUN), "v2g", load_rules())
     # series d spans one month (< min_years) and is left out; the median is series c:
     # +50 % over 2020 (a leap year: 366 days of 365.25-day years)
     assert m["growth"].value == pytest.approx(1.5 ** (365.25 / 366) - 1)
-    assert m["enrolled"].value == 121 + 300 + 150 + 900
+    assert m["active"].value == 121 + 300 + 150 + 900
     assert m["share_end"].value == pytest.approx(0.30)
-    assert m["share_now"].value == pytest.approx(0.0001)
+    assert m["trajectory"].value == pytest.approx((0.01 / 0.0001) ** 0.1 - 1)
 
 
 def test_rules_are_configurable(ledger: pd.DataFrame, base_run: Results) -> None:
     rules = copy.deepcopy(load_rules())
-    scaling = next(v for v in rules["verdicts"] if v["verdict"] == "progressing")
-    scaling["all"][0]["value"] = 0.5  # demand 50 %/yr enrolled growth to be progressing
-    assert verdicts(ledger, base_run.frames(), rules)["v2g"] == "stalled"
+    progressing = next(v for v in rules["verdicts"] if v["verdict"] == "progressing")
+    progressing["all"][0]["value"] = 0.5  # demand 50 %/yr enrolled growth
+    # no enrolled vehicle counts for V2G (Nuvve reports MW), so not niche-valid either
+    assert verdicts(ledger, base_run, rules)["v2g"] == "activity-only"
 
 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda r: r["verdicts"].pop(), "last entry must be the default"),
     (lambda r: r["verdicts"][0]["all"][0].update(metric="luck"), "metric: got 'luck'"),
     (lambda r: r["verdicts"][0]["all"][0].update(op="~"), "op: got '~'"),
+    (lambda r: r["verdicts"][0]["all"][0].update(op="<"), "the way growth_broad improves"),
+    (lambda r: r["verdicts"][0]["all"][0].update(missing=True), "not monotone"),
     (lambda r: r["verdicts"][0]["all"][0].update(source=""), "source: got nothing"),
     (lambda r: r["verdicts"][0].update(verdict="great"), "verdict: got 'great'"),
+    (lambda r: r["verdicts"][-1].update(verdict="scaling"), "must be the worst verdict"),
     (lambda r: r["metrics"]["growth"].update(kind="vibes"), "kind: got 'vibes'"),
     (lambda r: r["metrics"]["growth"].update(measures=["nothing"]), "measures: got"),
+    (lambda r: r["metrics"]["growth_broad"].update(min_series=0), "min_series: got 0"),
+    (lambda r: r.update(stale_after_years=-1), "stale_after_years: got -1"),
     (lambda r: r["pathway_states"].update(v2g=["flying"]), "pathway_states.v2g"),
 ])
 def test_bad_rules_are_rejected_with_the_field(edit: Any, message: str) -> None:
@@ -153,19 +210,63 @@ def test_bad_rules_are_rejected_with_the_field(edit: Any, message: str) -> None:
         load_rules(rules)
 
 
+# ----------------------------------------------------------------------------- properties
+RULES = load_rules()
+METRIC_NAMES = list(RULES["metrics"])
+value = st.one_of(st.just(math.nan), st.floats(-1.0, 2e5, allow_nan=False))
+
+
+@settings(max_examples=400, deadline=None)
+@given(before=st.fixed_dictionaries({m: value for m in METRIC_NAMES}),
+       gains=st.fixed_dictionaries({m: st.floats(0.0, 2e5) for m in METRIC_NAMES}))
+def test_a_better_outcome_never_gives_a_worse_verdict(before: dict[str, float],
+                                                      gains: dict[str, float]) -> None:
+    """Any metric improved (higher; a missing one observed) never worsens the verdict."""
+    after = {}
+    for m, v in before.items():
+        after[m] = gains[m] - 1.0 if math.isnan(v) else v + gains[m]
+    rank = {k: VERDICTS.index(decide({m: Metric(v, "") for m, v in d.items()}, RULES)[0]
+                              ["verdict"]) for k, d in (("before", before), ("after", after))}
+    assert rank["after"] <= rank["before"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(use=st.floats(0.0, 0.5), more=st.floats(0.0, 0.4))
+def test_more_modelled_v2h_use_never_worsens_its_verdict(ledger: pd.DataFrame, use: float,
+                                                         more: float) -> None:
+    """The issue's case: raising V2H/V2B use in the run (e.g. to 17 % in 2100) is never
+    a worse verdict."""
+    def run(u: float) -> xr.DataArray:
+        return states_array({y: {"v2h_v2b": u * f, "outside": 1 - u * f}
+                             for y, f in ((2025, 0.001), (2035, 0.05), (2100, 1.0))})
+    a = VERDICTS.index(verdicts(ledger, run(use))["v2h_v2b"])
+    b = VERDICTS.index(verdicts(ledger, run(min(1.0, use + more)))["v2h_v2b"])
+    assert b <= a
+
+
+@settings(max_examples=25, deadline=None)
+@given(values=st.lists(st.floats(1.0, 1e7), min_size=2, max_size=6, unique=True),
+       share=st.floats(0.0, 1.0), markets=st.integers(0, 6))
+def test_one_programme_never_scales_whatever_its_numbers(values: list[float], share: float,
+                                                         markets: int) -> None:
+    years = pd.date_range("2016-01-01", periods=len(values), freq="365D")
+    rows = [obs("enrolled_vehicles/only", "v2g", "UK", f"{d:%Y-%m-%d}", v, "vehicles")
+            for d, v in zip(years, sorted(values), strict=True)]
+    rows.append(obs("enrolled_share/only", "v2g", "UK", "2024-01-01", share, "fraction"))
+    rows += offers("v2g", tuple(f"M{i}" for i in range(markets)))
+    assert verdicts(ledger(rows))["v2g"] != "scaling"
+
+
 def test_quantity_rules_agree_with_the_scorecard_on_the_run(ledger: pd.DataFrame,
                                                            base_run: Results,
                                                            slow_run: Results) -> None:
     """Classifying a run's own state shares gives that run's scorecard verdicts."""
-    import numpy as np
-
-    from evflex.judgement.scorecard import VERDICTS, quantity_rules
+    from evflex.judgement.scorecard import quantity_rules
 
     rules = quantity_rules(base_run.scenario, ledger)
-    assert [r.pathway for r in rules] == list(
-        scorecard(ledger, base_run.frames())["pathway"])
+    assert [r.pathway for r in rules] == list(scorecard(ledger, base_run)["pathway"])
     for results in (base_run, slow_run):
-        expected = verdicts(ledger, results.frames())
+        expected = verdicts(ledger, results)
         for rule in rules:
             q = {}
             for text in rule.quantities:

@@ -127,13 +127,9 @@ def _statuses(path: Path) -> pd.Series:
 def _live_verdicts(path: Path) -> pd.Series:
     ws = openpyxl.load_workbook(path, data_only=True)["Scorecard"]
     rows = list(ws.iter_rows(values_only=True))
-    header = next(i for i, r in enumerate(rows) if r[:2] == ("pathway", "verdict (live)"))
-    out = {}
-    for r in rows[header + 1:]:
-        if r[0] is None:
-            break
-        out[r[0]] = r[1]
-    return pd.Series(out)
+    at = next(i for i, r in enumerate(rows) if r[0] == "verdict (live)")
+    pathways = [p for p in rows[at - 1][1:] if p is not None]
+    return pd.Series(dict(zip(pathways, rows[at][1:len(pathways) + 1], strict=True)))
 
 
 def test_unchanged_workbook_recalculates_to_the_run(chain: dict[str, Path]) -> None:

@@ -132,9 +132,11 @@ def test_fleet_capacity_checks_sheets_equal_the_csv_tables(book, run_dir: Path) 
     fleet = pd.read_csv(run_dir / "fleet.csv")
     got = _sheet_frame(book["Fleet"], 4)
     assert len(got) == len(fleet)
-    np.testing.assert_allclose(got.iloc[:, 3:].to_numpy(float),
-                               fleet.iloc[:, 3:].to_numpy(float), rtol=1e-12)
-    assert got.iloc[:, 0].tolist() == fleet["region"].tolist()
+    assert (got.iloc[0, 0], got.iloc[0, 1]) == ("World", "all"), "World, all segments first"
+    got.columns = fleet.columns
+    got = got.set_index(["region", "segment", "year"])
+    want = fleet.set_index(["region", "segment", "year"]).loc[got.index]
+    np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), rtol=1e-12)
 
     capacity = pd.read_csv(run_dir / "capacity.csv")
     cap = _sheet_frame(book["Capacity"], 4)

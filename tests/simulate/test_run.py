@@ -49,18 +49,19 @@ def test_seed_reproducible_and_chunking_does_not_change_sessions() -> None:
     np.testing.assert_allclose(one.profile["unmanaged_kw"], two.profile["unmanaged_kw"])
     pd.testing.assert_frame_equal(two.profile, again.profile)
     assert two.summary == again.summary
-    # chunked: within its proven gap, and that gap is small
-    assert two.summary["managed_gap"] >= -1e-12
-    assert two.summary["managed_gap"] < 1e-3
-    assert two.summary["peak_managed_kw"] <= one.summary["peak_managed_kw"] * (1 + 1e-3)
+    # the managed schedule is the whole fleet's optimum however it is chunked
+    assert 0 <= two.summary["managed_gap"] < 1e-6
+    assert two.summary["peak_managed_kw"] == pytest.approx(one.summary["peak_managed_kw"],
+                                                           rel=1e-9)
     other = simulate(SimulationConfig(vehicles=2500, days=2, seed=8, strategies=("unmanaged",)))
     assert other.sessions is not None
     assert not one.sessions.equals(other.sessions)
 
 
 def test_chunked_fleet_peak_is_the_lp_optimum_of_the_whole_fleet() -> None:
-    """Three chunks scheduled apart reach the optimum of one LP over all vehicles."""
-    config = SimulationConfig(vehicles=3000, days=1, step_minutes=60, seed=11,
+    """Four chunks reach the optimum of one LP over all vehicles (HiGHS), where the
+    fleet, not the base load, sets the peak."""
+    config = SimulationConfig(vehicles=4000, days=2, step_minutes=30, seed=11,
                               chunk_vehicles=1000, strategies=("unmanaged", "managed"),
                               base_kw_per_vehicle=0.4)
     result = simulate(config)
@@ -68,8 +69,10 @@ def test_chunked_fleet_peak_is_the_lp_optimum_of_the_whole_fleet() -> None:
     s, _ = whole.chunk(0)
     optimum = lp_min_peak(s, session_slots(s), whole.base_wh) / whole.wh_per_kw
     peak = result.summary["peak_managed_kw"]
-    assert optimum * (1 - 1e-7) <= peak <= optimum * (1 + 1e-3)
+    assert peak > result.summary["base_peak_kw"] * 1.05          # the fleet's peak binds
+    assert peak == pytest.approx(optimum, rel=1e-6)
     assert result.summary["managed_lower_bound_kw"] <= optimum * (1 + 1e-9)
+    assert result.summary["managed_gap"] < 1e-6
 
 
 def replace_chunk(config: SimulationConfig) -> SimulationConfig:
@@ -126,14 +129,12 @@ def test_bad_configuration_names_the_field(change: dict, field: str) -> None:
 
 @pytest.mark.slow
 def test_one_million_vehicle_days_run_in_flat_memory() -> None:
-    import tracemalloc
+    import resource
 
-    tracemalloc.start()
     result = simulate(SimulationConfig(vehicles=100_000, days=10, seed=1, keep_sessions=False,
-                                       strategies=("unmanaged", "managed"), passes=1))
-    _, peak_bytes = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+                                       strategies=("unmanaged", "managed")))
+    peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # of the process
     assert result.summary["sessions"] == 1_000_000
     assert peak_bytes < 2e9
     assert result.summary["peak_managed_kw"] < result.summary["peak_unmanaged_kw"]
-    assert 0 <= result.summary["managed_gap"] < 1e-2
+    assert 0 <= result.summary["managed_gap"] < 1e-6

@@ -119,7 +119,10 @@ def test_v2g_keeps_the_reserve_and_leaves_with_the_energy_needed(
     rating = np.floor(s.export_kw * 1000 * s.dt_h)[slots.row]
     assert np.all(result.discharge_wh <= rating + 1e-6)
     assert np.all(result.charge_wh <= s.slot_wh[slots.row] + 1e-6)
-    assert np.all(exported <= result.plan.export_max + 1e-6)
+    # (A): what a session exports, net of what it charged before the block, is at most
+    # its export_max (its energy above the reserve, within what it can charge back)
+    pre = per_session(slots, np.where(result.plan.phase == 0, result.wh, 0.0), len(s))
+    assert np.all(exported - pre <= result.plan.export_max + 1e-6)
 
 
 @settings(max_examples=10, deadline=None)

@@ -230,3 +230,22 @@ def test_changes_that_only_make_sense_together(tmp_path: Path) -> None:
     assert grouped.players == ["capability"]
     sums = _sums(grouped)
     assert (sums["summed"] == sums["total"]).all()  # one player takes it all
+
+
+def test_scenario_sides_are_judged_so_verdict_changes_appear(tmp_path: Path,
+                                                             base_run: Run) -> None:
+    """Shipped names and files have no stored scorecard: both sides are judged."""
+    d = diff("base", "slow_v2g", years=[2050])
+    cards = d.verdicts[d.verdicts["kind"] == "scorecard"].set_index("item")
+    assert list(cards.index) == ["smart_charging", "grid_managed", "v2h_v2b", "v2g"]
+    assert cards["a"].tolist() == cards["b"].tolist()  # the same evidence, both rising
+    assert not cards["changed"].any()
+    # a stored run whose recorded verdict differs from the judged scenario shows the change
+    recorded = pd.DataFrame({"pathway": ["smart_charging", "grid_managed", "v2h_v2b", "v2g"],
+                             "verdict": ["stalled"] * 4, "rule": ["r"] * 4})
+    store_path = tmp_path / "runs.duckdb"
+    ida = record_run(store_path, base_run[0], {**base_run[1], "scorecard": recorded}, "base")
+    d2 = diff(ida, "base", store=RunStore(store_path), years=[2050])
+    cards2 = d2.verdicts[d2.verdicts["kind"] == "scorecard"].set_index("item")
+    assert cards2.loc["v2g", ["a", "b"]].tolist() == ["stalled", cards.loc["v2g", "b"]]
+    assert cards2["changed"].all()

@@ -23,6 +23,7 @@ from evflex.export.network import (
     RegionSystem,
     compare,
     compare_chart,
+    compare_markdown,
     efficiencies,
     ev_network,
     export_figures,
@@ -90,17 +91,18 @@ def parse_years(text: str | None, scenario: Scenario) -> list[int]:
 
 
 def parse_regions(text: str | None, scenario: Scenario) -> list[str]:
-    """Regions from ``Europe,USA``, each a region of the run."""
+    """Regions from ``Europe,USA``: region ids, IEA names or blocks (``EU27``) of the run."""
+    from evflex.regions import RegionError, hierarchy
+
     if text is None:
         return list(scenario.regions)
-    regions: list[str] = []
-    for part in str(text).split(","):
-        name = part.strip()
-        if name not in scenario.regions:
-            raise ExportInputError(f"regions: unknown region (got {name!r}, expected one of "
-                                   f"{list(scenario.regions)})")
-        if name not in regions:
-            regions.append(name)
+    try:
+        regions = hierarchy().resolve(str(text).split(","), list(scenario.regions))
+    except RegionError as exc:
+        raise ExportInputError(str(exc)) from None
+    if not regions:
+        raise ExportInputError(f"regions: none selected (got {text!r}, expected region ids, "
+                               "names or blocks of the run)")
     return regions
 
 
@@ -131,9 +133,12 @@ def export_tables_for_files(bundle: ExportBundle) -> dict[str, pd.DataFrame]:
     }
 
 
-def export_files(bundle: ExportBundle, netcdf: bool = True,
-                 compare_year: int | None = None) -> dict[str, Callable[[Path], None]]:
-    """Files beyond the CSV tables: overlay (YAML, JSON), networks, comparison."""
+def export_files(bundle: ExportBundle, netcdf: bool = True, compare_year: int | None = None,
+                 full_year: bool = False) -> dict[str, Callable[[Path], None]]:
+    """Files beyond the CSV tables: overlay (YAML, JSON), networks, comparison.
+
+    ``full_year``: the networks cover every hour of their year (the week repeated).
+    """
     over = overlay(bundle.nodes, bundle.series, bundle.meta)
     text = {
         "pypsa_eur_overlay.yaml": "# evflex overlay for PyPSA-Eur: fields documented in "
@@ -146,11 +151,14 @@ def export_files(bundle: ExportBundle, netcdf: bool = True,
         require_pypsa()
     if netcdf:
         for year in bundle.years:
-            files[f"network_{year}.nc"] = partial(_write_network, bundle=bundle, year=year)
+            files[f"network_{year}.nc"] = partial(_write_network, bundle=bundle, year=year,
+                                                  full_year=full_year)
     if compare_year is not None:
         table, networks = compare(bundle.region_systems(compare_year), compare_year,
                                   efficiencies())
         files["compare.csv"] = lambda p: table.to_csv(p, index=False)
+        files["compare.md"] = partial(_write_text,
+                                      content=compare_markdown(table, bundle.meta))
         files["compare.png"] = lambda p: compare_chart(table, networks, _chart_region(table),
                                                        p)
     return files
@@ -166,10 +174,11 @@ def _write_text(path: Path, content: str) -> None:
     path.write_text(content, encoding="utf-8")
 
 
-def _write_network(path: Path, bundle: ExportBundle, year: int) -> None:
+def _write_network(path: Path, bundle: ExportBundle, year: int, full_year: bool) -> None:
     import logging
 
     logging.getLogger("pypsa").setLevel(logging.WARNING)
     n = ev_network(bundle.nodes, bundle.series, year,
-                   name=f"evflex EV components {bundle.meta['scenario']} {year}")
+                   name=f"evflex EV components {bundle.meta['scenario']} {year}",
+                   full_year=full_year)
     n.export_to_netcdf(str(path))

@@ -63,6 +63,9 @@ def pypsa_command(
     netcdf: Annotated[bool, typer.Option(
         "--netcdf/--no-netcdf", help="Also write a PyPSA network per year (needs the "
         "'pypsa' extra).")] = True,
+    full_year: Annotated[bool, typer.Option(
+        "--full-year", help="Networks over every hour of their year (the simulated week "
+        "repeated by day of the week) instead of one week.")] = False,
     compare_: Annotated[bool, typer.Option(
         "--compare", help="Solve a toy system (HiGHS) with the fleet unmanaged, as "
         "filtered, and with PyPSA-Eur's 0.5 share; write compare.csv and compare.png.")
@@ -104,7 +107,7 @@ def pypsa_command(
         bundle = build_export(sc, year_list, region_list, sim_vehicles, sim_days, sim_seed)
         cyear = (compare_year if compare_year is not None else year_list[-1]) \
             if compare_ else None
-        files = export_files(bundle, netcdf=netcdf, compare_year=cyear)
+        files = export_files(bundle, netcdf=netcdf, compare_year=cyear, full_year=full_year)
         tables = export_tables_for_files(bundle)
     except ExportInputError as exc:
         raise _fail(str(exc)) from None

@@ -86,17 +86,32 @@ def week_snapshots(year: int) -> pd.DatetimeIndex:
     return pd.date_range(monday, periods=HOURS_PER_WEEK, freq="h", name="snapshot")
 
 
+def year_snapshots(year: int) -> pd.DatetimeIndex:
+    """Every hour of ``year`` [8760 or 8784 snapshots]."""
+    return pd.date_range(pd.Timestamp(year=year, month=1, day=1),
+                         pd.Timestamp(year=year, month=12, day=31, hour=23), freq="h",
+                         name="snapshot")
+
+
+def hour_of_week(snapshots: pd.DatetimeIndex) -> np.ndarray:
+    """Hour of the week of each snapshot (0 = Monday 00:00)."""
+    return np.asarray(snapshots.day_of_week * 24 + snapshots.hour, dtype=int)
+
+
 def ev_network(nodes: pd.DataFrame, series: pd.DataFrame, year: int,
-               name: str = "evflex EV components") -> pypsa.Network:
+               name: str = "evflex EV components", full_year: bool = False) -> pypsa.Network:
     """A :class:`pypsa.Network` with the EV components of ``year``, a bus per region.
 
     ``nodes`` and ``series`` are the tables of :func:`evflex.export.components.export_tables`
-    (both may hold other years; only ``year`` is used).
+    (both may hold other years; only ``year`` is used). Snapshots: one week from the
+    year's first Monday, or with ``full_year`` every hour of the year, the weekly profiles
+    repeated by day of the week.
     """
     pypsa = require_pypsa()
     n = pypsa.Network(name=name)
-    snapshots = week_snapshots(year)
+    snapshots = year_snapshots(year) if full_year else week_snapshots(year)
     n.set_snapshots(snapshots)
+    how = hour_of_week(snapshots)
     for carrier in ("AC", "EV battery", "BEV charger", "V2G", "land transport EV",
                     "EV unmanaged charging"):
         n.add("Carrier", carrier)
@@ -106,7 +121,7 @@ def ev_network(nodes: pd.DataFrame, series: pd.DataFrame, year: int,
 
     def hourly(column: str, suffix: str) -> pd.DataFrame:
         wide = ts.pivot(index="hour", columns="region", values=column).loc[:, regions]
-        return pd.DataFrame(wide.to_numpy(dtype=float), index=snapshots,
+        return pd.DataFrame(wide.to_numpy(dtype=float)[how], index=snapshots,
                             columns=[f"{r}{suffix}" for r in regions])
 
     def static(column: str) -> list[float]:
@@ -221,6 +236,7 @@ def solve(n: pypsa.Network) -> None:
     for name in ("linopy", "pypsa"):
         logging.getLogger(name).setLevel(logging.WARNING)
     status, condition = n.optimize(solver_name="highs", include_objective_constant=False,
+                                   progress=False,
                                    solver_options={"output_flag": False,
                                                    "log_to_console": False})
     if status != "ok":
@@ -269,12 +285,47 @@ def compare(systems: Sequence[RegionSystem], year: int,
                 "charger_p_nom_mw": node["charger_p_nom"],
                 "store_e_nom_mwh": node["store_e_nom"],
                 "v2g_p_nom_mw": node["v2g_p_nom"],
-                "v2g_max_export_mw": float(n.links_t.p1[f"{r} V2G"].mul(-1).max()),
+                "v2g_max_export_mw": max(0.0, float(-n.links_t.p1[f"{r} V2G"].min())),
                 "bev_dsm_availability": node["bev_dsm_availability"],
                 "v2g_share": node["v2g_share"],
                 "ev_energy_mwh": float(ts["all_unmanaged_load"].sum()),
             })
     return pd.DataFrame(rows), networks
+
+
+def compare_markdown(table: pd.DataFrame, meta: Mapping[str, Any]) -> str:
+    """A citable summary of :func:`compare`: the peaker by case and the toy system's figures."""
+    year = int(table["year"].iloc[0])
+    wide = table.pivot(index="region", columns="case", values="peaker_mw")
+    wide = wide.loc[list(dict.fromkeys(table["region"])), list(CASES)] / 1e3
+    evflex_rows = table[table["case"] == "evflex"]
+    managed = dict(zip(evflex_rows["region"], evflex_rows["bev_dsm_availability"].astype(float),
+                       strict=True))
+    v2g = dict(zip(evflex_rows["region"], evflex_rows["v2g_share"].astype(float), strict=True))
+    lines = [
+        f"# Peaking plant built with the EV fleet, {year}",
+        "",
+        f"Scenario `{meta.get('scenario', '')}` v{meta.get('version', '')}; availability "
+        f"from the {meta.get('availability', '')}. One representative week per region, "
+        "solved with PyPSA and HiGHS (`evflex export pypsa --compare`).",
+        "",
+        "| region | " + " | ".join(f"{CASE_LABELS[c]} [GW]" for c in CASES)
+        + " | managed share | V2G share |",
+        "| --- |" + " ---: |" * (len(CASES) + 2),
+    ]
+    for region, row in wide.iterrows():
+        lines.append(f"| {region} | " + " | ".join(f"{row[c]:,.1f}" for c in CASES)
+                     + f" | {managed[region]:.3f} | {v2g[region]:.3f} |")
+    lines += ["", "Toy system (each figure with its source, `figures.csv`):", ""]
+    figures = export_figures()
+    for name in figures.index:
+        if str(name).startswith("compare_") or name in ("charge_efficiency",
+                                                         "discharge_efficiency"):
+            f = figures.loc[name]
+            lines.append(f"- `{name}` = {f['value']:g} {f['unit']}: {f['source']}")
+    lines += ["", "A comparison of three fleets on one simple system, not a forecast of any "
+              "region's peaking plant. Method and limits: docs/export_pypsa.md.", ""]
+    return "\n".join(lines)
 
 
 def compare_chart(table: pd.DataFrame, networks: Mapping[str, pypsa.Network],

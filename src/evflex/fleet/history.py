@@ -1,8 +1,11 @@
-"""History from the shipped IEA Global EV Data 2025 extract.
+"""History from the shipped IEA Global EV Data 2025 extract, by model region.
 
-``RestOfWorld`` is World minus China, Europe and USA, so World is the sum of the model's
-regions by construction (the IEA's own "Rest of the world" is a small residual of
-unlisted countries and is not used).
+The extract is stored by IEA region name; :func:`iea_extract` relabels it by the model's
+region ids (``evflex/data/regions.csv``) and adds the rest-of-block regions as residuals
+(:func:`evflex.regions.residual_history`): ``RestOfWorld`` is World minus China, Europe
+and USA, ``OtherCountries`` World minus every listed country, and so on, so that every
+block and the World are sums of the model's regions by construction (the IEA's own "Rest
+of the world" is a small residual of unlisted countries and is not used).
 """
 
 from __future__ import annotations
@@ -21,24 +24,25 @@ SOURCE = "IEA (2025), Global EV Data 2025 (Global EV Outlook 2025), CC BY 4.0"
 
 
 @cache
-def iea_extract() -> pd.DataFrame:
-    """The shipped extract: region, segment, parameter, powertrain, year, value, unit."""
+def iea_raw() -> pd.DataFrame:
+    """The shipped extract as stored: region (IEA name), segment, parameter, powertrain,
+    year, value, unit."""
     with resources.files("evflex.data").joinpath(EXTRACT).open("r", encoding="utf-8") as fh:
-        table = pd.read_csv(fh, comment="#")
-    rest = _rest_of_world(table)
-    return pd.concat([table, rest], ignore_index=True)
+        return pd.read_csv(fh, comment="#")
 
 
-def _rest_of_world(table: pd.DataFrame) -> pd.DataFrame:
-    counts = table[table["parameter"].isin(["ev_sales", "ev_stock"])]
-    keys = ["segment", "parameter", "powertrain", "year"]
-    wide = counts.pivot_table(index=keys, columns="region", values="value", aggfunc="sum")
-    wide = wide.reindex(columns=["World", "China", "Europe", "USA"]).fillna(0.0)
-    rest = (wide["World"] - wide["China"] - wide["Europe"] - wide["USA"]).clip(lower=0.0)
-    out = rest.rename("value").reset_index()
-    out["region"] = "RestOfWorld"
-    out["unit"] = np.where(out["parameter"] == "ev_sales", "vehicles/year", "vehicles")
-    return out[table.columns]
+@cache
+def iea_extract() -> pd.DataFrame:
+    """EV sales and stock counts by model region id (countries, blocks, residuals) and by
+    the IEA aggregates World and EU27: region, segment, parameter, powertrain, year,
+    value, unit."""
+    from evflex.regions import hierarchy, residual_history
+
+    raw = iea_raw()
+    by_id = residual_history(raw, hierarchy())
+    totals = raw[raw["region"].isin(["World", "EU27"])
+                 & raw["parameter"].isin(["ev_sales", "ev_stock"])]
+    return pd.concat([by_id, totals[by_id.columns]], ignore_index=True)
 
 
 def ev_series(parameter: str, regions: list[str], segments: list[str], years: list[int],

@@ -25,7 +25,7 @@ from evflex.judgement.scorecard import RulesError, scorecard
 from evflex.judgement.scorecard import quantity_rules as modelled_rules
 from evflex.judgement.summary import summary, summary_markdown
 from evflex.judgement.triggers import TriggerError, apply_triggers, evaluate_triggers
-from evflex.scenario import Scenario
+from evflex.model import Results
 
 __all__ = [
     "CostsError",
@@ -45,8 +45,8 @@ __all__ = [
 ]
 
 
-def judge(frames: Mapping[str, pd.DataFrame], evidence: pd.DataFrame | None = None,
-          scenario: Scenario | None = None, *, rules: Mapping[str, Any] | Path | str | None = None,
+def judge(results: Results, evidence: pd.DataFrame | None = None, *,
+          rules: Mapping[str, Any] | Path | str | None = None,
           costs: pd.DataFrame | Path | str | None = None,
           years: Iterable[int] | None = None) -> dict[str, pd.DataFrame]:
     """The judgement of one run: ``evidence, triggers, scorecard, comparators,
@@ -54,16 +54,16 @@ def judge(frames: Mapping[str, pd.DataFrame], evidence: pd.DataFrame | None = No
 
     Parameters
     ----------
-    frames : the run's tables (``states``, ``fleet``, ``funnel``, ``capacity``).
+    results : the model run (:class:`evflex.model.Results`); read by the named dimensions
+        of its dataset, with its own scenario, never a shipped one.
     evidence : the ledger; default the shipped one (:func:`load_evidence`).
-    scenario : the run's scenario (nameplate powers for the comparators); default ``base``.
     rules, costs : scorecard rules and comparator costs; default the shipped files.
     years : comparator years; default 2030, 2050 and the run's last year.
     """
     ledger = load_evidence() if evidence is None else evidence
     trig = evaluate_triggers(ledger)
-    score = scorecard(ledger, frames, rules)
-    comp = comparator_stack(frames, years, costs, scenario)
-    facts = compute_facts(frames, ledger, score, comp, trig)
+    score = scorecard(ledger, results, rules)
+    comp = comparator_stack(results, years, costs)
+    facts = compute_facts(results, ledger, score, comp, trig)
     return {"evidence": ledger, "triggers": trig, "scorecard": score, "comparators": comp,
             "implications": implications(facts), "summary": summary(facts, score)}

@@ -376,7 +376,8 @@ def validate_frame(evidence: pd.DataFrame, label: str = "(evidence table)") -> p
 
 def series(evidence: pd.DataFrame, measures: tuple[str, ...] | list[str],
            pathway: str | None = None) -> dict[tuple[str, str], pd.DataFrame]:
-    """Rows of the given measures, split into series keyed (indicator, region), by date."""
+    """Rows of the given measures, split into series keyed (indicator, region), by date
+    (each keeps the ledger's row labels)."""
     sub = _series_rows(evidence, measures, pathway)
     if sub.empty:
         return {}
@@ -385,7 +386,7 @@ def series(evidence: pd.DataFrame, measures: tuple[str, ...] | list[str],
     start = 0
     for i in range(1, len(keys) + 1):  # one pass over the rows sorted by series and date
         if i == len(keys) or keys[i] != keys[start]:
-            out[keys[start]] = sub.iloc[start:i].reset_index(drop=True)
+            out[keys[start]] = sub.iloc[start:i]
             start = i
     return out
 
@@ -406,26 +407,3 @@ def _series_rows(evidence: pd.DataFrame, measures: tuple[str, ...] | list[str],
     if pathway is not None:
         mask &= evidence["pathway"] == pathway
     return evidence[mask].sort_values(["indicator", "region", "date"], kind="stable")
-
-
-def series_ends(evidence: pd.DataFrame, measures: tuple[str, ...] | list[str],
-                pathway: str | None = None) -> pd.DataFrame:
-    """First and last observation of each series, in one vectorised pass.
-
-    Columns ``indicator, region, n, first_date, last_date, first_value, last_value``,
-    one row per series (as :func:`series` keys them), sorted by indicator and region;
-    ``last`` carries the rest of the last row's columns too (``last_<column>``).
-    """
-    sub = _series_rows(evidence, measures, pathway)
-    if sub.empty:
-        return pd.DataFrame(columns=["indicator", "region", "n", "first_date", "last_date",
-                                     "first_value", "last_value"])
-    groups = sub.groupby(["indicator", "region"], sort=True)
-    first = groups.head(1).set_index(["indicator", "region"])
-    last = groups.tail(1).set_index(["indicator", "region"])
-    out = pd.DataFrame({"n": groups.size()})
-    out["first_date"], out["first_value"] = first["date"], first["value"]
-    out["last_date"], out["last_value"] = last["date"], last["value"]
-    for column in last.columns:
-        out[f"last_{column}"] = last[column]
-    return out.reset_index()

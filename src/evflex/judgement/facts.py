@@ -11,10 +11,10 @@ run's middle year if 2050 is outside it) and ``end`` the run's last year. Facts 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+import xarray as xr
 
 from evflex.judgement.evidence import PATHWAYS, measure_of
 
@@ -24,37 +24,43 @@ DOWNSTREAM_STEPS = ("charging_access", "bidirectional_charger", "export_permitte
                     "v2g_enrolled", "warranty_covers", "v2g_active")
 
 
-def _world_state_shares(frames: Mapping[str, pd.DataFrame], year: int) -> dict[str, float]:
-    st = frames["states"]
-    rows = st[(st["region"] == "World") & (st["segment"] == "all") & (st["year"] == year)]
-    return {str(s): float(v) for s, v in zip(rows["state"], rows["share"], strict=True)}
+def _total(da: xr.DataArray, *keep: str) -> xr.DataArray:
+    """Sum over every dimension but ``keep`` (the run's totals over regions, segments...)."""
+    return da.sum([d for d in da.dims if d not in keep])
 
 
-def _world_capacity(frames: Mapping[str, pd.DataFrame], year: int) -> dict[str, float]:
-    cap = frames["capacity"]
-    rows = cap[(cap["region"] == "World") & (cap["year"] == year)]
-    return {str(m): float(v) for m, v in zip(rows["metric"], rows["value"], strict=True)}
+def _run_state_shares(results: Any, year: int) -> dict[str, float]:
+    counts = _total(results.data["states"], "state", "year").sel(year=year)
+    total = float(counts.sum())
+    return {str(s): (float(v) / total if total > 0 else 0.0)
+            for s, v in zip(counts["state"].values, counts.values, strict=True)}
 
 
-def _world_fleet(frames: Mapping[str, pd.DataFrame], year: int) -> dict[str, float]:
-    fl = frames["fleet"]
-    rows = fl[(fl["region"] == "World") & (fl["segment"] == "all") & (fl["year"] == year)]
-    if rows.empty:
-        return {}
-    return {c: float(rows[c].iloc[0]) for c in ("ev_stock", "ev_stock_share", "ev_sales_share",
-                                                 "stock")}
+def _run_capacity(results: Any, year: int) -> dict[str, float]:
+    ds = results.data
+    return {str(name).removeprefix("capacity_"): float(_total(ds[name], "year").sel(year=year))
+            for name in ds.data_vars if str(name).startswith("capacity_")}
 
 
-def _funnel(frames: Mapping[str, pd.DataFrame], year: int) -> dict[str, float]:
-    fu = frames.get("funnel")
-    if fu is None:
-        return {}
-    rows = fu[(fu["region"] == "World") & (fu["segment"] == "all") & (fu["year"] == year)]
-    return {str(s): float(v) for s, v in zip(rows["step"], rows["vehicles"], strict=True)}
+def _run_fleet(results: Any, year: int) -> dict[str, float]:
+    ds = results.data
+    ev_stock = float(_total(ds["ev_stock_pt"], "year").sel(year=year))
+    stock = float(_total(ds["stock"], "year").sel(year=year))
+    sales = float(_total(ds["sales"], "year").sel(year=year))
+    ev_sales = float(_total(ds["ev_sales_pt"], "year").sel(year=year))
+    return {"ev_stock": ev_stock, "stock": stock,
+            "ev_stock_share": ev_stock / stock if stock > 0 else math.nan,
+            "ev_sales_share": ev_sales / sales if sales > 0 else math.nan}
 
 
-def _years(frames: Mapping[str, pd.DataFrame], evidence: pd.DataFrame) -> dict[str, int]:
-    years = sorted(int(y) for y in frames["states"]["year"].unique())
+def _funnel(results: Any, year: int) -> dict[str, float]:
+    funnel = _total(results.data["funnel"], "step", "year").sel(year=year)
+    out = {str(s): float(v) for s, v in zip(funnel["step"].values, funnel.values, strict=True)}
+    return out
+
+
+def _years(results: Any, evidence: pd.DataFrame) -> dict[str, int]:
+    years = sorted(int(y) for y in results.data["year"].values)
     first, last = years[0], years[-1]
     latest = int(evidence["date"].max().year) if not evidence.empty else first
     now = min(max(latest, first), last)
@@ -62,21 +68,24 @@ def _years(frames: Mapping[str, pd.DataFrame], evidence: pd.DataFrame) -> dict[s
     return {"now": now, "mid": mid, "end": last}
 
 
-def compute_facts(frames: Mapping[str, pd.DataFrame], evidence: pd.DataFrame,
-                  scorecard: pd.DataFrame, comparators: pd.DataFrame, triggers: pd.DataFrame
-                  ) -> dict[str, Any]:
-    """All facts the implications and the summary may use (names documented inline)."""
+def compute_facts(results: Any, evidence: pd.DataFrame, scorecard: pd.DataFrame,
+                  comparators: pd.DataFrame, triggers: pd.DataFrame) -> dict[str, Any]:
+    """All facts the implications and the summary may use (names documented inline).
+
+    ``results`` is the model :class:`~evflex.model.Results`: its dataset is read by named
+    dimensions and summed over regions and segments (the run's totals).
+    """
     f: dict[str, Any] = {}
-    years = _years(frames, evidence)
+    years = _years(results, evidence)
     for label, year in years.items():
         f[f"{label}_year"] = year
-        shares = _world_state_shares(frames, year)
+        shares = _run_state_shares(results, year)
         for state, share in shares.items():
             f[f"share_{state}_{label}"] = share
         f[f"share_envelope_{label}"] = sum(shares.get(s, 0.0)
                                            for s in ("v2g", "v2h_v2b", "grid_managed"))
         f[f"share_flexible_{label}"] = 1.0 - shares.get("outside", 0.0)
-        cap = _world_capacity(frames, year)
+        cap = _run_capacity(results, year)
         f[f"naive_twh_{label}"] = cap.get("naive_battery", math.nan)
         f[f"shiftable_load_gw_{label}"] = cap.get("shiftable_load", math.nan)
         f[f"shiftable_energy_gwh_{label}"] = cap.get("shiftable_energy", math.nan)
@@ -85,11 +94,11 @@ def compute_facts(frames: Mapping[str, pd.DataFrame], evidence: pd.DataFrame,
         naive_gwh = cap.get("naive_battery", math.nan) * 1000.0
         f[f"deliverable_fraction_{label}"] = (cap.get("v2g_export_energy", math.nan) / naive_gwh
                                               if naive_gwh > 0 else math.nan)
-        fleet = _world_fleet(frames, year)
+        fleet = _run_fleet(results, year)
         f[f"ev_stock_m_{label}"] = fleet.get("ev_stock", math.nan) / 1e6
         f[f"ev_stock_share_{label}"] = fleet.get("ev_stock_share", math.nan)
         f[f"ev_sales_share_{label}"] = fleet.get("ev_sales_share", math.nan)
-        funnel = _funnel(frames, year)
+        funnel = _funnel(results, year)
         ev = funnel.get("ev_stock", math.nan)
         f[f"capable_share_{label}"] = (funnel.get("v2g_capable", math.nan) / ev
                                        if ev and ev > 0 else math.nan)
@@ -106,27 +115,31 @@ def compute_facts(frames: Mapping[str, pd.DataFrame], evidence: pd.DataFrame,
         f[f"verdict_{rec['pathway']}"] = str(rec["verdict"])
     for p in PATHWAYS:
         f.setdefault(f"verdict_{p}", "not judged")
-    # comparators
+    # comparators: survivors per (service, region); costs as medians over regions
     for label, year in years.items():
         rows = comparators[comparators["year"] == year] if not comparators.empty else comparators
-        survives = sorted(str(s) for s in rows[rows["v2g_survives"].astype(bool)]["service"]
-                          .unique()) if not rows.empty else []
-        f[f"v2g_survives_any_{label}"] = bool(survives)
-        f[f"v2g_survives_services_{label}"] = ", ".join(survives) or "no service"
+        won = rows[(rows["option"] == "V2G") & rows["survives"].astype(bool)] \
+            if not rows.empty else rows
+        regions = int(rows["region"].nunique()) if not rows.empty else 0
+        parts = [f"{service} ({len(grp['region'].unique())} of {regions} regions)"
+                 for service, grp in won.groupby("service", sort=False)]
+        f[f"v2g_survives_any_{label}"] = bool(parts)
+        f[f"v2g_survives_services_{label}"] = ", ".join(parts) or "no service"
         f[f"comparator_year_{label}"] = year if not rows.empty else "none"
+        f[f"comparator_test_{label}"] = str(rows["test"].iloc[0]) if not rows.empty else "none"
         peak = rows[rows["service"] == "peak capacity"] if not rows.empty else rows
-        if not peak.empty:
-            best = peak.sort_values("effective_cost").iloc[0]
-            f[f"cheapest_peak_{label}"] = str(best["option"])
-            f[f"cheapest_peak_cost_{label}"] = float(best["effective_cost"])
-            v2g = peak[peak["option"] == "V2G"]
-            f[f"v2g_peak_cost_{label}"] = (float(v2g["effective_cost"].iloc[0]) if not v2g.empty
-                                           else math.nan)
-            f[f"v2g_peak_rank_{label}"] = (int(v2g["rank"].iloc[0]) if not v2g.empty else 0)
-            mc = peak[peak["option"] == "managed charging"]
-            f[f"managed_peak_cost_{label}"] = (float(mc["effective_cost"].iloc[0])
-                                               if not mc.empty else math.nan)
-            f[f"peak_options_{label}"] = len(peak)
+        medians = (peak.groupby("option")[["net_cost", "effective_cost"]].median()
+                   .dropna(subset=["net_cost"]).sort_values(["net_cost", "effective_cost"])
+                   if not peak.empty else pd.DataFrame(columns=["net_cost"]))
+        median = medians["net_cost"]
+        if not median.empty:
+            f[f"cheapest_peak_{label}"] = str(median.index[0])
+            f[f"cheapest_peak_cost_{label}"] = float(median.iloc[0])
+            f[f"v2g_peak_cost_{label}"] = float(median.get("V2G", math.nan))
+            f[f"v2g_peak_rank_{label}"] = (list(median.index).index("V2G") + 1
+                                          if "V2G" in median.index else 0)
+            f[f"managed_peak_cost_{label}"] = float(median.get("managed charging", math.nan))
+            f[f"peak_options_{label}"] = len(median)
         else:
             f[f"cheapest_peak_{label}"] = "none"
             for k in ("cheapest_peak_cost", "v2g_peak_cost", "managed_peak_cost"):

@@ -1,14 +1,28 @@
-"""The final scorecard: one verdict per pathway, by explicit rules over the evidence and the run.
+"""The final scorecard: one verdict per pathway, by monotone rules over the evidence and the run.
 
-Verdicts (MODEL.md section 5): ``scaling``, ``progressing``, ``niche-valid``, ``stalled``,
-``activity-only``. The rules live in ``data/scorecard_rules.yaml`` (or a file or mapping
-passed in): named *metrics* computed per pathway (:data:`METRIC_KINDS`), then *verdicts*
-tried in order, each a list of conditions ``metric op value`` that must all hold; the
-last verdict is the default. A condition on a metric that cannot be computed (no
-observation) holds only when it says ``missing: true``.
+Verdicts (MODEL.md section 5), best first: ``scaling``, ``progressing``, ``niche-valid``,
+``activity-only``, ``stalled`` (:data:`VERDICTS`). The rules live in
+``data/scorecard_rules.yaml`` (or a file or mapping passed in): named *metrics* computed
+per pathway (:data:`METRIC_KINDS`), each saying which way is ``better``, and one entry per
+verdict: a list of conditions ``metric op value`` that must all hold.
 
-The table says which rule decided, the metric values it read (``evidence``) and why the
-earlier verdicts did not apply (``reasons``).
+**Monotone by construction.** Every condition points the way its metric improves
+(``>``/``>=`` on a metric where higher is better, ``<``/``<=`` where lower is), a metric
+that cannot be computed fails every condition, and the verdict is the *best* one whose
+conditions all hold (the default entry, the worst verdict, when none does). So a better
+outcome on any metric can keep or raise the verdict, never lower it.
+
+**Breadth.** A metric may require several programmes or markets (``min_series`` of a
+growth, ``rank`` of a largest value over ``distinct`` markets), so that one programme
+cannot carry a verdict whose rule asks for breadth.
+
+**The run.** ``run_share`` and ``run_growth`` metrics read the run's state counts as an
+:class:`xarray.DataArray` with named dimensions ``state`` and ``year``, summed over every
+other dimension (region, segment, ...): the run's own totals, never a rendered table.
+
+The table says, per pathway, the deciding rule, the metric values, the ledger rows they
+read, why better verdicts did not apply, what evidence would move the verdict, and which
+rows behind it are older than ``stale_after_years``.
 """
 
 from __future__ import annotations
@@ -16,27 +30,30 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 import yaml
 
-from evflex.judgement.evidence import MEASURES, PATHWAYS, of_measures, series_ends
+from evflex.judgement.evidence import MEASURES, PATHWAYS, measure_of, series, stale_rows
 from evflex.scenario import Scenario
 
-VERDICTS = ("scaling", "progressing", "niche-valid", "stalled", "activity-only")
+#: Verdicts, best first; a verdict's index is its rank (0 = best).
+VERDICTS = ("scaling", "progressing", "niche-valid", "activity-only", "stalled")
 STATES = ("v2g", "v2h_v2b", "grid_managed", "smart_only", "outside")
-METRIC_KINDS = ("latest_sum", "growth", "latest_max", "count_regions", "span_years", "ratio",
-                "run_share")
+METRIC_KINDS = ("latest_sum", "growth", "latest_max", "count_regions", "count_series",
+                "span_years", "run_share", "run_growth")
 OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-    "==": operator.eq}
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+OPS_FOR = {"higher": (">", ">="), "lower": ("<", "<=")}
 DAYS_PER_YEAR = 365.25
-COLUMNS = ("pathway", "verdict", "rule", "evidence", "reasons")
+COLUMNS = ("pathway", "verdict", "rule", "evidence", "evidence_rows", "reasons",
+           "would_move", "stale")
 
 
 class RulesError(ValueError):
@@ -45,14 +62,45 @@ class RulesError(ValueError):
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric's value for one pathway and a one-line account of how it was computed."""
+    """A metric's value for one pathway, how it was computed and the ledger rows it read."""
 
     value: float
     detail: str
+    rows: tuple[int, ...] = field(default=())
 
 
 def shipped_rules_path() -> Path:
     return Path(str(resources.files("evflex.data").joinpath("scorecard_rules.yaml")))
+
+
+def _check_metric(name: str, spec: Mapping[str, Any], metrics: Mapping[str, Any]
+                  ) -> list[str]:
+    problems = []
+    kind = (spec or {}).get("kind")
+    if kind not in METRIC_KINDS:
+        return [f"metrics.{name}.kind: got {kind!r}, expected one of {', '.join(METRIC_KINDS)}"]
+    if spec.get("better", "higher") not in OPS_FOR:
+        problems.append(f"metrics.{name}.better: got {spec.get('better')!r}, expected higher "
+                        "or lower")
+    if kind in ("run_share", "run_growth"):
+        year = spec.get("year", spec.get("from"))
+        if not (year in ("end", "evidence") or isinstance(year, int)):
+            problems.append(f"metrics.{name}.year: got {year!r}, expected a year, 'end' or "
+                            "'evidence'")
+        if kind == "run_growth" and not (isinstance(spec.get("years"), int)
+                                         and spec["years"] > 0):
+            problems.append(f"metrics.{name}.years: got {spec.get('years')!r}, expected a "
+                            "positive number of years")
+    else:
+        unknown = [m for m in spec.get("measures") or [] if m not in MEASURES]
+        if unknown or not spec.get("measures"):
+            problems.append(f"metrics.{name}.measures: got {spec.get('measures')!r}, "
+                            f"expected measures from {', '.join(MEASURES)}")
+    for key in ("min_series", "rank"):
+        if key in spec and not (isinstance(spec[key], int) and spec[key] >= 1):
+            problems.append(f"metrics.{name}.{key}: got {spec[key]!r}, expected an integer "
+                            ">= 1")
+    return problems
 
 
 def load_rules(rules: Mapping[str, Any] | Path | str | None = None) -> dict[str, Any]:
@@ -73,25 +121,10 @@ def load_rules(rules: Mapping[str, Any] | Path | str | None = None) -> dict[str,
             problems.append(f"pathway_states.{p}: got {states.get(p)!r}, expected a list of "
                             f"states from {', '.join(STATES)}")
     for name, spec in metrics.items():
-        kind = (spec or {}).get("kind")
-        if kind not in METRIC_KINDS:
-            problems.append(f"metrics.{name}.kind: got {kind!r}, expected one of "
-                            f"{', '.join(METRIC_KINDS)}")
-        elif kind == "ratio":
-            for side in ("numerator", "denominator"):
-                if spec.get(side) not in metrics:
-                    problems.append(f"metrics.{name}.{side}: got {spec.get(side)!r}, expected "
-                                    "another metric's name")
-        elif kind == "run_share":
-            year = spec.get("year")
-            if not (year in ("end", "evidence") or isinstance(year, int)):
-                problems.append(f"metrics.{name}.year: got {year!r}, expected a year, 'end' or "
-                                "'evidence'")
-        else:
-            unknown = [m for m in spec.get("measures") or [] if m not in MEASURES]
-            if unknown or not spec.get("measures"):
-                problems.append(f"metrics.{name}.measures: got {spec.get('measures')!r}, "
-                                f"expected measures from {', '.join(MEASURES)}")
+        problems += _check_metric(name, spec, metrics)
+    age = data.get("stale_after_years")
+    if not isinstance(age, int | float) or isinstance(age, bool) or age <= 0:
+        problems.append(f"stale_after_years: got {age!r}, expected a positive number of years")
     verdicts = data.get("verdicts") or []
     if not verdicts or not verdicts[-1].get("default"):
         problems.append("verdicts: the last entry must be the default (default: true)")
@@ -101,20 +134,94 @@ def load_rules(rules: Mapping[str, Any] | Path | str | None = None) -> dict[str,
                             f"{', '.join(VERDICTS)}")
         for j, c in enumerate(v.get("all") or []):
             where = f"verdicts.{i}.all.{j}"
-            if c.get("metric") not in metrics:
+            spec = metrics.get(c.get("metric"))
+            if spec is None:
                 problems.append(f"{where}.metric: got {c.get('metric')!r}, expected one of "
                                 f"{', '.join(metrics)}")
-            if c.get("op") not in OPS:
-                problems.append(f"{where}.op: got {c.get('op')!r}, expected one of "
-                                f"{', '.join(OPS)}")
+            allowed = OPS_FOR.get((spec or {}).get("better", "higher"), tuple(OPS))
+            if c.get("op") not in allowed:
+                problems.append(f"{where}.op: got {c.get('op')!r}, expected "
+                                f"{' or '.join(allowed)} (the way {c.get('metric')} improves, "
+                                "so that a better outcome never gives a worse verdict)")
             if not isinstance(c.get("value"), int | float) or isinstance(c.get("value"), bool):
                 problems.append(f"{where}.value: got {c.get('value')!r}, expected a number")
+            if c.get("missing"):
+                problems.append(f"{where}.missing: a condition that holds without evidence "
+                                "is not monotone (a missing metric fails every condition)")
             if not str(c.get("source") or "").strip():
                 problems.append(f"{where}.source: got nothing, expected a source or "
                                 "'assumption: ...'")
+    ranks = [VERDICTS.index(v["verdict"]) for v in verdicts if v.get("verdict") in VERDICTS]
+    if ranks and verdicts[-1].get("default") and ranks[-1] != max(ranks):
+        problems.append(f"verdicts: the default ({verdicts[-1].get('verdict')}) must be the "
+                        "worst verdict of the rules, or a better outcome could worsen it")
     if problems:
         raise RulesError(f"{label}:\n" + "\n".join(problems))
     return data
+
+
+# ----------------------------------------------------------------------------- the run
+def state_totals(run: Any) -> xr.DataArray | None:
+    """The run's EV counts by ``state`` and ``year`` [vehicles], summed over other dims.
+
+    ``run`` is a :class:`evflex.model.Results`, a dataset with a ``states`` variable, a
+    DataArray with ``state`` and ``year`` dimensions, or ``None``.
+    """
+    if run is None:
+        return None
+    da = run
+    if hasattr(da, "data") and isinstance(da.data, xr.Dataset):
+        da = da.data
+    if isinstance(da, xr.Dataset):
+        da = da["states"]
+    if not isinstance(da, xr.DataArray) or not {"state", "year"} <= set(da.dims):
+        raise TypeError("the run: expected model Results or a DataArray with 'state' and "
+                        f"'year' dimensions (got {type(run).__name__})")
+    other = [d for d in da.dims if d not in ("state", "year")]
+    return da.sum(other) if other else da
+
+
+def _year(spec_year: Any, years: list[int], evidence_year: int | None) -> int:
+    if spec_year == "end":
+        return years[-1]
+    if spec_year == "evidence":
+        return int(min(max(evidence_year or years[0], years[0]), years[-1]))
+    return int(spec_year)
+
+
+def run_share(totals: xr.DataArray | None, states: list[str], year: int | str,
+              evidence_year: int | None) -> Metric:
+    """The run's share of the EV stock in ``states`` in a year [fraction]."""
+    if totals is None:
+        return Metric(math.nan, "no run")
+    years = [int(y) for y in totals["year"].values]
+    y = _year(year, years, evidence_year)
+    if y not in years:
+        return Metric(math.nan, f"year {y} not in the run")
+    at = totals.sel(year=y)
+    total = float(at.sum())
+    share = float(at.sel(state=states).sum()) / total if total > 0 else 0.0
+    return Metric(share, f"{'+'.join(states)} {share:.2%} of the run's EV stock in {y}")
+
+
+def run_growth(totals: xr.DataArray | None, states: list[str], start: int | str, years: int,
+               evidence_year: int | None) -> Metric:
+    """Annual growth of the run's share in ``states`` over ``years`` from ``start`` [1/year]."""
+    a = run_share(totals, states, start, evidence_year)
+    if totals is None or math.isnan(a.value):
+        return Metric(math.nan, a.detail)
+    axis = [int(y) for y in totals["year"].values]
+    y0 = _year(start, axis, evidence_year)
+    y1 = min(y0 + years, axis[-1])
+    b = run_share(totals, states, y1, evidence_year)
+    if y1 <= y0:
+        return Metric(math.nan, f"no years after {y0} in the run")
+    if a.value <= 0:
+        value = math.inf if b.value > 0 else 0.0
+    else:
+        value = (b.value / a.value) ** (1.0 / (y1 - y0)) - 1.0
+    return Metric(value, f"modelled share {a.value:.2%} in {y0} -> {b.value:.2%} in {y1} "
+                         f"= {value:+.1%}/y")
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -135,137 +242,106 @@ def cagr(first: float, last: float, years: float) -> float:
     return float((last / first) ** (1.0 / years) - 1.0)
 
 
-def _latest_rows(evidence: pd.DataFrame, measures: list[str], pathway: str) -> pd.DataFrame:
-    """The last row of each series, vectorised (linear in the ledger's rows)."""
-    ends = series_ends(evidence, measures, pathway)
-    if ends.empty:
-        return evidence.iloc[0:0]
-    rows = ends[[c for c in ends.columns if c.startswith("last_")
-                 and c not in ("last_date", "last_value")]]
-    rows = rows.rename(columns=lambda c: c.removeprefix("last_"))
-    rows.insert(0, "indicator", ends["indicator"])
-    rows.insert(2, "region", ends["region"])
-    rows["date"], rows["value"] = ends["last_date"], ends["last_value"]
-    return rows[list(evidence.columns)].reset_index(drop=True)
+def _label(rows: pd.DataFrame, i: int) -> str:
+    rec = rows.loc[i].to_dict()
+    return (f"{rec['indicator']}@{rec['region']} {_fmt(float(rec['value']))} "
+            f"({pd.Timestamp(rec['date']):%Y-%m-%d})")
 
 
-def run_share(frames: Mapping[str, pd.DataFrame] | None, states: list[str], year: int | str,
-              evidence_year: int | None) -> Metric:
-    """World share of the EV stock in ``states`` in a year of the run."""
-    if frames is None or "states" not in frames:
-        return Metric(math.nan, "no run")
-    df = frames["states"]
-    world = df[(df["region"] == "World") & (df["segment"] == "all")]
-    years = sorted(world["year"].unique())
-    if not years:
-        return Metric(math.nan, "no World rows in the run")
-    if year == "end":
-        y = int(years[-1])
-    elif year == "evidence":
-        y = int(min(max(evidence_year or years[0], years[0]), years[-1]))
-    else:
-        y = int(year)
-    rows = world[(world["year"] == y) & world["state"].isin(states)]
-    if rows.empty:
-        return Metric(math.nan, f"year {y} not in the run")
-    share = float(rows["share"].sum())
-    return Metric(share, f"{'+'.join(states)} {share:.1%} of World EV stock in {y}")
-
-
-def compute_metrics(evidence: pd.DataFrame, frames: Mapping[str, pd.DataFrame] | None,
-                    pathway: str, rules: Mapping[str, Any]) -> dict[str, Metric]:
-    """Every metric of the rules for one pathway."""
+def compute_metrics(evidence: pd.DataFrame, totals: xr.DataArray | None, pathway: str,
+                    rules: Mapping[str, Any]) -> dict[str, Metric]:
+    """Every metric of the rules for one pathway (``totals`` from :func:`state_totals`)."""
     out: dict[str, Metric] = {}
-    specs = rules["metrics"]
     mine = evidence[evidence["pathway"] == pathway]
     evidence_year = int(mine["date"].max().year) if not mine.empty else None
-    for name, spec in specs.items():
+    states = list(rules["pathway_states"][pathway])
+    for name, spec in rules["metrics"].items():
         kind = spec["kind"]
         measures = list(spec.get("measures") or [])
+        by_series = series(evidence, measures, pathway) if measures else {}
+        latest = [rows.index[-1] for rows in by_series.values()]
         if kind == "latest_sum":
-            rows = _latest_rows(evidence, measures, pathway)
-            total = float(rows["value"].sum()) if not rows.empty else 0.0
-            parts = [f"{ind}@{reg} {_fmt(float(val))} ({pd.Timestamp(day):%Y-%m-%d})"
-                     for ind, reg, val, day in zip(rows["indicator"], rows["region"],
-                                                   rows["value"], rows["date"], strict=True)]
-            out[name] = Metric(total, "; ".join(parts) or "no observation")
+            total = float(evidence.loc[latest, "value"].sum()) if latest else 0.0
+            out[name] = Metric(total, "; ".join(_label(evidence, i) for i in latest)
+                               or "no observation", tuple(latest))
         elif kind == "latest_max":
-            rows = _latest_rows(evidence, measures, pathway)
-            if rows.empty:
-                out[name] = Metric(math.nan, "no observation")
+            picks = evidence.loc[latest]
+            if spec.get("distinct") == "region" and not picks.empty:
+                picks = picks.sort_values("value").groupby("region").tail(1)
+            rank = int(spec.get("rank", 1))
+            ordered = picks.sort_values("value", ascending=False, kind="stable")
+            if len(ordered) < rank:
+                out[name] = Metric(math.nan, f"{len(ordered)} series, the rule needs {rank}",
+                                   tuple(ordered.index))
             else:
-                top = rows.sort_values("value", kind="stable").iloc[-1]
-                out[name] = Metric(float(top["value"]),
-                                   f"{top['indicator']}@{top['region']} {_fmt(top['value'])} "
-                                   f"({top['date']:%Y-%m-%d})")
+                i = ordered.index[rank - 1]
+                out[name] = Metric(float(ordered.loc[i, "value"]),
+                                   f"{rank}. largest: {_label(evidence, i)}",
+                                   tuple(ordered.index[:rank]))
         elif kind == "growth":
-            rates, parts = [], []
-            ends = series_ends(evidence, measures, pathway)
-            for ind, region, n, d0, d1, v0, v1 in zip(
-                    ends["indicator"], ends["region"], ends["n"], ends["first_date"],
-                    ends["last_date"], ends["first_value"], ends["last_value"], strict=True):
-                span = (d1 - d0).days / DAYS_PER_YEAR
-                if n < 2 or span < float(spec.get("min_years", 0.5)):
+            rates, parts, used = [], [], []
+            for (ind, region), rows in by_series.items():
+                span = (rows["date"].iloc[-1] - rows["date"].iloc[0]).days / DAYS_PER_YEAR
+                if len(rows) < 2 or span < float(spec.get("min_years", 0.5)):
                     continue
-                rate = cagr(float(v0), float(v1), span)
+                rate = cagr(float(rows["value"].iloc[0]), float(rows["value"].iloc[-1]), span)
                 if math.isnan(rate):
                     continue
                 rates.append(rate)
-                parts.append(f"{ind}@{region} {_fmt(v0)} -> "
-                             f"{_fmt(v1)} over {span:.1f} y = {rate:+.0%}/y")
-            value = float(np.median(rates)) if rates else math.nan
-            out[name] = Metric(value, "; ".join(parts) or "no series with two observations")
-        elif kind == "count_regions":
-            rows = mine[of_measures(mine["indicator"], measures)
-                        & (mine["value"] > 0)]
-            regions = sorted(rows["region"].unique())
-            out[name] = Metric(float(len(regions)), ", ".join(regions) or "none")
+                used += [rows.index[0], rows.index[-1]]
+                parts.append(f"{ind}@{region} {_fmt(rows['value'].iloc[0])} -> "
+                             f"{_fmt(rows['value'].iloc[-1])} over {span:.1f} y = {rate:+.0%}/y")
+            need = int(spec.get("min_series", 1))
+            value = float(np.median(rates)) if len(rates) >= need else math.nan
+            note = "" if len(rates) >= need else f" ({len(rates)} series, the rule needs {need})"
+            out[name] = Metric(value, ("; ".join(parts) or "no series with two observations")
+                               + note, tuple(used))
+        elif kind in ("count_regions", "count_series"):
+            hits = [i for i in latest if evidence.loc[i, "value"] > 0]
+            keys = (sorted({str(evidence.loc[i, "region"]) for i in hits})
+                    if kind == "count_regions" else
+                    sorted(f"{evidence.loc[i, 'indicator']}@{evidence.loc[i, 'region']}"
+                           for i in hits))
+            out[name] = Metric(float(len(keys)), ", ".join(keys) or "none", tuple(hits))
         elif kind == "span_years":
-            rows = mine[of_measures(mine["indicator"], measures)]
+            rows = pd.concat(list(by_series.values())) if by_series else mine.iloc[0:0]
             if rows.empty:
                 out[name] = Metric(math.nan, "no observation")
             else:
                 first, last = rows["date"].min(), rows["date"].max()
                 out[name] = Metric((last - first).days / DAYS_PER_YEAR,
-                                   f"{first:%Y-%m-%d} to {last:%Y-%m-%d}")
+                                   f"{first:%Y-%m-%d} to {last:%Y-%m-%d}", tuple(rows.index))
         elif kind == "run_share":
-            states = list(rules["pathway_states"][pathway])
-            out[name] = run_share(frames, states, spec["year"], evidence_year)
-    for name, spec in specs.items():  # ratios last: they read other metrics
-        if spec["kind"] != "ratio":
-            continue
-        num, den = out[spec["numerator"]].value, out[spec["denominator"]].value
-        if math.isnan(num) or math.isnan(den) or (num == 0 and den == 0):
-            value = math.nan
-        elif den == 0:
-            value = math.inf
-        else:
-            value = num / den
-        out[name] = Metric(value, f"{spec['numerator']} {_fmt(num)} / {spec['denominator']} "
-                           f"{_fmt(den)}")
+            out[name] = run_share(totals, states, spec["year"], evidence_year)
+        elif kind == "run_growth":
+            out[name] = run_growth(totals, states, spec["from"], int(spec["years"]),
+                                   evidence_year)
     return out
 
 
 def _holds(cond: Mapping[str, Any], metrics: Mapping[str, Metric]) -> bool:
     value = metrics[cond["metric"]].value
     if math.isnan(value):
-        return bool(cond.get("missing", False))
+        return False
     return bool(OPS[cond["op"]](value, float(cond["value"])))
 
 
 def _cond_text(cond: Mapping[str, Any]) -> str:
-    extra = " (or none)" if cond.get("missing") else ""
-    return f"{cond['metric']} {cond['op']} {cond['value']:g}{extra}"
+    return f"{cond['metric']} {cond['op']} {cond['value']:g}"
+
+
+def _now(cond: Mapping[str, Any], metrics: Mapping[str, Metric]) -> str:
+    return f"{_cond_text(cond)} (now {_fmt(metrics[cond['metric']].value)})"
 
 
 def decide(metrics: Mapping[str, Metric], rules: Mapping[str, Any]
            ) -> tuple[Mapping[str, Any], list[str]]:
-    """The first verdict entry whose conditions all hold, and why the earlier ones failed."""
+    """The best verdict whose conditions all hold, and why the better ones failed."""
+    entries = sorted(rules["verdicts"][:-1], key=lambda v: VERDICTS.index(v["verdict"]))
     reasons: list[str] = []
-    for v in rules["verdicts"]:
-        conds = v.get("all") or []
-        failed = [c for c in conds if not _holds(c, metrics)]
-        if v.get("default") or not failed:
+    for v in entries:
+        failed = [c for c in v.get("all") or [] if not _holds(c, metrics)]
+        if not failed:
             return v, reasons
         reasons.append(f"not {v['verdict']}: " + "; ".join(
             f"{_cond_text(c)} fails ({c['metric']} = {_fmt(metrics[c['metric']].value)})"
@@ -273,34 +349,68 @@ def decide(metrics: Mapping[str, Metric], rules: Mapping[str, Any]
     return rules["verdicts"][-1], reasons
 
 
-def judge_pathway(evidence: pd.DataFrame, frames: Mapping[str, pd.DataFrame] | None,
-                  pathway: str, rules: Mapping[str, Any]) -> dict[str, str]:
+def would_move(chosen: Mapping[str, Any], metrics: Mapping[str, Metric],
+               rules: Mapping[str, Any]) -> str:
+    """What evidence would move the verdict: the unmet conditions of the next better
+    verdict, and the conditions whose loss would drop this one."""
+    rank = VERDICTS.index(chosen["verdict"])
+    better = sorted((v for v in rules["verdicts"][:-1] if VERDICTS.index(v["verdict"]) < rank),
+                    key=lambda v: -VERDICTS.index(v["verdict"]))
+    parts = []
+    if better:
+        up = better[0]
+        unmet = [c for c in up.get("all") or [] if not _holds(c, metrics)]
+        parts.append(f"up to {up['verdict']} with " + "; ".join(_now(c, metrics) for c in unmet))
+    conds = chosen.get("all") or []
+    if conds and not chosen.get("default"):
+        parts.append(f"down from {chosen['verdict']} if any of " + "; ".join(
+            _now(c, metrics) for c in conds) + " stops holding")
+    return " | ".join(parts) or "nothing: the best verdict, with nothing to lose"
+
+
+def judge_pathway(evidence: pd.DataFrame, totals: xr.DataArray | None, pathway: str,
+                  rules: Mapping[str, Any]) -> dict[str, str]:
     """The scorecard row of one pathway."""
-    metrics = compute_metrics(evidence, frames, pathway, rules)
+    metrics = compute_metrics(evidence, totals, pathway, rules)
     chosen, reasons = decide(metrics, rules)
     conds = chosen.get("all") or []
     rule = (f"{chosen['verdict']}: " + " and ".join(_cond_text(c) for c in conds)
-            if conds else f"{chosen['verdict']}: default, no earlier verdict applies")
+            if conds else f"{chosen['verdict']}: default, no better verdict applies")
     used = [c["metric"] for c in conds] or list(metrics)
     shown = list(dict.fromkeys([*used, *metrics]))
     evidence_text = " | ".join(f"{m} = {_fmt(metrics[m].value)} [{metrics[m].detail}]"
                                for m in shown)
+    behind = sorted({i for m in used for i in metrics[m].rows})
+    read = evidence.loc[behind] if behind else evidence.iloc[0:0]
+    rows_text = "; ".join(f"{r['indicator']}@{r['region']} {r['date']:%Y-%m-%d} ({r['url']})"
+                          for _, r in read.iterrows()) or "none"
+    old = stale_rows(read, float(rules["stale_after_years"]),
+                     as_of=evidence["retrieved"].max() if not evidence.empty else None)
+    stale = "; ".join(f"{r['indicator']}@{r['region']} "
+                      + ("undated" if r["date_basis"] == "undated" else f"{r['date']:%Y-%m-%d}")
+                      for _, r in old.iterrows())
     return {"pathway": pathway, "verdict": str(chosen["verdict"]), "rule": rule,
-            "evidence": evidence_text, "reasons": " | ".join(reasons) or "first rule applies"}
+            "evidence": evidence_text, "evidence_rows": rows_text,
+            "reasons": " | ".join(reasons) or "the best verdict applies",
+            "would_move": would_move(chosen, metrics, rules),
+            "stale": (f"older than {rules['stale_after_years']:g} years or undated: {stale}"
+                      if stale else "none")}
 
 
-def scorecard(evidence: pd.DataFrame, frames: Mapping[str, pd.DataFrame] | None,
+def scorecard(evidence: pd.DataFrame, run: Any = None,
               rules: Mapping[str, Any] | Path | str | None = None) -> pd.DataFrame:
-    """One verdict per pathway with the rule, the evidence it read and the reasons.
+    """One verdict per pathway with its rule, evidence, reasons and what would move it.
 
     Parameters
     ----------
     evidence : the ledger (:func:`evflex.judgement.evidence.load_evidence`).
-    frames : the run's tables (``states`` is read for the run-share metrics).
+    run : the model :class:`~evflex.model.Results` (or its ``states`` counts, see
+        :func:`state_totals`); ``None`` judges on the evidence alone.
     rules : a rules file, mapping, or ``None`` for the shipped rules.
     """
     data = load_rules(rules)
-    rows = [judge_pathway(evidence, frames, p, data) for p in PATHWAYS]
+    totals = state_totals(run)
+    rows = [judge_pathway(evidence, totals, p, data) for p in PATHWAYS]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -309,8 +419,8 @@ def quantity_rules(scenario: Scenario, evidence: pd.DataFrame | None = None,
     """The scorecard as rules over modelled quantities, for verdict probabilities.
 
     Returns one :class:`evflex.uncertainty.verdicts.QuantityRule` per pathway: the
-    evidence metrics are fixed (the ledger does not vary between draws) and the run-share
-    metrics are read on every draw as ``STATE:YEAR`` quantities (World). The verdict of a
+    evidence metrics are fixed (the ledger does not vary between draws) and the run
+    metrics are read on every draw from ``STATE:YEAR`` share quantities. The verdict of a
     draw is the one :func:`scorecard` would give on that draw's run. This is the contract
     ``evflex.uncertainty.verdicts`` looks for under the name ``modelled_rules``.
     """
@@ -319,31 +429,44 @@ def quantity_rules(scenario: Scenario, evidence: pd.DataFrame | None = None,
 
     data = load_rules(rules)
     ledger = load_evidence() if evidence is None else evidence
-    start, end = scenario.years.start, scenario.years.end
+    axis = list(range(scenario.years.start, scenario.years.end + 1))
     out = []
     for pathway in PATHWAYS:
         fixed = compute_metrics(ledger, None, pathway, data)
         mine = ledger[ledger["pathway"] == pathway]
-        ev_year = int(mine["date"].max().year) if not mine.empty else start
+        ev_year = int(mine["date"].max().year) if not mine.empty else None
         states = list(data["pathway_states"][pathway])
-        shares: dict[str, list[str]] = {}
+        reads: dict[str, tuple[str, list[list[str]], int]] = {}
         for name, spec in data["metrics"].items():
-            if spec["kind"] != "run_share":
-                continue
-            year = spec["year"]
-            y = end if year == "end" else min(max(ev_year, start), end) if year == "evidence" \
-                else int(year)
-            shares[name] = [f"{s}:{y}" for s in states]
-        quantities = tuple(dict.fromkeys(q for qs in shares.values() for q in qs))
+            if spec["kind"] == "run_share":
+                y = _year(spec["year"], axis, ev_year)
+                reads[name] = ("share", [[f"{s}:{y}" for s in states]], 0)
+            elif spec["kind"] == "run_growth":
+                y0 = _year(spec["from"], axis, ev_year)
+                y1 = min(y0 + int(spec["years"]), axis[-1])
+                reads[name] = ("growth", [[f"{s}:{y0}" for s in states],
+                                          [f"{s}:{y1}" for s in states]], y1 - y0)
+        quantities = tuple(dict.fromkeys(q for _, groups, _ in reads.values()
+                                         for g in groups for q in g))
 
         def classify(q: Mapping[str, np.ndarray], fixed: dict[str, Metric] = fixed,
-                     shares: dict[str, list[str]] = shares) -> np.ndarray:
+                     reads: dict[str, tuple[str, list[list[str]], int]] = reads
+                     ) -> np.ndarray:
             n = len(next(iter(q.values()))) if q else 1
             index = np.empty(n, dtype=np.int64)
             for i in range(n):
                 metrics = dict(fixed)
-                for name, qs in shares.items():
-                    metrics[name] = Metric(float(sum(q[k][i] for k in qs)), "draw")
+                for name, (kind, groups, span) in reads.items():
+                    sums = [float(sum(q[k][i] for k in g)) for g in groups]
+                    if kind == "share":
+                        value = sums[0]
+                    elif span <= 0:
+                        value = math.nan
+                    elif sums[0] <= 0:
+                        value = math.inf if sums[1] > 0 else 0.0
+                    else:
+                        value = (sums[1] / sums[0]) ** (1.0 / span) - 1.0
+                    metrics[name] = Metric(value, "draw")
                 chosen, _ = decide(metrics, data)
                 index[i] = VERDICTS.index(chosen["verdict"])
             return index
@@ -352,3 +475,13 @@ def quantity_rules(scenario: Scenario, evidence: pd.DataFrame | None = None,
                                 f"scorecard rules on the evidence ledger ({len(mine)} "
                                 f"observations); run shares {', '.join(quantities)} per draw"))
     return out
+
+
+def verdict_rank(verdict: str) -> int:
+    """The rank of a verdict, 0 = best (``scaling``)."""
+    return VERDICTS.index(verdict)
+
+
+__all__ = ["COLUMNS", "VERDICTS", "Metric", "RulesError", "cagr", "compute_metrics",
+           "decide", "load_rules", "measure_of", "quantity_rules", "run_growth", "run_share",
+           "scorecard", "state_totals", "verdict_rank", "would_move"]

@@ -238,6 +238,9 @@ def comparators_figure(comparators: pd.DataFrame) -> dict[str, Any] | None:
     data, buttons = [], []
     for i, year in enumerate(years):
         rows = comparators if year is None else comparators[comparators["year"] == year]
+        if "region" in rows.columns:  # one bar per option: the median over regions, segments
+            rows = rows.groupby(["service", "option"], as_index=False, sort=False)[
+                "effective_cost"].median()
         services = list(dict.fromkeys(rows["service"]))
         for k, option in enumerate(options):
             r = rows[rows["option"] == option].set_index("service")
@@ -252,7 +255,8 @@ def comparators_figure(comparators: pd.DataFrame) -> dict[str, Any] | None:
     for i, year in enumerate(years):
         visible = [i * n <= j < (i + 1) * n for j in range(len(data))]
         buttons.append({"label": str(year), "method": "update", "args": [{"visible": visible}]})
-    layout = _layout("Comparator stack: effective cost per kW-year, derated for availability",
+    layout = _layout("Comparator stack: effective cost per kW-year, derated for availability "
+                     "(median over regions)",
                      yaxis={"title": {"text": "effective cost per kW-year"}},
                      barmode="group", hovermode="closest",
                      margin={"l": 70, "r": 20, "t": 80, "b": 80})

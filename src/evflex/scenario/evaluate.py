@@ -1,7 +1,11 @@
 """Evaluate a scenario's parameters into arrays over (region, segment, year).
 
-Override precedence for a (region, segment) cell: ``Region/segment`` over ``Region``
-over ``segment`` over the parameter's default path.
+Override precedence for a (region, segment) cell: ``Region/segment`` over ``Region``,
+then the region's IEA name and its blocks, innermost first, each ``/segment`` before
+alone (:meth:`evflex.regions.Hierarchy.override_keys`: ``China`` applies to ``CN``,
+``Europe`` to ``GB``), then ``segment``, then the parameter's default path. Counts
+(:data:`REGION_OWN`) are never inherited from a name or a block: only the region's own
+override, the segment's, or the default applies.
 
 :func:`evaluate_draws` does the same for a batch of draws of the scenario's
 distributions (``dist``), with a leading draw axis and no Python loop per draw.
@@ -14,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from evflex.paths import FloatArray, interpolate_points, logistic, midpoint_through
+from evflex.regions import hierarchy
 from evflex.scenario.load import models_to_sales_share
 from evflex.scenario.schema import Parameter, PathSpec, Scenario, split_site_name
 
@@ -36,10 +41,22 @@ def evaluate_path(spec: PathSpec, years: FloatArray, scenario: Scenario) -> Floa
     return logistic(years, sc.start, sc.end, midpoint, sc.steepness)
 
 
+#: Parameters that are counts of a region: a block's or a name's value would be wrong for
+#: each of its members, so they are never inherited.
+REGION_OWN = frozenset({"vehicle_stock"})
+
+
+def override_keys(name: str, region: str, segment: str) -> tuple[str, ...]:
+    """Override keys that may apply to parameter ``name`` in a cell, first wins."""
+    if name in REGION_OWN:
+        return (f"{region}/{segment}", region, segment)
+    return hierarchy().override_keys(region, segment)
+
+
 def _cell_spec(scenario: Scenario, name: str, region: str, segment: str) -> str | None:
     """The override key that applies to a (region, segment) cell, or ``None`` (default)."""
     overrides = scenario.parameters[name].overrides
-    for key in (f"{region}/{segment}", region, segment):
+    for key in override_keys(name, region, segment):
         if key in overrides:
             return key
     return None
@@ -52,11 +69,16 @@ def evaluate(scenario: Scenario, name: str, years: FloatArray | None = None) -> 
     param = scenario.parameters[name]
     default = evaluate_path(param, years, scenario)
     out = np.empty((len(scenario.regions), len(scenario.segments), years.size))
+    cache: dict[str, FloatArray] = {}
     for i, region in enumerate(scenario.regions):
         for j, segment in enumerate(scenario.segments):
-            spec = (param.overrides.get(f"{region}/{segment}") or param.overrides.get(region)
-                    or param.overrides.get(segment))
-            out[i, j] = default if spec is None else evaluate_path(spec, years, scenario)
+            key = _cell_spec(scenario, name, region, segment)
+            if key is None:
+                out[i, j] = default
+                continue
+            if key not in cache:
+                cache[key] = evaluate_path(param.overrides[key], years, scenario)
+            out[i, j] = cache[key]
     return out
 
 

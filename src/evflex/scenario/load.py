@@ -21,10 +21,12 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from evflex.paths import midpoint_through
+from evflex.regions import hierarchy
 from evflex.scenario.reader import ReadProblem, read_mapping
 from evflex.scenario.schema import Parameter, PathSpec, Scenario, SchemaProblem
 
-#: Regions for which the shipped IEA extract gives history (World is their sum).
+#: The regions of the block-level scenarios (``evflex/data/regions.csv`` lists every known
+#: region, countries included; see :mod:`evflex.regions`).
 KNOWN_REGIONS = ("China", "Europe", "USA", "RestOfWorld")
 #: Keys of a path that select its form; a child scenario's form replaces its parent's.
 PATH_FORMS = ("value", "scurve", "points")
@@ -420,10 +422,20 @@ def cross_check(scenario: Scenario) -> list[Problem]:
     """Problems the schema alone cannot see: registry, units, bounds, override keys."""
     problems: list[Problem] = []
     reg = registry()
+    hier = hierarchy()
+    known = hier.region_ids
     for i, region in enumerate(scenario.regions):
-        if region not in KNOWN_REGIONS:
+        if region not in known:
             problems.append(Problem(f"regions.{i}", "unknown region (World is computed)",
-                                    repr(region), f"one of {list(KNOWN_REGIONS)}"))
+                                    repr(region), f"a region of evflex/data/regions.csv "
+                                    f"(e.g. {', '.join(known[:5])}, GB, DE)"))
+    resolutions = {r: res for r, res in zip(hier.regions["region"],
+                                            hier.regions["resolution"], strict=True)}
+    mixed = sorted({resolutions[r] for r in scenario.regions if r in resolutions})
+    if len(mixed) > 1:
+        problems.append(Problem("regions", "regions of two resolutions (the World would "
+                                "count them twice)", ", ".join(mixed),
+                                "regions of one resolution: blocks or countries"))
     if len(set(scenario.regions)) != len(scenario.regions):
         problems.append(Problem("regions", "duplicate region", str(scenario.regions),
                                 "each region once"))
@@ -435,7 +447,8 @@ def cross_check(scenario: Scenario) -> list[Problem]:
                                 f"a path in [{reg[name].unit}]"))
     # Overrides for a known region the scenario leaves out (e.g. inherited through
     # ``extends``) are allowed and unused; anything else is a typo.
-    regions = set(scenario.regions) | set(KNOWN_REGIONS)
+    regions = (set(scenario.regions) | set(known) | set(hier.block_names)
+               | set(hier.regions["name"]))
     keys = regions | set(scenario.segments) | {
         f"{r}/{s}" for r in regions for s in scenario.segments
     }
@@ -454,7 +467,8 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         for key, spec in param.overrides.items():
             if key not in keys:
                 problems.append(Problem(f"{where}.overrides.{key}", "unknown override key",
-                                        repr(key), "a region, a segment or 'Region/segment'"))
+                                        repr(key), "a region, a block, a segment or "
+                                        "'Region/segment'"))
                 continue
             problems += _check_path(name, f"{where}.overrides.{key}", spec, info, scenario)
             problems += _check_dists(name, f"{where}.overrides.{key}", spec, info, scenario)
@@ -497,9 +511,37 @@ def _capped(problems: list[Problem]) -> list[Problem]:
 
 
 def load_scenario(name_or_path: str | Path | None = None) -> Scenario:
-    """Load and validate a scenario by path or shipped name (default: ``base``)."""
+    """Load and validate a scenario by path or shipped name (default: ``base``).
+
+    Shipped scenarios are parsed once per process (they are package data, and a
+    :class:`Scenario` is immutable); files are read anew on every call.
+    """
     path = resolve_path(name_or_path)
+    if _is_shipped(path):
+        return _load_shipped(str(path))
     return parse(read_raw(path), str(path))
+
+
+def _is_shipped(path: Path) -> bool:
+    folder = Path(str(resources.files("evflex.data").joinpath("scenarios"))).resolve()
+    return path.resolve().parent == folder
+
+
+@cache
+def _load_shipped(path: str) -> Scenario:
+    return parse(read_raw(Path(path)), path)
+
+
+def validated(scenario: Scenario | str | Path | None) -> Scenario:
+    """A valid scenario from an object, a shipped name or a path (default ``base``).
+
+    An object built or edited in code (e.g. with ``model_copy``, which skips pydantic's
+    validation) goes through the same schema and cross-field checks as a file, so an
+    out-of-range value raises :class:`ScenarioError` naming the field.
+    """
+    if not isinstance(scenario, Scenario):
+        return load_scenario(scenario)
+    return parse(scenario.model_dump(), f"(scenario object {scenario.name!r})")
 
 
 def parameter_table(scenario: Scenario) -> pd.DataFrame:

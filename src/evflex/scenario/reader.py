@@ -12,7 +12,8 @@ raise anything but :class:`ReadProblem`:
   file expands into a huge one);
 - duplicate keys are refused (YAML loaders otherwise keep the last silently), and so are
   integers longer than :data:`MAX_INT_DIGITS` digits and impossible dates;
-- numbers are read as YAML 1.2 reads them: ``20.0e6`` is a number, not a string.
+- numbers and booleans are read as YAML 1.2 reads them: ``20.0e6`` is a number, not a
+  string, and ``NO`` (Norway) is a string, not ``False``.
 """
 
 from __future__ import annotations
@@ -163,6 +164,15 @@ _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
     list("-+0123456789."))
+# YAML 1.2 booleans: only true/false. YAML 1.1 also reads yes/no/on/off, so the country
+# code NO (Norway) would silently become the key False.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
 _Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
 _Loader.add_constructor("tag:yaml.org,2002:int", _int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)

@@ -321,10 +321,16 @@ class StateTargets(StrictModel):
 
 
 class History(StrictModel):
-    """Tolerance of the check of modelled EV stock against the IEA series."""
+    """Tolerance of the check of modelled EV stock against the IEA series.
+
+    ``min_ev_stock``: a region is judged only if its IEA EV stock in the last history year
+    reaches this [vehicles] (smaller ones are reported, not judged); rest-of-block
+    regions (residuals of rounded totals) are never judged alone.
+    """
 
     ev_stock_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.15
     from_year: Year = 2015
+    min_ev_stock: Annotated[float, Field(ge=0)] = 0.0
 
 
 class Calibration(StrictModel):

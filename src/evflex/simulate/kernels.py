@@ -224,15 +224,17 @@ def _respond(i: int, arrival: np.ndarray, length: np.ndarray, start: np.ndarray,
 def sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, lo: np.ndarray,
            hi: np.ndarray, phase: np.ndarray, energy: np.ndarray, export_max: np.ndarray,
            pre_max: np.ndarray, x: np.ndarray, load: np.ndarray, n_steps: int,
-           max_sweeps: int, rtol: float) -> int:  # pragma: no cover
-    """Gauss-Seidel sweeps of best responses, in place on ``x`` and ``load``.
+           max_sweeps: int, rtol: float, which: np.ndarray,
+           peak_rtol: float = 0.0) -> int:  # pragma: no cover
+    """Gauss-Seidel sweeps of the best responses of sessions ``which``, in place on ``x``
+    and ``load`` (the other sessions keep their schedules).
 
-    Stops after ``max_sweeps`` or when no step's load moved by more than ``rtol`` of the
-    largest load in a sweep. Returns the number of sweeps done.
+    Stops after ``max_sweeps``, when no step's load moved by more than ``rtol`` of the
+    largest load in a sweep, or (``peak_rtol > 0``) when a sweep lowered the peak by
+    less than ``peak_rtol`` of it. Returns the number of sweeps done.
     """
-    n = arrival.size
     mmax = 1
-    for i in range(n):
+    for i in which:
         mmax = max(mmax, length[i])
     others = np.empty(mmax)
     blo = np.empty(mmax)
@@ -247,17 +249,23 @@ def sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, lo: np.nd
     before = load.copy()
     done = 0
     for _ in range(max_sweeps):
-        for i in range(n):
+        for i in which:
             _respond(i, arrival, length, start, lo, hi, phase, energy, export_max, pre_max,
                      x, load, n_steps, others, blo, bhi, bph, bx, so, sl, sh, keys, slope)
         done += 1
         change = 0.0
         scale = 0.0
+        old_peak = before[0]
+        new_peak = load[0]
         for t in range(n_steps):
             change = max(change, abs(load[t] - before[t]))
             scale = max(scale, abs(load[t]))
+            old_peak = max(old_peak, before[t])
+            new_peak = max(new_peak, load[t])
             before[t] = load[t]
         if change <= rtol * scale:
+            break
+        if peak_rtol > 0.0 and old_peak - new_peak <= peak_rtol * abs(new_peak):
             break
     return done
 
@@ -307,3 +315,100 @@ def simulate_unmanaged(vehicle_first: np.ndarray, days: int, arrival: np.ndarray
                 load[t] += e
                 plugged[t] += 1.0
                 soc_wh[t] += soc
+
+
+#: Rows of the per-step sums filled by :func:`observe_sessions`.
+(OBS_UNMANAGED, OBS_ASAP, OBS_ALAP, OBS_PLUGGED, OBS_PLUGGED_KW, OBS_CHARGING,
+ OBS_PLUGGED_V2G, OBS_EXPORT_KW, OBS_SOC, OBS_SOC_UNMANAGED, OBS_BATTERY,
+ OBS_HEADROOM) = range(12)
+OBS_ROWS = 12
+
+
+@njit(cache=True, nogil=True)
+def observe_sessions(arrival: np.ndarray, length: np.ndarray, cap: np.ndarray,
+                     energy: np.ndarray, max_kw: np.ndarray, export_kw: np.ndarray,
+                     battery: np.ndarray, reserve: np.ndarray, arrival_kwh: np.ndarray,
+                     eligible: np.ndarray, n_steps: int, peak_step: int, sums: np.ndarray,
+                     at_peak: np.ndarray) -> None:  # pragma: no cover
+    """Per-step sums of unmanaged charging and availability, one pass over the slots.
+
+    Adds into ``sums`` (rows ``OBS_*``, ``n_steps`` columns): unmanaged energy [Wh]
+    (charging at full power from plug-in), the same and as-late-as-possible energy for
+    slots before the horizon wraps [Wh], vehicles plugged in, their charger power [kW],
+    vehicles charging if unmanaged; for V2G-eligible vehicles: plugged in, export power
+    [kW], state of charge at the start of the step [kWh] charging as late as possible
+    and unmanaged, battery [kWh], headroom above the reserve [kWh]. ``at_peak`` adds the
+    eligible vehicles' reserve and battery [kWh] plugged in at ``peak_step``.
+    """
+    for i in range(arrival.size):
+        c = cap[i]
+        e = energy[i]
+        m = length[i]
+        remaining = e
+        soc_un = arrival_kwh[i]
+        soc_alap = arrival_kwh[i]
+        elig = eligible[i]
+        for k in range(m):
+            t = (arrival[i] + k) % n_steps
+            un = min(c, remaining) if remaining > 0.0 else 0.0
+            remaining -= un
+            alap = min(max(e - (m - 1 - k) * c, 0.0), c)
+            sums[OBS_UNMANAGED, t] += un
+            if arrival[i] + k < n_steps:
+                sums[OBS_ASAP, t] += un
+                sums[OBS_ALAP, t] += alap
+            sums[OBS_PLUGGED, t] += 1.0
+            sums[OBS_PLUGGED_KW, t] += max_kw[i]
+            if un > 0.0:
+                sums[OBS_CHARGING, t] += 1.0
+            if elig:
+                sums[OBS_PLUGGED_V2G, t] += 1.0
+                sums[OBS_EXPORT_KW, t] += export_kw[i]
+                sums[OBS_SOC, t] += soc_alap
+                sums[OBS_SOC_UNMANAGED, t] += soc_un
+                sums[OBS_BATTERY, t] += battery[i]
+                sums[OBS_HEADROOM, t] += max(soc_alap - reserve[i], 0.0)
+                if t == peak_step:
+                    at_peak[0] += reserve[i]
+                    at_peak[1] += battery[i]
+            soc_un += un / 1000.0
+            soc_alap += alap / 1000.0
+
+
+@njit(cache=True, nogil=True)
+def v2g_margins(start: np.ndarray, length: np.ndarray, wh: np.ndarray,
+                arrival_kwh: np.ndarray, reserve: np.ndarray) -> tuple[float, float, int]:
+    """(exported energy [Wh], least state of charge above the reserve [kWh], sessions
+    that export) of a schedule ``wh`` [Wh per slot]."""
+    exported = 0.0
+    margin = np.inf
+    exporting = 0
+    for i in range(start.size):
+        soc = arrival_kwh[i]
+        out = 0.0
+        for k in range(length[i]):
+            x = wh[start[i] + k]
+            if x < 0.0:
+                out -= x
+            soc += x / 1000.0
+            margin = min(margin, soc - reserve[i])
+        exported += out
+        if out > 0.0:
+            exporting += 1
+    return exported, margin, exporting
+
+
+@njit(cache=True, nogil=True)
+def split_slots(cls: np.ndarray, sess: np.ndarray, energy: np.ndarray,
+                session_start: np.ndarray, class_start: np.ndarray, length: np.ndarray,
+                cap: np.ndarray, q: np.ndarray, phi: np.ndarray, psi: np.ndarray,
+                out: np.ndarray) -> None:  # pragma: no cover
+    """Session ``sess[j]`` of class ``cls[j]`` gets ``c phi_t + r psi_t`` per slot [Wh],
+    ``r = energy[j] - (q - 1) c`` (see :mod:`evflex.simulate.classes`)."""
+    for j in range(cls.size):
+        k = cls[j]
+        r = energy[j] - (q[k] - 1.0) * cap[k]
+        s0 = session_start[sess[j]]
+        c0 = class_start[k]
+        for o in range(length[k]):
+            out[s0 + o] = cap[k] * phi[c0 + o] + r * psi[c0 + o]

@@ -5,14 +5,14 @@ sessions whatever the chunking, see :mod:`evflex.simulate.archetypes`), schedule
 reduced to per-step sums (profiles, availability, bands), then dropped. What is kept
 between chunks is one load profile per chunk and strategy (``n_steps`` numbers).
 
-Managed and V2G schedules are optimised for the aggregate of the whole fleet by block
-coordinate descent over the chunks: the first pass fills each chunk against the base
-load plus the chunks before it (sequential valley filling); each further pass
-re-optimises every chunk against the base plus all the other chunks' current loads
-(no pass raises the peak). With one chunk the managed peak is the exact optimum, with
-its proof. With several, a last sampling pass evaluates the cut lower bound of
-:func:`evflex.simulate.strategies.cut_bound` for the fleet on the steps near the final
-peak, so ``managed_gap`` in the summary is a proven bound on the distance to the optimum.
+The managed schedule is the exact min-peak schedule of the whole fleet whatever the
+chunking: the first pass counts the fleet's classes of sessions
+(:mod:`evflex.simulate.classes`), whose one flow problem gives the optimum and its proof
+(``managed_gap`` in the summary is the distance to the proven bound, rounding only).
+Best responses of the classes then flatten it below the peak. V2G starts from it, chunk
+by chunk: each chunk's sessions get their share of their classes' schedules and
+re-optimise against the base load and every other vehicle's current load (block
+coordinate descent; no step raises the peak).
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from evflex.capacity import Availability
 from evflex.paths import FloatArray
+from evflex.simulate import kernels
 from evflex.simulate.archetypes import (
     BLOCK,
     MINUTES_PER_DAY,
@@ -39,18 +41,21 @@ from evflex.simulate.archetypes import (
     parse_step,
     sample_sessions,
 )
+from evflex.simulate.classes import (
+    FLATTEN_SWEEPS,
+    SessionClasses,
+    count_classes,
+    merge_classes,
+    min_peak_classes,
+    split_class_schedule,
+)
 from evflex.simulate.strategies import (
     MAX_SWEEPS,
+    PEAK_RTOL,
     Slots,
     aggregate,
-    as_late_as_possible,
-    cut_terms,
-    min_peak,
     peak_block,
-    per_session,
     session_slots,
-    state_of_charge,
-    unmanaged,
     v2g,
 )
 
@@ -69,9 +74,6 @@ MAX_PASSES = 50
 MAX_SWEEPS_ALLOWED = 10_000
 SESSION_COLUMNS = ["vehicle", "archetype", "arrival_step", "departure_step", "energy_kwh",
                    "max_kw", "battery_kwh", "reserve_kwh"]
-#: Relative distances below the final peak whose step sets are tried as cuts for the
-#: fleet's lower bound (numerical settings).
-CUT_TOLERANCES = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2)
 
 
 def read_base_load(path: Path | None = None) -> FloatArray:
@@ -113,11 +115,11 @@ class SimulationConfig:
     base_load_pu: FloatArray | None = None
     base_kw_per_vehicle: float = BASE_KW_PER_VEHICLE
     peak_hours: float = PEAK_HOURS
-    chunk_vehicles: int = 5 * BLOCK
+    chunk_vehicles: int = 20 * BLOCK
     strategies: tuple[str, ...] = STRATEGIES
     keep_sessions: bool = True
-    #: passes of block coordinate descent over the chunks (1: sequential filling only)
-    passes: int = 2
+    #: V2G passes of block coordinate descent over the chunks
+    passes: int = 1
     #: Gauss-Seidel sweeps per chunk schedule (at most)
     sweeps: int = MAX_SWEEPS
 
@@ -236,11 +238,15 @@ class _Fleet:
         self.peak_step = int(np.argmax(self.base_kw))
         self.starts = list(range(0, config.vehicles, config.chunk_vehicles))
 
-    def chunk(self, k: int) -> tuple[Sessions, Slots]:
+    def sessions(self, k: int) -> Sessions:
         first = self.starts[k]
         n = min(self.config.chunk_vehicles, self.config.vehicles - first)
-        s = sample_sessions(n, self.config.days, self.config.step_minutes, self.config.seed,
-                            self.mix, self.archetypes, first_vehicle=first)
+        return sample_sessions(n, self.config.days, self.config.step_minutes,
+                               self.config.seed, self.mix, self.archetypes,
+                               first_vehicle=first)
+
+    def chunk(self, k: int) -> tuple[Sessions, Slots]:
+        s = self.sessions(k)
         return s, session_slots(s)
 
 
@@ -249,143 +255,125 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
              sessions_csv: Path | None = None) -> SimulationResult:
     """Simulate the fleet of ``config``.
 
-    ``progress(done, total)`` is called after each chunk's work. With ``sessions_csv``
-    the sessions are written there chunk by chunk (``SESSION_COLUMNS``) instead of kept
-    in memory.
+    ``progress(done, total)`` is called after each unit of work (a chunk's pass, the
+    fleet's flow problem). With ``sessions_csv`` the sessions are written there chunk by
+    chunk (``SESSION_COLUMNS``) instead of kept in memory.
     """
     config.check()
     fleet = _Fleet(config, archetypes or load_archetypes())
     h, n_chunks = fleet.h, len(fleet.starts)
     managed = "managed" in config.strategies
     with_v2g = "v2g" in config.strategies
-    passes = 1 if n_chunks == 1 or not (managed or with_v2g) else config.passes
-    certify = managed and n_chunks > 1
-    total_work = n_chunks * (passes + int(certify))
+    v2g_passes = config.passes if with_v2g else 0
+    # units of work, weighted by their usual cost so the time left is a fair estimate:
+    # a chunk's sampling and observation 1, the fleet's flow problem 2 per chunk, a
+    # chunk's V2G 4 (measured at 20,000 cars x 7 days; only the estimate depends on it)
+    total_work = n_chunks * (1 + 4 * v2g_passes + 2 * int(managed or with_v2g))
     work = 0
-    own = {k: np.zeros((n_chunks, h)) for k in ("managed", "v2g")}
-    total = {k: np.zeros(h) for k in ("managed", "v2g")}
-    acc = _Accumulator(h)
-    chunk_lower = -np.inf
-    session_tables: list[pd.DataFrame] = []
-    if sessions_csv is not None:
-        pd.DataFrame(columns=SESSION_COLUMNS).to_csv(sessions_csv, index=False)
-    for p in range(passes):
-        last = p == passes - 1
-        for k in range(n_chunks):
-            s, slots = fleet.chunk(k)
-            if p == 0:
-                acc.observe(s, slots, fleet)
-                table = _sessions_frame(s) if (config.keep_sessions or sessions_csv) else None
-                if table is not None and sessions_csv is not None:
-                    table.to_csv(sessions_csv, mode="a", header=False, index=False)
-                elif table is not None:
-                    session_tables.append(table)
-            managed_wh = None
-            if managed:
-                background = fleet.base_wh + total["managed"] - own["managed"][k]
-                mp = min_peak(s, slots, background, max_sweeps=config.sweeps)
-                managed_wh = mp.wh
-                if n_chunks == 1:
-                    chunk_lower = mp.lower_wh
-                _replace(own["managed"], total["managed"], k, aggregate(slots, mp.wh, h))
-            if with_v2g:
-                background = fleet.base_wh + total["v2g"] - own["v2g"][k]
-                res = v2g(s, slots, background, fleet.block, max_sweeps=config.sweeps,
-                          start_wh=managed_wh)
-                _replace(own["v2g"], total["v2g"], k, aggregate(slots, res.wh, h))
-                if last:
-                    acc.observe_v2g(s, slots, res.wh)
-            work += 1
-            if progress is not None:
-                progress(work, total_work)
 
-    lower = chunk_lower
-    if certify:
-        lower = _fleet_lower_bound(fleet, total["managed"], progress, work, total_work)
-    return _reduce(fleet, acc, total, lower,
-                   pd.concat(session_tables, ignore_index=True) if session_tables else None)
-
-
-def _replace(own: np.ndarray, total: np.ndarray, k: int, new: np.ndarray) -> None:
-    total += new - own[k]
-    own[k] = new
-
-
-def _fleet_lower_bound(fleet: _Fleet, managed_wh: np.ndarray,
-                       progress: Callable[[int, int], None] | None, work: int,
-                       total_work: int) -> float:
-    """Cut lower bound [Wh/step] for the fleet on step sets near the managed peak."""
-    load = fleet.base_wh + managed_wh
-    top = float(load.max())
-    sets = [load >= top - tol * abs(top) for tol in CUT_TOLERANCES]
-    sets.append(np.ones(fleet.h, bool))
-    forced = np.zeros(len(sets))
-    for k in range(len(fleet.starts)):
-        s, slots = fleet.chunk(k)
-        cap = s.slot_wh.astype(float)
-        need = s.energy_wh.astype(float)
-        forced += [cut_terms(slots, cap, need, u) for u in sets]
-        work += 1
+    def tick(weight: int = 1) -> None:
+        nonlocal work
+        work += weight
         if progress is not None:
             progress(work, total_work)
-    bounds = [(fleet.base_wh[u].sum() + f) / u.sum() for u, f in zip(sets, forced, strict=True)]
-    return max(float(fleet.base_wh.max()), *bounds)
+
+    acc = _Accumulator(h)
+    session_tables: list[pd.DataFrame] = []
+    class_parts: list[SessionClasses] = []
+    if sessions_csv is not None:
+        pd.DataFrame(columns=SESSION_COLUMNS).to_csv(sessions_csv, index=False)
+    # pass 1: unmanaged charging, availability, and the classes of sessions
+    for k in range(n_chunks):
+        s = fleet.sessions(k)
+        acc.observe(s, fleet)
+        table = _sessions_frame(s) if (config.keep_sessions or sessions_csv) else None
+        if table is not None and sessions_csv is not None:
+            table.to_csv(sessions_csv, mode="a", header=False, index=False)
+        elif table is not None:
+            session_tables.append(table)
+        if managed or with_v2g:
+            class_parts.append(count_classes(s))
+        tick()
+    total = {key: np.zeros(h) for key in ("managed", "v2g")}
+    lower = -np.inf
+    if managed or with_v2g:
+        # the exact min-peak schedule of the whole fleet, on its classes of sessions
+        classes = merge_classes(class_parts)
+        exact = min_peak_classes(classes, fleet.base_wh,
+                                 max_sweeps=min(config.sweeps, FLATTEN_SWEEPS))
+        total["managed"] = exact.load_wh
+        lower = exact.lower_wh
+        tick(2 * n_chunks)
+    if with_v2g:
+        # V2G: block coordinate descent over the chunks, from the flattened managed
+        # schedule; each chunk's sessions re-optimise against the base and every other
+        # vehicle, until a sweep lowers the net peak by less than PEAK_RTOL of it
+        net = total["managed"].copy()
+        own = np.zeros((n_chunks, h))
+        for p in range(v2g_passes):
+            for k in range(n_chunks):
+                s, slots = fleet.chunk(k)
+                start_wh = split_class_schedule(classes, exact.wh, exact.start, s,
+                                                slots.start)
+                if p == 0:
+                    own[k] = aggregate(slots, start_wh, h)
+                background = fleet.base_wh + net - own[k]
+                res = v2g(s, slots, background, fleet.block, max_sweeps=config.sweeps,
+                          start_wh=start_wh, peak_rtol=PEAK_RTOL)
+                new = aggregate(slots, res.wh, h)
+                net += new - own[k]
+                own[k] = new
+                if p == v2g_passes - 1:
+                    acc.observe_v2g(s, slots, res.wh)
+                tick(4)
+        total["v2g"] = net
+    return _reduce(fleet, acc, total, lower,
+                   pd.concat(session_tables, ignore_index=True) if session_tables else None)
 
 
 class _Accumulator:
     """Per-step sums over chunks (availability, bands, state of charge at the peak)."""
 
-    KEYS = ("unmanaged", "plugged", "plugged_v2g", "plugged_kw", "asap", "alap",
-            "charging_unmanaged", "export_kw_plugged", "soc_kwh", "battery_kwh",
-            "headroom_kwh", "soc_unmanaged_kwh")
+    ROWS: ClassVar[dict[str, int]] = {
+        "unmanaged": kernels.OBS_UNMANAGED, "asap": kernels.OBS_ASAP,
+        "alap": kernels.OBS_ALAP, "plugged": kernels.OBS_PLUGGED,
+        "plugged_kw": kernels.OBS_PLUGGED_KW, "charging_unmanaged": kernels.OBS_CHARGING,
+        "plugged_v2g": kernels.OBS_PLUGGED_V2G, "export_kw_plugged": kernels.OBS_EXPORT_KW,
+        "soc_kwh": kernels.OBS_SOC, "soc_unmanaged_kwh": kernels.OBS_SOC_UNMANAGED,
+        "battery_kwh": kernels.OBS_BATTERY, "headroom_kwh": kernels.OBS_HEADROOM}
 
     def __init__(self, h: int):
-        self.sums = {k: np.zeros(h) for k in self.KEYS}
+        self.sums = {k: np.zeros(h) for k in self.ROWS}
         self.totals = {"energy_kwh": 0.0, "exported_kwh": 0.0, "v2g_eligible_vehicles": 0.0,
                        "sessions": 0.0, "reserve_kwh_at_peak": 0.0,
                        "battery_kwh_at_peak": 0.0, "v2g_active_sessions": 0.0,
                        "v2g_min_soc_margin_kwh": np.inf}
 
-    def observe(self, s: Sessions, slots: Slots, fleet: _Fleet) -> None:
-        h = fleet.h
-        sums = self.sums
-        un = unmanaged(s, slots)
-        alap = as_late_as_possible(s, slots)
-        sums["unmanaged"] += aggregate(slots, un, h)
-        unwrapped = s.arrival[slots.row] + slots.offset < h
-        for key, wh in (("asap", un), ("alap", alap)):
-            sums[key] += np.bincount(slots.col[unwrapped], weights=wh[unwrapped], minlength=h)
-        sums["plugged"] += np.bincount(slots.col, minlength=h)
-        sums["plugged_kw"] += np.bincount(slots.col, weights=s.max_kw[slots.row], minlength=h)
-        sums["charging_unmanaged"] += np.bincount(slots.col[un > 0], minlength=h)
-        elig = s.v2g_eligible[slots.row]
-        col = slots.col[elig]
-        rows = slots.row[elig]
-        sums["plugged_v2g"] += np.bincount(col, minlength=h)
-        sums["export_kw_plugged"] += np.bincount(col, weights=s.export_kw[rows], minlength=h)
-        # state of charge at the start of each step: as late as possible, and unmanaged
-        soc = (state_of_charge(s, slots, alap) - alap / 1000.0)[elig]
-        soc_un = (state_of_charge(s, slots, un) - un / 1000.0)[elig]
-        sums["soc_kwh"] += np.bincount(col, weights=soc, minlength=h)
-        sums["soc_unmanaged_kwh"] += np.bincount(col, weights=soc_un, minlength=h)
-        sums["battery_kwh"] += np.bincount(col, weights=s.battery_kwh[rows], minlength=h)
-        sums["headroom_kwh"] += np.bincount(
-            col, weights=np.maximum(soc - s.reserve_kwh[rows], 0.0), minlength=h)
-        at_peak = col == fleet.peak_step
-        self.totals["reserve_kwh_at_peak"] += float(s.reserve_kwh[rows[at_peak]].sum())
-        self.totals["battery_kwh_at_peak"] += float(s.battery_kwh[rows[at_peak]].sum())
+    def observe(self, s: Sessions, fleet: _Fleet) -> None:
+        """Add the unmanaged charging and availability of sessions ``s``."""
+        block = np.zeros((kernels.OBS_ROWS, fleet.h))
+        at_peak = np.zeros(2)
+        kernels.observe_sessions(
+            s.arrival.astype(np.int64), (s.departure - s.arrival).astype(np.int64),
+            s.slot_wh.astype(float), s.energy_wh.astype(float), s.max_kw, s.export_kw,
+            s.battery_kwh, s.reserve_kwh, s.arrival_kwh, s.v2g_eligible, fleet.h,
+            fleet.peak_step, block, at_peak)
+        for key, row in self.ROWS.items():
+            self.sums[key] += block[row]
+        self.totals["reserve_kwh_at_peak"] += float(at_peak[0])
+        self.totals["battery_kwh_at_peak"] += float(at_peak[1])
         self.totals["energy_kwh"] += float(s.energy_wh.sum()) / 1000.0
         self.totals["v2g_eligible_vehicles"] += float(s.v2g_eligible.sum()) / fleet.config.days
         self.totals["sessions"] += len(s)
 
     def observe_v2g(self, s: Sessions, slots: Slots, wh: np.ndarray) -> None:
-        exported = per_session(slots, np.maximum(-wh, 0.0), len(s))
-        self.totals["exported_kwh"] += float(exported.sum()) / 1000.0
-        self.totals["v2g_active_sessions"] += float((exported > 0).sum())
-        margin = state_of_charge(s, slots, wh) - s.reserve_kwh[slots.row]
-        if margin.size:
-            self.totals["v2g_min_soc_margin_kwh"] = min(
-                self.totals["v2g_min_soc_margin_kwh"], float(margin.min()))
+        """Add the exports and the least margin above the reserve of a V2G schedule."""
+        exported, margin, exporting = kernels.v2g_margins(slots.start, slots.length, wh,
+                                                          s.arrival_kwh, s.reserve_kwh)
+        self.totals["exported_kwh"] += exported / 1000.0
+        self.totals["v2g_active_sessions"] += float(exporting)
+        self.totals["v2g_min_soc_margin_kwh"] = min(self.totals["v2g_min_soc_margin_kwh"],
+                                                    margin)
 
 
 def _sessions_frame(s: Sessions) -> pd.DataFrame:
@@ -474,7 +462,7 @@ def simulate_for_run(seed: int = 1, vehicles: int = 1000, days: int = 7,
     """
     config = SimulationConfig(vehicles=vehicles, days=days, seed=seed, segment=segment,
                               keep_sessions=False,
-                              chunk_vehicles=max(5 * BLOCK, -(-vehicles // BLOCK) * BLOCK))
+                              chunk_vehicles=max(20 * BLOCK, -(-vehicles // BLOCK) * BLOCK))
     result = simulate(config)
     return result.to_availability(), result.profile.merge(result.availability,
                                                           on=["step", "hour"])
@@ -483,7 +471,7 @@ def simulate_for_run(seed: int = 1, vehicles: int = 1000, days: int = 7,
 def parse_config(vehicles: int, days: int, step: str, seed: int, segment: str = "cars",
                  mix: str | None = None, base_load: Path | None = None,
                  base_kw_per_vehicle: float = BASE_KW_PER_VEHICLE,
-                 chunk_vehicles: int = 5 * BLOCK, peak_hours: float = PEAK_HOURS,
+                 chunk_vehicles: int = 20 * BLOCK, peak_hours: float = PEAK_HOURS,
                  strategies: str = ",".join(STRATEGIES), passes: int = 2,
                  sweeps: int = MAX_SWEEPS, keep_sessions: bool = True,
                  archetypes: ArchetypeSet | None = None) -> SimulationConfig:

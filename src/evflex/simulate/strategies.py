@@ -44,12 +44,15 @@ from evflex.paths import FloatArray
 from evflex.simulate import kernels
 from evflex.simulate.archetypes import Sessions
 
-#: Largest total energy [flow units] in one maximum flow (scipy's flows are int32).
-FLOW_UNITS_MAX = 2**30
-#: Gauss-Seidel sweeps: at most this many, stopping when ``sum load^2`` falls by less
-#: :data:`SWEEP_RTOL` of the peak in a sweep (numerical settings, not data).
+#: Largest capacity of one edge [flow units] in a maximum flow (scipy's capacities are
+#: int32; the flow's total may exceed it).
+FLOW_UNITS_MAX = 2**31 - 1
+#: Gauss-Seidel sweeps: at most this many, stopping when no step's load moves by more
+#: than :data:`SWEEP_RTOL` of the peak in a sweep, or (V2G) when a sweep lowers the peak
+#: by less than :data:`PEAK_RTOL` of it (numerical settings, not data).
 MAX_SWEEPS = 40
 SWEEP_RTOL = 1e-6
+PEAK_RTOL = 1e-5
 
 
 @dataclass(frozen=True)
@@ -186,15 +189,35 @@ class _FlowGraph:
 
 
 def min_peak(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
-             flatten: bool = True, max_sweeps: int = MAX_SWEEPS) -> MinPeak:
+             flatten: bool = False, max_sweeps: int = MAX_SWEEPS) -> MinPeak:
     """Min-peak schedule of the sessions against ``background_wh`` [Wh per step].
 
     See the module docstring: Dinkelbach on the parametric minimum cut (exact level and
-    its proof), then Gauss-Seidel flattening below that level.
+    its proof); with ``flatten``, Gauss-Seidel flattening below that level (it never
+    changes the peak, only the load below it).
     """
-    n, h = len(sessions), sessions.n_steps
-    need = sessions.energy_wh.astype(np.int64)
-    cap = sessions.slot_wh.astype(np.int64)
+    wh, level_wh, lower, critical, flows = exact_min_peak(
+        sessions.arrival.astype(np.int64), slots, sessions.energy_wh.astype(np.int64),
+        sessions.slot_wh.astype(np.int64), background_wh, sessions.n_steps)
+    done = 0
+    if flatten and slots.size:
+        load = np.asarray(background_wh, dtype=float) + aggregate(slots, wh, sessions.n_steps)
+        done = _flatten(sessions, slots, wh, load, max_sweeps)
+    return MinPeak(wh=wh, level_wh=level_wh, lower_wh=lower, critical=critical, flows=flows,
+                   sweeps=done)
+
+
+def exact_min_peak(arrival: np.ndarray, slots: Slots, need: np.ndarray, cap: np.ndarray,
+                   background_wh: np.ndarray, n_steps: int
+                   ) -> tuple[FloatArray, float, float, np.ndarray, int]:
+    """The exact min-peak schedule of rows (sessions or classes of sessions).
+
+    Row ``i`` arrives at step ``arrival[i]``, needs ``need[i]`` [Wh] and takes at most
+    ``cap[i]`` [Wh] per step in its slots. Returns the per-slot energies [Wh], the peak
+    of background + rows [Wh/step], the proven lower bound [Wh/step], the steps of the
+    cut that proves it, and the number of maximum flows solved.
+    """
+    n, h = need.size, n_steps
     background = np.asarray(background_wh, dtype=float)
     if np.any(cap * slots.length < need):
         raise ValueError("a session needs more energy than its window and charger allow")
@@ -204,21 +227,25 @@ def min_peak(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
                 cut_bound(slots, cap.astype(float), need.astype(float), background,
                           all_steps))
     if total == 0:
-        return MinPeak(np.zeros(slots.size), float(background.max()), lower,
-                       np.zeros(h, bool), 0, 0)
-    # flow units: whole Wh, or coarser so that the total fits scipy's int32 flows
-    unit = 1
-    while total // unit > FLOW_UNITS_MAX:
-        unit *= 2
-    need_u = np.minimum(-(-need // unit), cap // unit * slots.length)
-    cap_u = cap // unit
+        return np.zeros(slots.size), float(background.max()), lower, np.zeros(h, bool), 0
+    # flow units: the finest power of two of a Wh for which every edge's capacity fits
+    # scipy's int32 (a step's room never needs to exceed what its slots can take)
+    step_in = np.bincount(slots.col, weights=cap[slots.row].astype(float), minlength=h)
+    largest = max(float(need.max()), float(step_in.max()), 1.0)
+    unit = 2.0 ** max(-30.0, float(np.ceil(np.log2(largest / FLOW_UNITS_MAX))))
+    while largest / unit > FLOW_UNITS_MAX:
+        unit *= 2.0
+    need_u = np.minimum(np.ceil(need / unit), np.floor(cap / unit) * slots.length
+                        ).astype(np.int64)
+    cap_u = np.floor(cap / unit).astype(np.int64)
+    room_max = np.minimum(np.ceil(step_in / unit), FLOW_UNITS_MAX)
     graph = _FlowGraph(slots, need_u, cap_u[slots.row], n, h)
     total_u = int(need_u.sum())
     level = lower
     critical = np.zeros(h, bool)
     flows = 0
     while True:
-        room = np.floor(np.clip((level - background) / unit, 0, FLOW_UNITS_MAX))
+        room = np.floor(np.clip((level - background) / unit, 0, room_max))
         value, flow = graph.solve(room.astype(np.int32))
         flows += 1
         if value >= total_u:
@@ -227,38 +254,39 @@ def min_peak(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
         bound = cut_bound(slots, cap.astype(float), need.astype(float), background, side)
         if bound > lower:
             lower, critical = bound, side
-        # the next level: the cut's bound, or (rounding to whole units) a little more
-        level = max(bound, level + unit * max(1.0, 1e-9 * abs(level) / unit))
-    wh = _slot_flows(flow, sessions, slots) * unit
-    # exact energies (coarse units deliver a little more; scale each session down)
+        # the next level: the cut's bound or, when rounding the rooms down to whole
+        # units kept it infeasible, one unit more (at most one unit per step is lost)
+        level = bound if bound > level else level + unit
+    wh = _slot_flows(flow, arrival, slots, n, h) * unit
+    # exact energies (coarse units deliver a little more; scale each row down)
     got = per_session(slots, wh, n)
     wh *= np.divide(need, got, out=np.zeros(n), where=got > 0)[slots.row]
-    load = background + aggregate(slots, wh, h)
-    level_wh = float(load.max())
-    done = 0
-    if flatten:
-        done = _flatten(sessions, slots, wh, load, max_sweeps)
-    return MinPeak(wh=wh, level_wh=level_wh, lower_wh=lower, critical=critical, flows=flows,
-                   sweeps=done)
+    np.minimum(wh, cap[slots.row], out=wh)
+    level_wh = float((background + aggregate(slots, wh, h)).max())
+    return wh, level_wh, lower, critical, flows
 
 
-def _slot_flows(flow: csr_array, sessions: Sessions, slots: Slots) -> FloatArray:
-    """Per-slot flow (session → step edges) from a flow matrix."""
-    n, h = len(sessions), sessions.n_steps
+def _slot_flows(flow: csr_array, arrival: np.ndarray, slots: Slots, n: int,
+                h: int) -> FloatArray:
+    """Per-slot flow (row → step edges) from a flow matrix."""
     coo = flow.tocoo()
     keep = (coo.row >= 1) & (coo.row <= n) & (coo.col > n) & (coo.data > 0)
     session = coo.row[keep] - 1
     step = coo.col[keep] - n - 1
-    where = slots.start[session] + (step - sessions.arrival[session]) % h
+    where = slots.start[session] + (step - arrival[session]) % h
     out = np.zeros(slots.size)
     out[where] = coo.data[keep]
     return out
 
 
 def _flatten(sessions: Sessions, slots: Slots, wh: np.ndarray, load: np.ndarray,
-             max_sweeps: int, plan: V2GPlan | None = None) -> int:
-    """Gauss-Seidel best responses, in place on ``wh`` and ``load``."""
+             max_sweeps: int, plan: V2GPlan | None = None,
+             which: np.ndarray | None = None, peak_rtol: float = 0.0) -> int:
+    """Gauss-Seidel best responses of sessions ``which`` (default all), in place on
+    ``wh`` and ``load``."""
     n = len(sessions)
+    if which is None:
+        which = np.arange(n)
     if plan is None:
         plan = V2GPlan(lo=np.zeros(slots.size), hi=sessions.slot_wh[slots.row].astype(float),
                        phase=np.full(slots.size, kernels.CHARGE, np.int8),
@@ -267,7 +295,7 @@ def _flatten(sessions: Sessions, slots: Slots, wh: np.ndarray, load: np.ndarray,
                               plan.lo, plan.hi, plan.phase,
                               sessions.energy_wh.astype(float), plan.export_max,
                               plan.pre_max, wh, load, sessions.n_steps, max_sweeps,
-                              SWEEP_RTOL))
+                              SWEEP_RTOL, np.asarray(which, dtype=np.int64), peak_rtol))
 
 
 def valley_fill(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
@@ -370,24 +398,31 @@ class V2G:
 
 
 def v2g(sessions: Sessions, slots: Slots, background_wh: np.ndarray, block: np.ndarray,
-        max_sweeps: int = MAX_SWEEPS, start_wh: np.ndarray | None = None) -> V2G:
+        max_sweeps: int = MAX_SWEEPS, start_wh: np.ndarray | None = None,
+        movers: str = "all", peak_rtol: float = 0.0) -> V2G:
     """V2G schedule against ``background_wh`` [Wh per step]: flattest net load.
 
     Starts from ``start_wh`` (a managed schedule of the same sessions, e.g. from
     :func:`min_peak`) or from greedy sequential filling, then Gauss-Seidel best
-    responses. The plan gives up charging in the block, so where the fleet's own load
+    responses: of every session (``movers="all"``), or only of the sessions that take
+    part in V2G (``movers="v2g"``; the others keep ``start_wh``, which is then
+    required); with ``peak_rtol`` they stop once a sweep lowers the net peak by less
+    than that share of it. The plan gives up charging in the block, so where the fleet's own load
     dominates it can end above the managed schedule; then the managed schedule is kept
     (no export): an aggregator never exports to make the peak worse.
     """
     plan = v2g_plan(sessions, slots, block)
     background = np.asarray(background_wh, dtype=float)
     if start_wh is None:
+        if movers != "all":
+            raise ValueError("movers='v2g' needs a starting schedule")
         managed, _ = valley_fill(sessions, slots, background, max_sweeps)
     else:
         managed = np.asarray(start_wh, dtype=float)
+    which = np.arange(len(sessions)) if movers == "all" else np.flatnonzero(plan.active)
     wh = np.clip(managed, plan.lo, plan.hi)  # a start within the plan's bounds
     load = background + aggregate(slots, wh, sessions.n_steps)
-    done = _flatten(sessions, slots, wh, load, max_sweeps, plan)
+    done = _flatten(sessions, slots, wh, load, max_sweeps, plan, which, peak_rtol)
     if load.max() > (background + aggregate(slots, managed, sessions.n_steps)).max():
         return V2G(wh=managed.copy(), plan=plan, sweeps=done, exports=False)
     return V2G(wh=wh, plan=plan, sweeps=done, exports=True)

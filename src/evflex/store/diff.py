@@ -437,31 +437,35 @@ class Diff:
 
 
 def _verdicts(a: Side, b: Side) -> pd.DataFrame:
-    from evflex.checks import run_checks
-    from evflex.model import run
+    """Checks and scorecard verdicts of both sides, side by side.
+
+    A side without stored tables (a shipped scenario name, a scenario file, or a run
+    recorded without them) is run through the pipeline with the shipped evidence, so
+    that a verdict change always appears.
+    """
+    from evflex.pipeline import run
 
     rows = []
     tables = {}
     for name, s in (("a", a), ("b", b)):
-        if "checks" not in s.tables:
-            s.tables["checks"] = run_checks(run(s.scenario, s.availability))
+        if "checks" not in s.tables or "scorecard" not in s.tables:
+            # A scenario side (shipped name or file), or a run stored without its
+            # judgement: judge it the way `evflex run` does, so verdicts always appear.
+            full = run(s.scenario, availability=s.availability).tables
+            s.tables.update({k: v for k, v in full.items() if k not in s.tables})
         tables[name] = s.tables
     ca = tables["a"]["checks"].set_index("check")["status"]
     cb = tables["b"]["checks"].set_index("check")["status"]
     for check in list(dict.fromkeys([*ca.index, *cb.index])):
         va, vb = str(ca.get(check, "(none)")), str(cb.get(check, "(none)"))
         rows.append({"kind": "check", "item": check, "a": va, "b": vb, "changed": va != vb})
-    if "scorecard" in tables["a"] and "scorecard" in tables["b"]:
-        sa, sb = tables["a"]["scorecard"], tables["b"]["scorecard"]
-        key = next((c for c in ("pathway", "item", "name") if c in sa.columns), sa.columns[0])
-        col = next((c for c in ("verdict", "status") if c in sa.columns), sa.columns[-1])
-        ma = sa.set_index(key)[col].astype(str)
-        mb = sb.set_index(key)[col].astype(str) if key in sb.columns and col in sb.columns \
-            else pd.Series(dtype=str)
-        for item in list(dict.fromkeys([*ma.index, *mb.index])):
-            va, vb = str(ma.get(item, "(none)")), str(mb.get(item, "(none)"))
-            rows.append({"kind": "scorecard", "item": item, "a": va, "b": vb,
-                         "changed": va != vb})
+    sa, sb = tables["a"]["scorecard"], tables["b"]["scorecard"]
+    ma = sa.set_index("pathway")["verdict"].astype(str)
+    mb = sb.set_index("pathway")["verdict"].astype(str)
+    for item in list(dict.fromkeys([*ma.index, *mb.index])):
+        va, vb = str(ma.get(item, "(none)")), str(mb.get(item, "(none)"))
+        rows.append({"kind": "scorecard", "item": item, "a": va, "b": vb,
+                     "changed": va != vb})
     return pd.DataFrame(rows, columns=["kind", "item", "a", "b", "changed"])
 
 

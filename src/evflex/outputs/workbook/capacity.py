@@ -33,6 +33,8 @@ from evflex.outputs.workbook.cells import (
     DATA_ROW,
     GROUP_ROW,
     HEADER_ROW,
+    LINE_HEIGHT,
+    PRINTED_CELL_ROWS,
     SHEET_CAPACITY,
     SHEET_CAPACITY_CELLS,
     SHEET_FILTERS,
@@ -46,6 +48,7 @@ from evflex.outputs.workbook.cells import (
     _setup_print,
     _sheet,
     _sheet_title,
+    text_lines,
 )
 from evflex.outputs.workbook.filters import _FilterLayout, _LiveInputs
 from evflex.outputs.workbook.states import _StatesLayout
@@ -131,32 +134,32 @@ def _write_capacity_cells(wb: Workbook, fmts: _Formats, results: Results, live: 
     engine_values = {"mean_battery_kwh": battery, "capable_kwh": flat("capable_kwh")}
     inputs = {**availability_inputs(results, availability),
               **{p: flat(f"param_{p}") for p in POWER_INPUTS}}
+    metric_names = [*METRICS, "usable_kwh"]
     cols: list[Column] = [Column("region", "region", kind="label", width=12),
                           Column("segment", "segment", kind="label", width=9),
-                          Column("year", "year", "0", kind="label", width=6),
-                          Column("mean_battery_kwh", "mean battery of the EV stock "
-                                 "[kWh/vehicle] (engine, from vintages)", "#,##0.00", width=13),
-                          Column("capable_kwh", "mean battery of the V2G-capable stock "
-                                 "[kWh/vehicle] (engine, from vintages)", "#,##0.00", width=13)]
+                          Column("year", "year", "0", kind="label", width=6)]
+    for name in metric_names:
+        unit = METRICS.get(name, "kWh/vehicle")
+        cols.append(Column(name, f"{name} [{unit}]", _num_format(unit), "formula", 12))
+    cols += [Column("mean_battery_kwh", "mean battery of the EV stock [kWh/vehicle] (engine, "
+                    "from vintages)", "#,##0.00", width=12),
+             Column("capable_kwh", "mean battery of the V2G-capable stock [kWh/vehicle] "
+                    "(engine, from vintages)", "#,##0.00", width=12)]
     col: dict[str, int] = {}
     for name in inputs:
         unit = INPUT_UNITS[name]
         fmt = "0.000%" if "fraction" in unit else "#,##0.00"
-        cols.append(Column(name, f"{name} [{unit}]", fmt, "input", 13))
-    metric_names = [*METRICS, "usable_kwh"]
-    for name in metric_names:
-        unit = METRICS.get(name, "kWh/vehicle")
-        cols.append(Column(name, f"{name} [{unit}]", _num_format(unit), "formula", 14))
+        cols.append(Column(name, f"{name} [{unit}]", fmt, "input", 12))
     for j, c in enumerate(cols):
         col[c.key] = j
         ws.write_string(HEADER_ROW, j, c.header, fmts.header)
         ws.set_column(j, j, c.width)
-    ws.set_row(HEADER_ROW, 90)
-    groups = [(0, 2, "cell"), (col["mean_battery_kwh"], col["capable_kwh"], "Engine values"),
+    ws.set_row(HEADER_ROW, LINE_HEIGHT * max(text_lines(c.header, c.width) for c in cols))
+    groups = [(0, 2, "cell"), (col[metric_names[0]], col[metric_names[-1]], "Capacity (formulas)"),
+              (col["mean_battery_kwh"], col["capable_kwh"], "Engine values"),
               (col[AVAILABILITY_FIELDS[0]], col[AVAILABILITY_FIELDS[-1]],
                "Inputs: availability at the peak"),
-              (col[POWER_INPUTS[0]], col[POWER_INPUTS[-1]], "Inputs: power and energy"),
-              (col[metric_names[0]], col[metric_names[-1]], "Capacity (formulas)")]
+              (col[POWER_INPUTS[0]], col[POWER_INPUTS[-1]], "Inputs: power and energy")]
     for c0, c1, text in groups:
         ws.merge_range(GROUP_ROW, c0, GROUP_ROW, c1, text, fmts.group)
 
@@ -216,7 +219,10 @@ def _write_capacity_cells(wb: Workbook, fmts: _Formats, results: Results, live: 
     _define_block(wb, "capacity_cells", SHEET_CAPACITY_CELLS, HEADER_ROW, 0, last,
                   len(cols) - 1)
     _setup_print(ws, HEADER_ROW)
-    ws.print_area(0, 0, min(last, DATA_ROW + 60), len(cols) - 1)
+    ws.write_string(3, 0, f"Printed: the first {PRINTED_CELL_ROWS} of {n} rows and the "
+                    "capacity columns; all rows, the engine values and the inputs are on "
+                    "screen.", fmts.note)
+    ws.print_area(0, 0, min(last, DATA_ROW + PRINTED_CELL_ROWS - 1), col[metric_names[-1]])
     return CapacityLayout(first, last, {m: col[m] for m in metric_names}, 0, 0, {}, {},
                           {k: col[k] for k in (*engine_values, *inputs)})
 

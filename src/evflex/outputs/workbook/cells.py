@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -71,10 +71,11 @@ class _Formats:
 
     KINDS: ClassVar[dict[str, dict[str, Any]]] = {
         "input": {"bg_color": INPUT_FILL, "font_color": INPUT_FONT, "border": 1,
-                  "border_color": "#BFBFBF", "locked": False},
-        "formula": {"border": 1, "border_color": "#E0E0E0"},
-        "value": {"bg_color": VALUE_FILL, "border": 1, "border_color": "#E0E0E0"},
-        "label": {"border": 1, "border_color": "#E0E0E0"},
+                  "border_color": "#BFBFBF", "locked": False, "valign": "top"},
+        "formula": {"border": 1, "border_color": "#E0E0E0", "valign": "top"},
+        "value": {"bg_color": VALUE_FILL, "border": 1, "border_color": "#E0E0E0",
+                  "valign": "top"},
+        "label": {"border": 1, "border_color": "#E0E0E0", "valign": "top"},
         "text": {"text_wrap": True, "valign": "top", "border": 1, "border_color": "#E0E0E0"},
     }
 
@@ -177,13 +178,52 @@ def _col_range(sheet: str, col: int, first: int, last: int) -> str:
             f"{xl_rowcol_to_cell(last, col, True, True)}")
 
 
-def _setup_print(ws: Worksheet, header_row: int | None = None) -> None:
+#: Page setup: A4 landscape, fit to the page width, narrow margins [inch].
+PAPER_A4 = 9
+MARGINS = {"left": 0.4, "right": 0.4, "top": 0.55, "bottom": 0.55}
+#: Height of one line of wrapped 11-point text [pt], and characters of average text per
+#: unit of column width (a unit is the width of a "0"; text averages narrower glyphs, so
+#: the estimate errs towards one line too many, never one too few).
+LINE_HEIGHT = 15.0
+CHARS_PER_WIDTH = 1.2
+#: Widest printed block [column-width units]: about 180 units fit an A4 landscape page at
+#: 75 % scale (138 units at 100 %), which keeps 11-point text at 8 points or more.
+PRINT_WIDTH = 180.0
+
+
+def _setup_print(ws: Worksheet, header_row: int | None = None,
+                 area: tuple[int, int, int, int] | None = None) -> None:
+    """Landscape A4, fit to width, repeated header row, footer; ``area`` is the print
+    area (first row, first column, last row, last column)."""
     ws.set_landscape()
-    ws.set_paper(9)  # A4
+    ws.set_paper(PAPER_A4)
     ws.fit_to_pages(1, 0)
+    ws.set_margins(**MARGINS)
+    ws.set_footer("&L&8evflex · &A&R&8page &P of &N")
     if header_row is not None:
         ws.repeat_rows(header_row)
+    if area is not None:
+        ws.print_area(*area)
 
+
+def text_lines(text: str, width: float) -> int:
+    """Lines a wrapped text takes in a column ``width`` units wide."""
+    per_line = max(1, int(width * CHARS_PER_WIDTH) - 1)
+    return sum(max(1, math.ceil(len(part) / per_line)) for part in str(text).split("\n"))
+
+
+def _fit_rows(ws: Worksheet, first: int, texts: Sequence[Sequence[tuple[str, float]]]) -> None:
+    """Row heights that show every line of the wrapped texts of each row."""
+    for i, row in enumerate(texts):
+        lines = max((text_lines(t, w) for t, w in row if t), default=1)
+        if lines > 1:
+            ws.set_row(first + i, LINE_HEIGHT * lines)
+
+
+#: Rows of a per-cell sheet that are printed (the rest is on screen).
+PRINTED_CELL_ROWS = 40
+#: Rows a 360-pixel chart covers at the default row height (20 px).
+CHART_ROWS = 19
 
 #: Layout of the live tables: header row and first data row (0-based).
 GROUP_ROW = 4
@@ -192,15 +232,39 @@ DATA_ROW = 6
 
 
 def _table_sheet(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, cols: Sequence[Column],
-                 header_row: int = 3, freeze_cols: int = 0, row_height: float = 48) -> int:
-    """A sheet whose body is one table: header, frozen panes, filter, print setup."""
-    _, last = _write_table(ws, fmts, df, cols, header_row)
-    ws.set_row(header_row, row_height)
+                 header_row: int = 3, freeze_cols: int = 0,
+                 print_rows: int | None = None) -> int:
+    """A sheet whose body is one table: header, frozen panes, filter, print setup.
+
+    Wrapped text sets each row's height; the header's height fits its longest header.
+    ``print_rows`` limits the print area to that many data rows.
+    """
+    first, last = _write_table(ws, fmts, df, cols, header_row)
+    header_lines = max((text_lines(c.header, c.width) for c in cols), default=1)
+    ws.set_row(header_row, LINE_HEIGHT * header_lines)
+    wrapped = [c for c in cols if c.kind == "text" and c.key in df.columns]
+    if wrapped:
+        texts = zip(*[[("" if is_missing(plain(v)) else str(v), c.width) for v in df[c.key]]
+                      for c in wrapped], strict=True)
+        _fit_rows(ws, first, list(texts))
     ws.freeze_panes(header_row + 1, freeze_cols)
     if len(df):
         ws.autofilter(header_row, 0, last, len(cols) - 1)
-    _setup_print(ws, header_row)
+    end = last if print_rows is None else min(last, header_row + print_rows)
+    _setup_print(ws, header_row, (0, 0, max(end, header_row), len(cols) - 1))
     return last
+
+
+def fit_widths(cols: list[Column], total: float = PRINT_WIDTH, least: float = 18.0
+               ) -> list[Column]:
+    """Narrow the wrapped-text columns so the table's width is at most ``total`` units
+    (never below ``least``); the other columns keep theirs."""
+    fixed = sum(c.width for c in cols if c.kind != "text")
+    texts = [c for c in cols if c.kind == "text"]
+    if not texts or fixed + sum(c.width for c in texts) <= total:
+        return cols
+    each = max(least, (total - fixed) / len(texts))
+    return [replace(c, width=min(c.width, each)) if c.kind == "text" else c for c in cols]
 
 
 def _unit_from_name(name: str) -> str:

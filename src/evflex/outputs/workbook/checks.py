@@ -29,6 +29,8 @@ from evflex.outputs.workbook.capacity import CapacityLayout
 from evflex.outputs.workbook.cells import (
     DATA_ROW,
     HEADER_ROW,
+    LINE_HEIGHT,
+    PRINTED_CELL_ROWS,
     SHEET_CAPACITY_CELLS,
     SHEET_CHECK_CELLS,
     SHEET_CHECKS,
@@ -43,6 +45,7 @@ from evflex.outputs.workbook.cells import (
     _sheet,
     _sheet_title,
     _table_sheet,
+    text_lines,
 )
 from evflex.outputs.workbook.filters import _FilterLayout, _LiveInputs
 from evflex.outputs.workbook.states import _StatesLayout
@@ -50,6 +53,8 @@ from evflex.states import STATES
 
 #: Limit of the capacity bounds' relative excess (as :func:`evflex.checks.check_capacity_physical`).
 CAPACITY_RTOL = 1e-9
+#: Width of a measure column [column-width units] (its header wraps).
+MEASURE_WIDTH = 9.0
 LIVE = "live: formulas over the workbook's cells"
 STATIC = "static: computed by evflex (reads the fleet)"
 
@@ -186,8 +191,9 @@ def _write_check_cells(wb: Workbook, fmts: _Formats, results: Results, live: _Li
         ws.set_column(j, j, (12, 9, 6)[j])
     for name, j in col.items():
         ws.write_string(HEADER_ROW, j, f"{name} [relative]", fmts.header)
-        ws.set_column(j, j, 14)
-    ws.set_row(HEADER_ROW, 90)
+        ws.set_column(j, j, MEASURE_WIDTH)
+    ws.set_row(HEADER_ROW, LINE_HEIGHT * max(text_lines(f"{name} [relative]", MEASURE_WIDTH)
+                                             for name in col))
     label, year_fmt = fmts.cell("label"), fmts.cell("label", "0")
     fmt = fmts.cell("formula", "0.0E+00")
     values = {m.check: m.values() for m in measures}
@@ -220,7 +226,9 @@ def _write_check_cells(wb: Workbook, fmts: _Formats, results: Results, live: _Li
     _define_block(wb, "check_measures", SHEET_CHECK_CELLS, HEADER_ROW, 0, last,
                   max(col.values()))
     _setup_print(ws, HEADER_ROW)
-    ws.print_area(0, 0, min(last, DATA_ROW + 60), max(col.values()))
+    ws.write_string(3, 0, f"Printed: the first {PRINTED_CELL_ROWS} of {n} rows; all are on "
+                    "screen.", fmts.note)
+    ws.print_area(0, 0, min(last, DATA_ROW + PRINTED_CELL_ROWS - 1), max(col.values()))
     return _CheckCells(col, first, last), measures
 
 
@@ -272,7 +280,7 @@ def _write_checks(wb: Workbook, fmts: _Formats, checks: pd.DataFrame, results: R
     live_formulas = [_live_check(str(c), results, cells, measures, st, cap)
                      for c in df["check"]]
     df["computed"] = [LIVE if f is not None else STATIC for f in live_formulas]
-    last = _table_sheet(ws, fmts, df, cols, header_row=3, freeze_cols=1, row_height=30)
+    last = _table_sheet(ws, fmts, df, cols, header_row=3, freeze_cols=1)
     first = 4
     for i, formulas in enumerate(live_formulas):
         if formulas is None:

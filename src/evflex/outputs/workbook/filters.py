@@ -16,11 +16,12 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from evflex.energy_funnel import STAGE_LABELS
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS
 from evflex.model import WORLD, Results
 from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR
-from evflex.outputs.tables import STAGE_LABELS
 from evflex.outputs.workbook.cells import (
+    CHART_ROWS,
     DATA_ROW,
     GROUP_ROW,
     HEADER_ROW,
@@ -173,14 +174,21 @@ def _write_filters(wb: Workbook, fmts: _Formats, live: _LiveInputs,
     ws.freeze_panes(DATA_ROW, 3)
     _define_block(wb, "filter_table", SHEET_FILTERS, HEADER_ROW, 0, last, last_col)
     layout = _FilterLayout(first, last, stock_col, share_col, step_col)
-    _write_world_funnel(wb, ws, fmts, layout, live, funnel_energy, last_col + 2)
-    _setup_print(ws, HEADER_ROW)
+    end = _write_world_funnel(wb, ws, fmts, layout, live, funnel_energy, last_col + 2)
+    ws.write_string(3, 0, "Printed: the World funnel block and its charts (columns to the "
+                    "right); the per-cell rows are on screen.", fmts.note)
+    _setup_print(ws, None, (GROUP_ROW - 2, last_col + 2, end, last_col + 2 + FUNNEL_PRINT_COLUMNS))
     return layout
 
 
+#: Columns of the printed World funnel block: its tables and the charts to their right.
+FUNNEL_PRINT_COLUMNS = 15
+
+
 def _write_world_funnel(wb: Workbook, ws: Worksheet, fmts: _Formats, layout: _FilterLayout,
-                        live: _LiveInputs, funnel_energy: pd.DataFrame, col: int) -> None:
-    """World funnel in the funnel year: vehicles (live) and energy (engine), two charts."""
+                        live: _LiveInputs, funnel_energy: pd.DataFrame, col: int) -> int:
+    """World funnel in the funnel year: vehicles (live) and energy (engine), two charts;
+    returns the last row the charts cover."""
     year = int(funnel_energy["year"].iloc[0])
     region = str(funnel_energy["region"].iloc[0])
     ws.write_string(GROUP_ROW - 2, col, f"{region} funnel in {year}", fmts.subtitle)
@@ -227,10 +235,10 @@ def _write_world_funnel(wb: Workbook, ws: Worksheet, fmts: _Formats, layout: _Fi
                       "major_gridlines": {"visible": True, "line": {"color": "#E0E0E0"}}})
     chart.set_legend({"none": True})
     chart.set_size({"width": 620, "height": 330})
-    ws.insert_chart(last + 2, col, chart)
+    ws.insert_chart(HEADER_ROW, col + 5, chart)
 
     # Energy: the engine's energy funnel, as in funnel.png (log scale).
-    e_row = last + 20
+    e_row = last + 4
     ws.write_string(e_row - 1, col, "Energy funnel: naive battery to deliverable at the peak "
                     "(engine values, as funnel.png)", fmts.bold)
     e_cols = [Column("label", "stage", kind="label", width=30),
@@ -238,6 +246,9 @@ def _write_world_funnel(wb: Workbook, ws: Worksheet, fmts: _Formats, layout: _Fi
               Column("energy_gwh", "energy [GWh]", "#,##0.0"),
               Column("power_gw", "power at the peak [GW]", "#,##0.0")]
     e_first, e_last = _write_table(ws, fmts, funnel_energy, e_cols, e_row, col)
+    ws.set_row(e_row, 30)
+    ws.write_string(e_last + 1, col, "The chart's axis is logarithmic: bar lengths are not "
+                    "proportional to energy; read the numbers.", fmts.note)
     ws.set_column(col, col, 30)
     chart = wb.add_chart({"type": "bar"})
     points = [{"fill": {"color": DELIVERABLE_COLOUR if s == "deliverable" else FUNNEL_COLOUR}}
@@ -257,6 +268,7 @@ def _write_world_funnel(wb: Workbook, ws: Worksheet, fmts: _Formats, layout: _Fi
                                                                  "line": {"color": "#E0E0E0"}}})
     chart.set_legend({"none": True})
     chart.set_size({"width": 620, "height": 360})
-    ws.insert_chart(e_last + 2, col, chart)
+    ws.insert_chart(e_row, col + 5, chart)
+    return max(e_last, e_row + CHART_ROWS)
 
 

@@ -24,7 +24,14 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
 from evflex.outputs.content import VERDICT_FILLS
-from evflex.outputs.workbook.cells import SHEET_STATES, _Formats, _ref, _sheet
+from evflex.outputs.workbook.cells import (
+    LINE_HEIGHT,
+    SHEET_STATES,
+    _Formats,
+    _ref,
+    _sheet,
+    text_lines,
+)
 from evflex.outputs.workbook.states import _StatesLayout
 
 #: Stand-in for an infinite ratio (only a denominator of 0): above any threshold.
@@ -52,6 +59,19 @@ def _run_share_year(spec: Mapping[str, Any], evidence: pd.DataFrame, pathway: st
     return int(year)
 
 
+def _world_totals(states: pd.DataFrame) -> Any:
+    """The States table's World, all-segment counts as a (state, year) DataArray: the same
+    totals the scorecard sums from the run, read from the block the formulas point at."""
+    world = states[(states["region"] == "World") & (states["segment"] == "all")]
+    return world.set_index(["state", "year"])["vehicles"].to_xarray()
+
+
+def _share_refs(rules: Mapping[str, Any], pathway: str, st: _StatesLayout, year: int) -> str:
+    wr = st.world_first + list(st.years).index(year)
+    return "(" + "+".join(_ref(SHEET_STATES, wr, st.world_share_col[s])
+                          for s in rules["pathway_states"][pathway]) + ")"
+
+
 def _condition(cond: Mapping[str, Any], cell: str) -> str:
     test = f"{cell}{EXCEL_OPS[cond['op']]}{float(cond['value'])!r}"
     missing = "TRUE" if cond.get("missing") else "FALSE"
@@ -70,8 +90,8 @@ def verdict_formula(rules: Mapping[str, Any], cells: Mapping[str, str]) -> str:
 
 
 def write_live_scorecard(wb: Workbook, fmts: _Formats, sheet: str, row: int,
-                         tables: Mapping[str, pd.DataFrame], st: _StatesLayout
-                         ) -> ScorecardCells | None:
+                         tables: Mapping[str, pd.DataFrame], st: _StatesLayout,
+                         first_width: float = 16.0) -> ScorecardCells | None:
     """The live verdict block on ``sheet`` from ``row`` on; None when it cannot be live."""
     from evflex.judgement.scorecard import compute_metrics, decide, load_rules
 
@@ -83,7 +103,8 @@ def write_live_scorecard(wb: Workbook, fmts: _Formats, sheet: str, row: int,
     pathways = [str(p) for p in score["pathway"]]
     evidence = evidence.assign(date=pd.to_datetime(evidence["date"], errors="coerce"))
     try:
-        metrics = {p: compute_metrics(evidence, tables, p, rules) for p in pathways}
+        totals = _world_totals(tables["states"])
+        metrics = {p: compute_metrics(evidence, totals, p, rules) for p in pathways}
         recomputed = [str(decide(metrics[p], rules)[0]["verdict"]) for p in pathways]
     except (KeyError, ValueError, TypeError) as exc:  # a ledger the rules cannot read
         recomputed, reason = [], f" ({type(exc).__name__}: {exc})"
@@ -101,41 +122,57 @@ def write_live_scorecard(wb: Workbook, fmts: _Formats, sheet: str, row: int,
                     "block; evidence metrics are the ledger's (static, grey); blank = no "
                     f"observation; an infinite ratio shows as {INFINITE:g}.", fmts.note)
     header = row + 2
-    ws.write_string(header, 0, "pathway", fmts.header)
-    ws.write_string(header, 1, "verdict (live)", fmts.header)
-    for j, name in enumerate(names, start=2):
-        unit = rules["metrics"][name].get("unit", "")
-        ws.write_string(header, j, f"{name} [{unit}]" if unit else name, fmts.header)
-    ws.set_row(header, 45)
+    ws.write_string(header, 0, "metric [unit]", fmts.header)
+    for i, pathway in enumerate(pathways, start=1):
+        ws.write_string(header, i, pathway, fmts.header)
+    verdict_row = header + 1
+    ws.write_string(verdict_row, 0, "verdict (live)", fmts.bold)
     years = list(st.years)
     out: dict[str, tuple[int, int]] = {}
-    share_fmt, value_fmt = fmts.cell("formula", "0.00%"), fmts.cell("value", "#,##0.###")
-    for i, pathway in enumerate(pathways):
-        r = header + 1 + i
-        ws.write_string(r, 0, pathway, fmts.cell("label"))
+    share_fmt = fmts.cell("formula", "0.00%")
+    value_fmt = fmts.cell("value", "#,##0.###")
+    huge_fmt = fmts.cell("value", "0.0E+00")
+    ws.set_row(header, LINE_HEIGHT * max(text_lines(p, first_width) for p in pathways))
+    for j, name in enumerate(names):
+        unit = rules["metrics"][name].get("unit", "")
+        text = f"{name} [{unit}]" if unit else name
+        ws.write_string(verdict_row + 1 + j, 0, text, fmts.cell("text"))
+        ws.set_row(verdict_row + 1 + j, LINE_HEIGHT * text_lines(text, first_width))
+    for i, pathway in enumerate(pathways, start=1):
         cells: dict[str, str] = {}
-        for j, name in enumerate(names, start=2):
+        for j, name in enumerate(names):
+            r = verdict_row + 1 + j
             spec, value = rules["metrics"][name], metrics[pathway][name].value
-            cells[name] = xl_rowcol_to_cell(r, j)
+            cells[name] = xl_rowcol_to_cell(r, i)
             if spec["kind"] == "run_share":
                 y = _run_share_year(spec, evidence, pathway, years)
                 if y not in years:
-                    ws.write_blank(r, j, None, value_fmt)
+                    ws.write_blank(r, i, None, value_fmt)
                     continue
-                wr = st.world_first + years.index(y)
-                refs = "+".join(_ref(SHEET_STATES, wr, st.world_share_col[s])
-                                for s in rules["pathway_states"][pathway])
-                ws.write_formula(r, j, f"={refs}", share_fmt, value)
+                ws.write_formula(r, i, f"={_share_refs(rules, pathway, st, y)}", share_fmt,
+                                 value)
+            elif spec["kind"] == "run_growth":
+                y0 = _run_share_year({"year": spec["from"]}, evidence, pathway, years)
+                y1 = min(y0 + int(spec["years"]), years[-1])
+                if y0 not in years or y1 <= y0 or math.isnan(value):
+                    ws.write_blank(r, i, None, value_fmt)
+                    continue
+                a, b = _share_refs(rules, pathway, st, y0), _share_refs(rules, pathway, st, y1)
+                ws.write_formula(r, i, f"=IF({a}>0,({b}/{a})^(1/{y1 - y0})-1,"
+                                       f"IF({b}>0,{INFINITE!r},0))", share_fmt,
+                                 INFINITE if math.isinf(value) else value)
             elif math.isnan(value):
-                ws.write_blank(r, j, None, value_fmt)
+                ws.write_blank(r, i, None, value_fmt)
             else:
-                ws.write_number(r, j, INFINITE if math.isinf(value) else value, value_fmt)
-        verdict = str(score["verdict"].iloc[i])
-        ws.write_formula(r, 1, verdict_formula(rules, cells), fmts.cell("formula"), verdict)
-        out[pathway] = (r, 1)
-    last = header + len(pathways)
+                ws.write_number(r, i, INFINITE if math.isinf(value) else value,
+                                huge_fmt if math.isinf(value) else value_fmt)
+        verdict = str(score["verdict"].iloc[i - 1])
+        ws.write_formula(verdict_row, i, verdict_formula(rules, cells), fmts.cell("formula"),
+                         verdict)
+        out[pathway] = (verdict_row, i)
     for verdict, fill in VERDICT_FILLS.items():
-        ws.conditional_format(header + 1, 1, last, 1, {
+        ws.conditional_format(verdict_row, 1, verdict_row, len(pathways), {
             "type": "cell", "criteria": "==", "value": f'"{verdict}"',
             "format": wb.add_format({"bg_color": fill, "bold": True})})
+    ws.print_area(0, 0, verdict_row + len(names), 4)
     return ScorecardCells(sheet, out)

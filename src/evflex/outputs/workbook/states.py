@@ -17,6 +17,7 @@ from xlsxwriter.worksheet import Worksheet
 from evflex.model import ALL_SEGMENTS, WORLD, Results
 from evflex.outputs.style import STATE_COLOURS, STATE_LABELS
 from evflex.outputs.workbook.cells import (
+    CHART_ROWS,
     DATA_ROW,
     GROUP_ROW,
     HEADER_ROW,
@@ -52,6 +53,7 @@ class _StatesLayout:
     count_col: dict[str, int] = field(default_factory=dict)
     share_col: dict[str, int] = field(default_factory=dict)
     sum_col: int = 0
+    print_end: int = 0
 
 
 def _write_states(wb: Workbook, fmts: _Formats, live: _LiveInputs, flt: _FilterLayout,
@@ -135,7 +137,10 @@ def _write_states(wb: Workbook, fmts: _Formats, live: _LiveInputs, flt: _FilterL
     _define_block(wb, "states_table", SHEET_STATES, HEADER_ROW, 0, last, sum_col)
     layout = _write_world_states(wb, ws, fmts, first, last, ev_col, count_col, results,
                                  sum_col + 2)
-    _setup_print(ws, HEADER_ROW)
+    ws.write_string(3, 0, "Printed: the World block and its charts (columns to the right); "
+                    "the per-cell rows are on screen.", fmts.note)
+    _setup_print(ws, HEADER_ROW, (GROUP_ROW - 2, layout.world_year_col, layout.print_end,
+                                  layout.world_sum_col))
     layout.first, layout.last, layout.ev_col = first, last, ev_col
     layout.count_col, layout.share_col, layout.sum_col = count_col, share_col, sum_col
     return layout
@@ -210,7 +215,9 @@ def _write_world_states(wb: Workbook, ws: Worksheet, fmts: _Formats, first: int,
 
     layout = _StatesLayout(w_first, year_col, w_ev, w_count, w_share, years, w_sum)
     for k, kind in enumerate(("share", "vehicles")):
-        ws.insert_chart(HEADER_ROW + 1 + 19 * k, w_sum + 2, _states_chart(wb, layout, kind))
+        ws.insert_chart(w_last + 2 + (CHART_ROWS + 1) * k, col, _states_chart(wb, layout, kind))
+    layout.print_end = w_last + 2 + 2 * (CHART_ROWS + 1)
+    ws.set_h_pagebreaks([w_last + 1])  # the charts on a page of their own
     return layout
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
+from evflex.model import ALL_SEGMENTS, WORLD
 from evflex.outputs.content import year_text
 from evflex.outputs.style import STATE_COLOURS
 from evflex.outputs.workbook.cells import (
@@ -45,7 +46,12 @@ def _write_fleet(wb: Workbook, fmts: _Formats, fleet: pd.DataFrame) -> None:
             Column("ev_stock_share", "EV share of stock [fraction of vehicle stock]", "0.00%"),
             Column("retirements", "retirements [vehicles/year]", "#,##0"),
             Column("ev_retirements", "EV retirements [vehicles/year]", "#,##0")]
-    _table_sheet(ws, fmts, fleet, cols, header_row=3, freeze_cols=3)
+    world = (fleet["region"] == WORLD) & (fleet["segment"] == ALL_SEGMENTS)
+    ordered = pd.concat([fleet[world], fleet[~world]], ignore_index=True)
+    ws.write_string(2, 0, "World, all segments first; the printed pages hold those rows.",
+                    fmts.note)
+    _table_sheet(ws, fmts, ordered, cols, header_row=3, freeze_cols=3,
+                 print_rows=int(world.sum()))
 
 
 def _hourly_columns(hourly: pd.DataFrame) -> list[Column]:
@@ -118,11 +124,11 @@ def _write_sources(wb: Workbook, fmts: _Formats, sources: pd.DataFrame) -> None:
     _sheet_title(ws, fmts, "Sources",
                  "Every source behind the run's parameters, data, calibration targets and "
                  "judgement; 'assumption' marks the authors' own choices.")
-    cols = [Column("source", "source", kind="text", width=90),
+    cols = [Column("source", "source", kind="text", width=96),
             Column("year", "year", kind="label", width=10),
             Column("kind", "kind", kind="label", width=16),
-            Column("used_for", "used for", kind="text", width=60)]
-    _table_sheet(ws, fmts, sources, cols, header_row=3, freeze_cols=1, row_height=20)
+            Column("used_for", "used for", kind="text", width=58)]
+    _table_sheet(ws, fmts, sources, cols, header_row=3, freeze_cols=1)
 
 
 def _write_assumptions(wb: Workbook, fmts: _Formats, assumptions: pd.DataFrame) -> None:
@@ -135,16 +141,16 @@ def _write_assumptions(wb: Workbook, fmts: _Formats, assumptions: pd.DataFrame) 
     df["description"] = df["parameter"].map(
         lambda p: reg[p].description if p in reg else "")
     df["year"] = df["year"].map(year_text)
-    cols = [Column("parameter", "parameter", kind="label", width=26),
-            Column("applies_to", "applies to", kind="label", width=14),
+    cols = [Column("parameter", "parameter", kind="label", width=24),
+            Column("applies_to", "applies to", kind="label", width=12),
             Column("unit", "unit", kind="label", width=9),
-            Column("group", "group", kind="label", width=11),
-            Column("denominator", "denominator (share of)", kind="text", width=26),
-            Column("path", "value or path", kind="text", width=44),
-            Column("source", "source", kind="text", width=70),
-            Column("year", "source year", kind="label", width=8),
-            Column("note", "note", kind="text", width=36),
-            Column("description", "description", kind="text", width=50)]
-    _table_sheet(ws, fmts, df, cols, header_row=3, freeze_cols=2, row_height=20)
+            Column("group", "group", kind="label", width=10),
+            Column("denominator", "denominator (share of)", kind="text", width=16),
+            Column("path", "value or path", kind="text", width=26),
+            Column("source", "source", kind="text", width=42),
+            Column("year", "source year", kind="label", width=7),
+            Column("note", "note", kind="text", width=18),
+            Column("description", "description", kind="text", width=22)]
+    _table_sheet(ws, fmts, df, cols, header_row=3, freeze_cols=2)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +12,8 @@ from evflex.model import Results
 from evflex.outputs.content import VERDICT_FILLS, is_missing, key_figures, plain
 from evflex.outputs.workbook.capacity import CapacityLayout
 from evflex.outputs.workbook.cells import (
+    CHART_ROWS,
+    LINE_HEIGHT,
     MILLIONS_FORMAT,
     SHEET_CAPACITY,
     SHEET_STATES,
@@ -21,10 +22,14 @@ from evflex.outputs.workbook.cells import (
     _quote,
     _ref,
     _setup_print,
+    text_lines,
 )
 from evflex.outputs.workbook.scorecard import ScorecardCells
 from evflex.outputs.workbook.states import _states_chart, _StatesLayout
 from evflex.states import STATES
+
+#: Width of the summary's printed columns A:F [column-width units].
+SUMMARY_WIDTH = 58 + 10 + 4 * 12
 
 
 def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mapping[str, Any],
@@ -36,11 +41,11 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
     ws.set_column(0, 0, 58)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 5, 12)
-    ws.set_column(6, 6, 3)
     ws.write_string(0, 0, f"evflex · {sc.name} v{sc.version}: how much of the EV fleet is a "
                     "grid resource", fmts.title)
-    ws.merge_range(1, 0, 1, 5, " ".join(sc.description.split()), fmts.wrap_note)
-    ws.set_row(1, 48)
+    description = " ".join(sc.description.split())
+    ws.merge_range(1, 0, 1, 5, description, fmts.wrap_note)
+    ws.set_row(1, LINE_HEIGHT * text_lines(description, SUMMARY_WIDTH))
     checks = tables["checks"]
     n_pass = int((checks["status"] == "pass").sum())
     info = [("Scenario", f"{sc.name} v{sc.version}"),
@@ -94,17 +99,16 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
             else:
                 ws.write_number(r, 2 + j, value, fmts.cell("value", num))
     row = first + len(figures) + 1
-    ws.insert_chart(3, 7, _states_chart(wb, st, "share"))
 
     scorecard = tables.get("scorecard")
     if scorecard is not None and {"pathway", "verdict"} <= set(scorecard.columns):
         ws.write_string(row, 0, "Final scorecard", fmts.subtitle)
         row += 1
         cols = [c for c in ("pathway", "verdict", "rule") if c in scorecard.columns]
-        for j, c in enumerate(cols):
-            ws.write_string(row, j if j < 2 else 2, c, fmts.header)
+        for j, c in enumerate(cols[:2]):
+            ws.write_string(row, j, c, fmts.header)
         if "rule" in cols:
-            ws.write_string(row, 2, "rule that decided (as evflex ran it)", fmts.header)
+            ws.merge_range(row, 2, row, 5, "rule that decided (as evflex ran it)", fmts.header)
         for i, rec in enumerate(scorecard.to_dict("records")):
             r = row + 1 + i
             pathway, verdict = str(rec["pathway"]), str(rec["verdict"])
@@ -116,7 +120,8 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
             else:
                 ws.write_string(r, 1, verdict, fmts.cell("value"))
             if "rule" in rec:
-                ws.write_string(r, 2, str(rec["rule"]))
+                ws.merge_range(r, 2, r, 5, str(rec["rule"]), fmts.cell("text"))
+                ws.set_row(r, LINE_HEIGHT * text_lines(str(rec["rule"]), 4 * 12))
         for name, fill in VERDICT_FILLS.items():
             ws.conditional_format(row + 1, 1, row + len(scorecard), 1, {
                 "type": "cell", "criteria": "==", "value": f'"{name}"',
@@ -129,8 +134,9 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
         row += 1
         for rec in summary.to_dict("records"):
             parts = [str(v) for v in rec.values() if not is_missing(plain(v))]
-            ws.merge_range(row, 0, row, 8, " · ".join(parts), fmts.cell("text"))
-            ws.set_row(row, 15 * max(1, math.ceil(len(" · ".join(parts)) / 150)))
+            text = " · ".join(parts)
+            ws.merge_range(row, 0, row, 5, text, fmts.cell("text"))
+            ws.set_row(row, LINE_HEIGHT * text_lines(text, SUMMARY_WIDTH))
             row += 1
         row += 1
 
@@ -148,7 +154,9 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
         ws.write_url(row, 0, f"internal:{_quote(name)}!A1", fmts.link, string=name)
         ws.write_string(row, 1, about)
         row += 1
-    _setup_print(ws)
+    row += 1
+    ws.insert_chart(row, 0, _states_chart(wb, st, "share"))
+    _setup_print(ws, None, (0, 0, row + CHART_ROWS, 5))
     ws.activate()
 
 

@@ -22,13 +22,22 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from evflex.simulate.archetypes import BLOCK, SimulationInputError, load_archetypes
@@ -93,6 +102,18 @@ def profile_chart(result: SimulationResult, path: Path) -> None:
     plt.close(fig)
 
 
+@contextmanager
+def simulation_progress(console: Console, disable: bool = False
+                        ) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar with elapsed and remaining time; yields ``report(done, total)``."""
+    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("steps of work"), TimeElapsedColumn(), TextColumn("left"),
+                  TimeRemainingColumn(), console=console, transient=True,
+                  disable=disable) as bar:
+        task = bar.add_task("simulation", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 def _fail(message: str) -> typer.Exit:
     err_console.print(message, markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(1)
@@ -114,7 +135,7 @@ def simulate(
     chunk_size: Annotated[int, typer.Option(
         "--chunk-size", "--chunk-vehicles",
         help=f"Vehicles per chunk (a multiple of {BLOCK}); memory grows with it.")
-    ] = 5 * BLOCK,
+    ] = 20 * BLOCK,
     segment: Annotated[str, typer.Option("--segment", help="cars, vans or buses.")] = "cars",
     mix: Annotated[str | None, typer.Option(
         "--mix", help="Archetype shares, e.g. commuter_home=0.8,no_home_charger=0.2.")
@@ -129,7 +150,7 @@ def simulate(
         "--strategies", help="Comma list: unmanaged (always), managed, v2g.")
     ] = ",".join(STRATEGIES),
     passes: Annotated[int, typer.Option(
-        "--passes", help="Passes over the chunks optimising the whole fleet's load.")] = 2,
+        "--passes", help="V2G passes over the chunks optimising the whole fleet's load.")] = 1,
     sweeps: Annotated[int, typer.Option(
         "--sweeps", help="Most best-response sweeps per chunk schedule.")] = MAX_SWEEPS,
     sessions: Annotated[bool, typer.Option(
@@ -150,15 +171,9 @@ def simulate(
                                   base_kw_per_vehicle, chunk_size, peak_hours, strategies,
                                   passes, sweeps, keep_sessions=False, archetypes=archetypes)
             sessions_csv = staging / "sessions.csv" if sessions else None
-            with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("chunk passes"), TimeElapsedColumn(),
-                          console=err_console, transient=True,
-                          disable=vehicles <= chunk_size) as bar:
-                task = bar.add_task("chunks", total=None)
-                result = run_simulation(
-                    config, archetypes,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                    sessions_csv=sessions_csv)
+            with simulation_progress(err_console, disable=quiet) as report:
+                result = run_simulation(config, archetypes, progress=report,
+                                        sessions_csv=sessions_csv)
         except SimulationInputError as exc:
             raise _fail(str(exc)) from None
 

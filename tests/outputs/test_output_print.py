@@ -1,0 +1,105 @@
+"""The workbook prints: LibreOffice renders it to PDF in a bounded number of readable pages.
+
+The PDF of the workbook ``evflex run base`` writes (with the judgement) is rendered by
+LibreOffice headless together with a reference: one sheet with one line of text at the
+workbook's body font and size, printed at 100 %. The height of a word's box on the
+reference page gives points of box per point of font; every page's body text, measured
+the same way (``pdftotext -bbox``), then gives that page's print scale. Each sheet must
+print on its own pages (its name is in the footer), within a page budget, at a scale at
+which 11-point text stays at 6 points or more.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from output_helpers import convert, require_tool
+from typer.testing import CliRunner
+
+#: Body font size of the workbook [pt] (XlsxWriter's default, Calibri 11).
+BODY_PT = 11.0
+#: Smallest printed size of body text [pt].
+MIN_BODY_PT = 6.0
+#: Page budget: for the whole base workbook and for any one sheet.
+MAX_PAGES = 40
+MAX_PAGES_PER_SHEET = 5
+FOOTER = re.compile(r"evflex · (.+?) page (\d+) of (\d+)")
+WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">'
+                  r"(.*?)</word>")
+PAGE = re.compile(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', re.S)
+
+
+def _reference(path: Path) -> None:
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("reference")
+    ws.write_string(0, 0, "Reference line of body text at one hundred percent")
+    wb.close()
+
+
+def _pages(pdf: Path) -> list[tuple[str, str, list[float]]]:
+    """Per page: its footer, its text, and the heights of the boxes of its words above
+    the footer [pt]."""
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    out = []
+    for height, body in PAGE.findall(html):
+        words = [(float(x0), float(y0), float(y1), t.replace("&amp;", "&"))
+                 for x0, y0, _, y1, t in WORD.findall(body)]
+        bottom = float(height) - 40  # the footer sits in the bottom margin
+        footer = " ".join(t for _, _, t in sorted((x, y0, t) for x, y0, _, t in words
+                                                 if bottom <= y0 <= bottom + 12))
+        text = " ".join(t for _, y0, _, t in words if y0 < bottom)
+        out.append((footer, text, [y1 - y0 for _, y0, y1, _ in words if y0 < bottom]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    require_tool("soffice")
+    require_tool("pdftotext")
+    from evflex.cli import app
+
+    work = tmp_path_factory.mktemp("print")
+    result = CliRunner().invoke(app, ["run", "base", "--out", str(work / "run"), "--quiet",
+                                      "--no-report"])
+    assert result.exit_code == 0, result.output
+    _reference(work / "reference.xlsx")
+    pdfs = convert([work / "run" / "workbook.xlsx", work / "reference.xlsx"], work / "pdf",
+                   to="pdf")
+    import openpyxl
+
+    sheets = openpyxl.load_workbook(work / "run" / "workbook.xlsx", read_only=True).sheetnames
+    return {"pages": _pages(pdfs[0]), "reference": _pages(pdfs[1]), "sheets": sheets}
+
+
+def test_every_sheet_prints_within_the_page_budget(printed: dict[str, object]) -> None:
+    pages = printed["pages"]
+    assert isinstance(pages, list)
+    per_sheet: dict[str, int] = {}
+    for footer, text, _ in pages:
+        found = FOOTER.search(footer)
+        assert found, f"a page without the evflex footer: {text[:80]!r}"
+        per_sheet[found.group(1)] = per_sheet.get(found.group(1), 0) + 1
+    assert set(per_sheet) == set(printed["sheets"])  # type: ignore[arg-type]
+    assert len(pages) <= MAX_PAGES, per_sheet
+    too_long = {s: n for s, n in per_sheet.items() if n > MAX_PAGES_PER_SHEET}
+    assert not too_long, too_long
+
+
+def test_printed_text_stays_readable(printed: dict[str, object]) -> None:
+    (_, ref_text, ref_heights), = printed["reference"]  # type: ignore[misc]
+    assert "Reference" in ref_text
+    box_per_pt = statistics.median(ref_heights) / BODY_PT
+    scales = []
+    for _, text, heights in printed["pages"]:  # type: ignore[attr-defined]
+        body_pt = statistics.median(heights) / box_per_pt
+        scales.append((body_pt, text[:60]))
+    smallest = min(scales)
+    assert smallest[0] >= MIN_BODY_PT, f"body text printed at {smallest[0]:.1f} pt: {smallest[1]}"
+    # the measure sees the scaling: wide sheets print smaller than the reference
+    assert smallest[0] < 0.95 * BODY_PT
