@@ -24,6 +24,7 @@ import shutil
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -52,6 +53,15 @@ def restore_formulas(column: pd.Series) -> pd.Series:
     """Undo :func:`neutralise_formulas` on a column read back from a CSV file."""
     leads = tuple("'" + c for c in FORMULA_LEADS)
     return column.map(lambda v: v[1:] if isinstance(v, str) and v.startswith(leads) else v)
+
+
+def read_csv(source: Any) -> pd.DataFrame:
+    """A table written by :func:`write_run`, read back as it was (formulas restored)."""
+    df = pd.read_csv(source)
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
+            df[col] = restore_formulas(df[col])
+    return df
 
 
 def csv_text(df: pd.DataFrame) -> str:
