@@ -214,8 +214,6 @@ def random_valid_raw(rng: np.random.Generator, raw: dict[str, Any]) -> dict[str,
             continue
         lo = info.min if info.min is not None else 0.0
         hi = info.max if info.max is not None else 1e10
-        if name == "vehicle_stock":  # near the base path, so most draws fit the history
-            lo, hi = 2e8, 2e9
         for form in ("value", "scurve", "points"):
             param.pop(form, None)
         param.update(_random_path(rng, lo, hi))

@@ -545,9 +545,33 @@ def validated(scenario: Scenario | str | Path | None) -> Scenario:
 
 
 def parameter_table(scenario: Scenario) -> pd.DataFrame:
-    """Every parameter and override with its unit, form, source and year."""
+    """Every parameter and override with its unit, form, source and year.
+
+    ``used_by`` names the scenario's regions (``Region/segment`` where segments differ)
+    whose values come from that entry: its own region, or regions that inherit it from
+    their IEA name or their block (``inherited``), or the default path; empty for an
+    entry no region of the scenario uses.
+    """
+    from evflex.scenario.evaluate import _cell_spec
+
     rows = []
     reg = registry()
+
+    def used_by(name: str) -> dict[str, str]:
+        users: dict[str, list[str]] = {}
+        for region in scenario.regions:
+            keys = {seg: _cell_spec(scenario, name, region, seg) for seg in scenario.segments}
+            if len(set(keys.values())) == 1:
+                users.setdefault(next(iter(keys.values())) or "default", []).append(region)
+            else:
+                for seg, key in keys.items():
+                    users.setdefault(key or "default", []).append(f"{region}/{seg}")
+        out = {}
+        for key, regions in users.items():
+            own = key == "default" or all(r.split("/")[0] == key.split("/")[0]
+                                          for r in regions)
+            out[key] = ", ".join(regions) + ("" if own else " (inherited)")
+        return out
 
     def describe(spec: PathSpec) -> str:
         if spec.value is not None:
@@ -562,13 +586,16 @@ def parameter_table(scenario: Scenario) -> pd.DataFrame:
 
     for name, param in scenario.parameters.items():
         base: Parameter = param
-        rows.append({"parameter": name, "applies_to": "default", "unit": base.unit,
+        users = used_by(name)
+        rows.append({"parameter": name, "applies_to": "default",
+                     "used_by": users.get("default", ""), "unit": base.unit,
                      "group": reg[name].group if name in reg else "",
                      "denominator": reg[name].denominator if name in reg else "",
                      "path": describe(base), "source": base.source, "year": base.year,
                      "note": base.note or ""})
         for key, spec in base.overrides.items():
-            rows.append({"parameter": name, "applies_to": key, "unit": base.unit,
+            rows.append({"parameter": name, "applies_to": key, "used_by": users.get(key, ""),
+                         "unit": base.unit,
                          "group": reg[name].group if name in reg else "",
                          "denominator": reg[name].denominator if name in reg else "",
                          "path": describe(spec), "source": spec.source or base.source,
