@@ -117,9 +117,14 @@ class PlugInCalibration:
         return float(self.probability.sum())
 
 
-def plug_in_calibration(need_kwh_per_day: float, weekday_site: str,
-                        weekend_site: str) -> PlugInCalibration:
-    """Plug-in probabilities that charge ``need`` a day on average (module docstring)."""
+def plug_in_calibration(need_kwh_per_day: float, weekday_site: str, weekend_site: str,
+                        delivered_kwh: tuple[float, float] | None = None
+                        ) -> PlugInCalibration:
+    """Plug-in probabilities that charge ``need`` a day on average (module docstring).
+
+    ``delivered_kwh``: the mean energy a session really delivers on weekdays and at
+    weekends (after the charger and battery caps), instead of the source's mean.
+    """
     sites = [weekday_site] * 5 + [weekend_site] * 2
     share = np.zeros(7)
     for site in set(sites):
@@ -128,6 +133,8 @@ def plug_in_calibration(need_kwh_per_day: float, weekday_site: str,
             if sites[d] == site:
                 share[d] = v
     energy = np.array([mean_of("energy_kwh", s) for s in sites])
+    if delivered_kwh is not None:
+        energy = np.array([delivered_kwh[0]] * 5 + [delivered_kwh[1]] * 2)
     p = 7.0 * need_kwh_per_day * share / float((share * energy).sum())
     if np.any(p > 1.0):
         raise ValueError(f"a daily need of {need_kwh_per_day:.1f} kWh needs more than one "
