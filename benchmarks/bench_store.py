@@ -29,10 +29,9 @@ from pathlib import Path
 
 import yaml
 
-from evflex.checks import run_checks
 from evflex.model import run
-from evflex.outputs.tables import energy_funnel, write_run
-from evflex.scenario import parameter_table
+from evflex.outputs.tables import write_run
+from evflex.pipeline import finish
 from evflex.store import RunStore, record_run
 from evflex.store.diff import Game, diff, resolve_side
 from evflex.store.shapley import coalitions
@@ -90,9 +89,7 @@ def main() -> None:
     args = parser.parse_args()
 
     results = run("base")
-    tables = {**results.frames(), "checks": run_checks(results),
-              "energy_funnel": energy_funnel(results, 2050),
-              "assumptions": parameter_table(results.scenario)}
+    tables = finish(results, funnel_year=2050, judgement=False).tables
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = folder / "runs.duckdb"

@@ -5,11 +5,18 @@ The fleet is counted once by its highest active use case (``v2g``, ``v2h_v2b``,
 has been checked, then turned into the GW and GWh a grid operator can count on.
 
 >>> import evflex
->>> results = evflex.run("base")            # doctest: +SKIP
->>> results.frames()["states"]              # doctest: +SKIP
+>>> r = evflex.run("base")                  # doctest: +SKIP
+>>> r.tables["states"]                      # doctest: +SKIP
+>>> r.tables["scorecard"]                   # doctest: +SKIP
 """
 
+from __future__ import annotations
+
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evflex.pipeline import Run
 
 try:
     __version__ = version("evflex")
@@ -17,11 +24,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 
-def run(scenario=None, availability=None):
-    """Run the engine; see :func:`evflex.model.run`."""
-    from evflex.model import run as _run
+def run(scenario: Any = None, **options: Any) -> Run:
+    """Run a scenario end to end: see :func:`evflex.pipeline.run` (imported on first use,
+    so that ``import evflex`` stays light)."""
+    from evflex.pipeline import run as _run
 
-    return _run(scenario, availability)
+    return _run(scenario, **options)
 
 
 __all__ = ["__version__", "run"]

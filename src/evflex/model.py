@@ -32,14 +32,13 @@ from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v
 from evflex.fleet.history import POWERTRAINS, ev_series
 from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
+from evflex.glossary import ALL_SEGMENTS, WORLD
+from evflex.metadata import cf_units, long_name
 from evflex.paths import FloatArray
 from evflex.regions import hierarchy
-from evflex.scenario import Scenario, load_scenario
+from evflex.scenario import Scenario, validated
 from evflex.scenario.evaluate import evaluate_all
 from evflex.states import STATES, allocate_states
-
-WORLD = "World"
-ALL_SEGMENTS = "all"
 
 
 def _ev_sales(scenario: Scenario, params: dict[str, FloatArray],
@@ -174,14 +173,20 @@ def compute(scenario: Scenario, availability: Availability | None = None) -> xr.
         "ev_stock", scenario.regions, list(scenario.segments), years,
         [seg.iea_mode for seg in scenario.segments.values()]).sum(axis=2)
 
+    # The IEA reports no stock after its last historical year: NaN there, not zero.
+    after_history = np.asarray(years) > scenario.years.history_end
+    arrays["iea_ev_stock"] = np.where(after_history, np.nan, arrays["iea_ev_stock"])
+
     data: dict[str, tuple[tuple[str, ...], FloatArray, dict[str, str]]] = {}
     for name, (dims, unit) in VARIABLES.items():
-        attrs = {"unit": unit}
+        attrs = {"units": cf_units(unit), "long_name": long_name(name)}
         if name == "iea_ev_stock":
-            attrs["source"] = "IEA GEV Data 2025"
+            attrs["source"] = "IEA Global EV Data 2025 (history only; NaN after it)"
         data[name] = (dims, arrays[name], attrs)
     for name, values in params.items():
-        data[f"param_{name}"] = (_RST, values, {"unit": scenario.parameters[name].unit})
+        data[f"param_{name}"] = (_RST, values, {
+            "units": cf_units(scenario.parameters[name].unit),
+            "long_name": long_name(f"param_{name}")})
     ds = xr.Dataset(
         {name: xr.Variable(dims, np.asarray(values, dtype=float), attrs)
          for name, (dims, values, attrs) in data.items()},
@@ -220,19 +225,44 @@ def with_regional_aggregates(da: xr.DataArray, blocks: dict[str, list[str]]) -> 
 def _with_blocks(da: xr.DataArray, blocks: dict[str, list[str]]) -> xr.DataArray:
     """Add the blocks and ``World`` as regions, and segment ``all``, as sums of counts."""
     da = with_regional_aggregates(da, blocks)
-    return xr.concat([da, da.sum("segment").expand_dims(segment=[ALL_SEGMENTS])], dim="segment")
+    # min_count: a sum over nothing but NaN (no data) stays NaN, never becomes zero.
+    total = da.sum("segment", min_count=1).expand_dims(segment=[ALL_SEGMENTS])
+    return xr.concat([da, total], dim="segment")
 
 
 def _safe_ratio(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
     return xr.where(den > 0, num / den.where(den > 0, 1.0), 0.0)
 
 
-@dataclass
+#: Aggregated variables that are flows [vehicles/year] (the rest are stocks or shares).
+_FLOWS = frozenset({"sales", "retirements", "ev_sales", "ev_retirements", "ev_net_exports",
+                    "capable_sales"})
+_AGGREGATE_NAMES = {
+    "ev_sales": "EV sales (all powertrains)", "ev_stock": "EV stock (all powertrains)",
+    "ev_retirements": "EV retirements", "ev_net_exports": "EV net exports",
+    "ev_sales_share": "EV share of new vehicle sales",
+    "ev_stock_share": "EV share of the vehicle stock",
+    "state_share": "share of the EV stock by highest active grid use case",
+}
+
+
+@dataclass(repr=False)
 class Results:
-    """The outcome of one run: the dataset, the scenario, and the output tables."""
+    """The outcome of one engine run: the dataset, the scenario, and the output tables.
+
+    ``availability`` is the availability the run used when it did not come from the
+    scenario (a vehicle simulation, or a stored run's), else ``None``.
+    """
 
     scenario: Scenario
     data: xr.Dataset
+    availability: Availability | None = None
+
+    def __repr__(self) -> str:
+        sc = self.scenario
+        return (f"<evflex Results {sc.name} v{sc.version}: regions {list(sc.regions)}, "
+                f"segments {list(sc.segments)}, years {sc.years.start}-{sc.years.end}, "
+                f"availability from {self.data.attrs.get('availability_source', '?')}>")
 
     @cached_property
     def blocks(self) -> dict[str, list[str]]:
@@ -272,21 +302,32 @@ class Results:
         out["state_share"] = xr.where(
             out["ev_stock"] > 0, out["states"] / out["ev_stock"].where(out["ev_stock"] > 0, 1),
             xr.where(out["state"] == "outside", 1.0, 0.0))
+        for name in out.data_vars:
+            share = str(name).endswith("share")
+            out[name].attrs = {
+                "units": "1" if share else ("vehicles year-1" if name in _FLOWS
+                                           else "vehicles"),
+                "long_name": _AGGREGATE_NAMES.get(str(name), long_name(str(name)))}
         return out
 
     def frames(self, regions: list[str] | None = None) -> dict[str, pd.DataFrame]:
         """The output tables ``states``, ``fleet``, ``funnel`` and ``capacity``.
 
         ``regions``: keep only these regions and the aggregates that contain any of them
-        (:meth:`output_regions`); by default every region and aggregate.
+        (:meth:`output_regions`); by default every region and aggregate. Computed once
+        per run; treat the frames as read-only (copy before changing).
         """
-        out = {"states": self.states_frame(), "fleet": self.fleet_frame(),
-               "funnel": self.funnel_frame(), "capacity": self.capacity_frame()}
+        out = self._frames
         if regions is None:
-            return out
+            return dict(out)
         keep = self.output_regions(regions)
         return {name: df[df["region"].isin(keep)].reset_index(drop=True)
                 for name, df in out.items()}
+
+    @cached_property
+    def _frames(self) -> dict[str, pd.DataFrame]:
+        return {"states": self.states_frame(), "fleet": self.fleet_frame(),
+                "funnel": self.funnel_frame(), "capacity": self.capacity_frame()}
 
     def output_regions(self, regions: list[str]) -> list[str]:
         """``regions`` of the run, then every aggregate (block, World) containing one."""
@@ -361,10 +402,11 @@ class Results:
 
 def run(scenario: Scenario | str | Path | None = None,
         availability: Availability | None = None) -> Results:
-    """Run the engine on a scenario (object, shipped name or path; default ``base``).
+    """Run the engine alone on a scenario (object, shipped name or path; default ``base``).
 
-    ``availability`` replaces the scenario's availability parameters (the seam to the
-    vehicle simulation).
+    The scenario is validated, objects built in code included. ``availability`` replaces
+    the scenario's availability parameters (the seam to the vehicle simulation). For the
+    whole run (checks, energy funnel, judgement) use :func:`evflex.pipeline.run`.
     """
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return Results(scenario=sc, data=compute(sc, availability))
+    sc = validated(scenario)
+    return Results(scenario=sc, data=compute(sc, availability), availability=availability)

@@ -16,15 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from evflex.glossary import ENVELOPES, STATES
 from evflex.paths import FloatArray
 
-STATES: tuple[str, ...] = ("v2g", "v2h_v2b", "grid_managed", "smart_only", "outside")
-#: Named envelopes as sums of states (never sums of overlapping categories).
-ENVELOPES: dict[str, tuple[str, ...]] = {
-    "bidirectional_active": ("v2g", "v2h_v2b"),
-    "managed_envelope": ("v2g", "v2h_v2b", "grid_managed"),
-    "flexible": ("v2g", "v2h_v2b", "grid_managed", "smart_only"),
-}
+__all__ = ["ENVELOPES", "STATES", "allocate_states", "state_shares"]
 
 
 def allocate_states(ev_stock: FloatArray, v2g: FloatArray, bidirectional_installed: FloatArray,

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import evflex
-from evflex.model import ALL_SEGMENTS, WORLD
+from evflex.model import ALL_SEGMENTS, WORLD, Results
+from evflex.model import run as run_engine
 from evflex.regions import RegionError, hierarchy, residual_history, validate
 from evflex.scenario import load_scenario
 from evflex.scenario.evaluate import evaluate
@@ -23,8 +23,8 @@ SHARED_IEA = Path(__file__).resolve().parents[2] / "../shared/data/iea-global-ev
 
 
 @pytest.fixture(scope="module")
-def countries() -> evflex.model.Results:
-    return evflex.run("countries")
+def countries() -> Results:
+    return run_engine("countries")
 
 
 def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -143,7 +143,7 @@ def test_blocks_and_world_are_exact_sums_of_the_country_regions(countries) -> No
 
 
 def test_block_level_base_has_only_the_world_aggregate() -> None:
-    res = evflex.run("base")
+    res = run_engine("base")
     assert res.blocks == {}
     assert set(res.frames()["states"]["region"]) == {"China", "Europe", "USA", "RestOfWorld",
                                                      WORLD}
@@ -203,7 +203,7 @@ def test_sourced_used_ev_trade_brings_countries_closer_to_the_iea_stock(countrie
     iea = _iea_car_stock()
     data = read_raw(resolve_path("countries"))
     data["parameters"]["used_ev_net_export"]["overrides"] = {}
-    no_trade = evflex.run(parse(data))
+    no_trade = run_engine(parse(data))
     years = list(range(2018, 2025))
     for region, name in [("DE", "Germany"), ("FI", "Finland"), ("SE", "Sweden")]:
         errors = []
@@ -243,7 +243,7 @@ def test_regional_spread_follows_country_parameters(countries) -> None:
     data = read_raw(resolve_path("countries"))
     data["parameters"]["export_permitted"]["overrides"]["GB"] = {
         "value": 0.0, "source": "assumption: test"}
-    moved = evflex.run(parse(data)).aggregated["state_share"].sel(
+    moved = run_engine(parse(data)).aggregated["state_share"].sel(
         segment=ALL_SEGMENTS, state="v2g", year=2100)
     assert float(moved.sel(region="GB")) == 0.0
     assert float(moved.sel(region="Europe")) < float(v2g_2100.sel(region="Europe"))
@@ -264,7 +264,7 @@ def test_run_regions_writes_the_selection_and_its_aggregates(tmp_path) -> None:
     states = pd.read_csv(out / "states.csv")
     assert list(dict.fromkeys(states["region"])) == ["FR", "DE", "GB", "EU27", "Europe",
                                                      WORLD]
-    full = evflex.run("countries").states_frame()
+    full = run_engine("countries").states_frame()
     world = full[full["region"] == WORLD]["vehicles"].to_numpy()
     np.testing.assert_allclose(states[states["region"] == WORLD]["vehicles"], world)
     history = pd.read_csv(out / "history.csv")
@@ -291,11 +291,11 @@ def test_country_run_costs_a_few_block_level_runs() -> None:
     base, countries = load_scenario("base"), load_scenario("countries")
 
     def best(scenario, repeat: int = 5) -> float:
-        evflex.run(scenario)
+        run_engine(scenario)
         times = []
         for _ in range(repeat):
             start = time.perf_counter()
-            evflex.run(scenario)
+            run_engine(scenario)
             times.append(time.perf_counter() - start)
         return min(times)
 

@@ -29,9 +29,10 @@ def slow_tables(slow_run: Results, ledger: pd.DataFrame) -> dict[str, pd.DataFra
 
 def test_judge_returns_every_table(base_tables: dict[str, pd.DataFrame]) -> None:
     assert set(base_tables) == KEYS
-    assert list(base_tables["comparators"].columns)[:8] == [
-        "year", "service", "option", "cost_per_kw_year", "derate", "effective_cost", "rank",
-        "v2g_survives"]
+    assert list(base_tables["comparators"].columns)[:7] == [
+        "year", "region", "segment", "service", "option", "test", "cost_per_kw_year"]
+    assert {"survives", "why", "avoided_cost", "net_cost"} <= set(
+        base_tables["comparators"].columns)
     assert list(base_tables["triggers"].columns)[:9] == [
         "trigger", "indicator", "latest_value", "threshold", "fired", "parameter",
         "proposed_change", "evidence_date", "source"]

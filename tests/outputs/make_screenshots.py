@@ -20,13 +20,10 @@ from pathlib import Path
 import pandas as pd
 from output_helpers import convert
 
-from evflex.checks import run_checks
-from evflex.model import run
 from evflex.outputs.report import write_report
-from evflex.outputs.tables import energy_funnel
 from evflex.outputs.workbook import write_workbook
-from evflex.scenario import load_scenario, parameter_table
-from evflex.simulate.run import SimulationConfig, simulate
+from evflex.pipeline import run
+from evflex.simulate.run import SimulationConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -38,15 +35,10 @@ DPI = 80
 
 
 def tables_of_a_run() -> tuple[object, dict[str, pd.DataFrame]]:
-    sc = load_scenario("base")
-    sim = simulate(SimulationConfig(vehicles=1000, days=7, seed=1, keep_sessions=False,
-                                    strategies=("unmanaged", "managed", "v2g")))
-    results = run(sc, sim.to_availability())
-    tables: dict[str, pd.DataFrame] = {
-        **results.frames(), "checks": run_checks(results),
-        "energy_funnel": energy_funnel(results, 2050), "assumptions": parameter_table(sc),
-        "hourly": sim.profile.merge(sim.availability, on=["step", "hour"])}
-    return results, tables
+    the_run = run("base", simulate=SimulationConfig(
+        vehicles=1000, days=7, seed=1, keep_sessions=False,
+        strategies=("unmanaged", "managed", "v2g")))
+    return the_run.results, the_run.tables
 
 
 def shoot_report(report: Path, out: Path) -> None:

@@ -21,10 +21,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from evflex.checks import run_checks
 from evflex.model import Results
-from evflex.outputs.tables import energy_funnel
-from evflex.scenario import parameter_table
+from evflex.pipeline import finish
 
 FUNNEL_YEAR = 2050
 
@@ -41,10 +39,8 @@ def require_tool(name: str) -> str:
 
 
 def run_tables(results: Results) -> dict[str, pd.DataFrame]:
-    """The tables ``evflex run`` writes, built the way the CLI builds them."""
-    return {**results.frames(), "checks": run_checks(results),
-            "energy_funnel": energy_funnel(results, FUNNEL_YEAR),
-            "assumptions": parameter_table(results.scenario)}
+    """The engine tables ``evflex run`` writes (no judgement), from the pipeline."""
+    return finish(results, funnel_year=FUNNEL_YEAR, judgement=False).tables
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from evflex.simulate.command import simulate
+from evflex.cli.simulate import simulate
 from evflex.simulate.run import SESSION_COLUMNS
 
 app = typer.Typer()

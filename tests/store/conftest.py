@@ -7,17 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evflex.checks import run_checks
 from evflex.model import Results, run
-from evflex.outputs.tables import energy_funnel
-from evflex.scenario import parameter_table
+from evflex.pipeline import finish
 
 
 def run_tables(results: Results) -> dict[str, pd.DataFrame]:
-    """The tables `evflex run` writes, built the same way."""
-    return {**results.frames(), "checks": run_checks(results),
-            "energy_funnel": energy_funnel(results, 2050),
-            "assumptions": parameter_table(results.scenario)}
+    """The engine tables `evflex run` writes (no judgement), from the pipeline."""
+    return finish(results, funnel_year=2050, judgement=False).tables
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ carries the view so that it can be shared."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -155,23 +156,85 @@ def test_move_a_slider_and_the_fleet_resorts(page: Page, live_server: LiveServer
     assert foreign == [], "every asset is served locally"
 
 
-def test_bad_view_in_the_url_shows_the_field(browser: Any, live_server: LiveServer) -> None:
+@pytest.mark.parametrize(("query", "message", "kept"), [
+    ("bidirectional_share.end=0.01&v2g_enrolled.end=0.6",
+     "overrides.bidirectional_share.end: anchor must lie strictly", "v2g_enrolled.end=0.6"),
+    ("v2g_enroled.end=0.5", "overrides.v2g_enroled: unknown parameter", None),
+    ("v2g_enrolled.end=7&region=Europe", "out of range for v2g_enrolled", "region=Europe"),
+])
+def test_a_bad_link_shows_the_error_and_draws_the_nearest_valid_view(
+        browser: Any, live_server: LiveServer, query: str, message: str,
+        kept: str | None) -> None:
     p = Page.__new__(Page)
     p.console, p.requests = [], []
     p.page = browser.new_page()
     try:
-        p.page.goto(live_server.url + "/?scenario=base&bidirectional_share.end=0.01")
-        p.page.wait_for_function("() => window.evflex && window.evflex.errors > 0",
-                                 timeout=30_000)
-        text = p.page.locator("#error").inner_text()
-        assert text.startswith("overrides.bidirectional_share.end: anchor must lie strictly")
-        # Undo the bad number: the page recovers and draws.
-        p.page.locator('.control[data-key="bidirectional_share.end"] .undo').click()
-        p.wait_past(0)
-        assert p.page.locator("#error").is_hidden()
-        assert "bidirectional_share" not in p.page.url
+        p.page.goto(live_server.url + "/?scenario=base&" + query)
+        p.wait_past(0)  # drawn, not stuck
+        error = p.page.locator("#error")
+        assert error.is_visible()
+        text = error.inner_text()
+        assert text.startswith("overrides.") and message in text, text
+        assert "nearest valid view" in text
+        assert "Loading" not in p.page.locator("#status").inner_text()
+        bad = query.split("&")[0].split("=")[0]
+        assert bad not in p.page.url
+        if kept:
+            assert kept in p.page.url, "what was valid stays in the view"
+        assert len(p.states_chart()) == len(STATES)
+        # A new move by the user clears the message.
+        before = p.revision()
+        p.page.locator("#reset").click()
+        p.wait_past(before)
+        assert error.is_hidden()
     finally:
         p.page.close()
+
+
+def test_the_judgement_comes_as_readable_tables(page: Page) -> None:
+    page.page.wait_for_function("() => (window.evflex.checksDrawn || 0) > 0", timeout=30_000)
+    rows = page.page.locator("#scorecard tbody tr")
+    assert rows.count() == 4
+    first = rows.nth(0).locator("td")
+    assert first.nth(0).inner_text() == "Smart charging"
+    assert first.nth(1).inner_text() in ("scaling", "progressing", "niche-valid", "stalled",
+                                         "activity-only")
+    assert ">=" not in first.nth(2).inner_text()
+    summary = page.page.locator("#checks-summary").inner_text()
+    assert summary.startswith("Denominator checks: ") and " pass" in summary
+    assert page.page.locator("#judgement").get_attribute("aria-busy") == "false"
+
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+def test_accessibility_audit_finds_nothing(browser: Any, live_server: LiveServer) -> None:
+    """axe-core (vendored, tests/web/vendor) audits the drawn page for WCAG 2 A and AA."""
+    page = browser.new_page(bypass_csp=True, viewport={"width": 1440, "height": 1000})
+    try:
+        page.goto(live_server.url + "/")
+        page.wait_for_function("() => window.evflex && window.evflex.revision > 0 "
+                               "&& (window.evflex.checksDrawn || 0) > 0", timeout=30_000)
+        slider = page.locator('.control[data-key="v2g_enrolled.end"] input[type=range]')
+        assert slider.get_attribute("aria-valuetext", timeout=1000).endswith("%")
+        toggle = page.locator('[data-states-unit="vehicles"]')
+        assert toggle.get_attribute("aria-pressed") == "false"
+        toggle.focus()
+        page.keyboard.press("Enter")
+        assert toggle.get_attribute("aria-pressed") == "true"
+        assert page.locator('[data-states-unit="share"]').get_attribute("aria-pressed") == "false"
+        assert "In 2100" in page.locator("#desc-states").inner_text()
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("""async () => {
+            const r = await axe.run(document, {runOnly: {type: 'tag',
+                values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+            return {passes: r.passes.length, violations: r.violations.map(v => ({id: v.id,
+                impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))};
+        }""")
+        assert result["passes"] > 20, "the audit ran its rules"
+        assert result["violations"] == [], result["violations"]
+    finally:
+        page.close()
 
 
 def test_monte_carlo_fan_chart(browser: Any, live_server: LiveServer) -> None:

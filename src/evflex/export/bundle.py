@@ -32,7 +32,6 @@ from evflex.export.network import (
 from evflex.export.overlay import overlay
 from evflex.export.simulation import ExportSimulation, groups_table, simulate_segments
 from evflex.model import Results
-from evflex.model import run as run_model
 from evflex.scenario import Scenario
 
 DEFAULT_YEARS = (2030, 2040, 2050)
@@ -43,6 +42,7 @@ class ExportBundle:
     """Everything one export writes, in memory."""
 
     results: Results
+    checks: pd.DataFrame
     simulation: ExportSimulation
     years: list[int]
     regions: list[str]
@@ -109,12 +109,15 @@ def parse_regions(text: str | None, scenario: Scenario) -> list[str]:
 def build_export(scenario: Scenario, years: Sequence[int], regions: Sequence[str],
                  sim_vehicles: int = 2000, sim_days: int = 7,
                  sim_seed: int = 1) -> ExportBundle:
-    """Simulate, run the engine with the simulated availability, build the components."""
+    """Simulate, run the pipeline with the simulated availability, build the components."""
+    from evflex.pipeline import run as run_pipeline
+
     segments = list(scenario.segments)
     sim = simulate_segments(segments, sim_vehicles, sim_days, sim_seed)
-    results = run_model(scenario, sim.seam(segments))
+    done = run_pipeline(scenario, availability=sim.seam(segments), judgement=False)
+    results = done.results
     nodes, series = export_tables(results.data, regions, years, sim.groups, efficiencies())
-    return ExportBundle(results=results, simulation=sim, years=list(years),
+    return ExportBundle(results=results, checks=done.checks, simulation=sim, years=list(years),
                         regions=list(regions), nodes=nodes, series=series)
 
 
@@ -127,6 +130,7 @@ def export_tables_for_files(bundle: ExportBundle) -> dict[str, pd.DataFrame]:
         "nodes": bundle.nodes,
         "timeseries": bundle.series,
         "capacity": capacity[keep].reset_index(drop=True),
+        "checks": bundle.checks,
         "simulation_summary": bundle.simulation.summary,
         "simulation_groups": groups_table(bundle.simulation.groups),
         "figures": figures,

@@ -135,10 +135,10 @@ def netcdf_command(
     sim_days: Annotated[int, typer.Option("--sim-days", help="Days simulated.")] = 7,
     sim_seed: Annotated[int, typer.Option("--sim-seed", help="Seed of the simulation.")] = 1,
 ) -> None:
-    """Write the run's dataset as NetCDF with CF ``units`` and ``long_name`` everywhere."""
+    """Write the run's dataset as NetCDF with CF units and long names on every variable."""
     from evflex.export.cf import write_netcdf
     from evflex.export.components import ExportInputError
-    from evflex.model import run as run_model
+    from evflex.pipeline import run as run_pipeline
 
     sc = _load(scenario)
     availability = None
@@ -150,7 +150,7 @@ def netcdf_command(
         except ExportInputError as exc:
             raise _fail(str(exc)) from None
         availability = sim.seam(list(sc.segments))
-    results = run_model(sc, availability)
+    results = run_pipeline(sc, availability=availability, judgement=False).results
     target = Path(out)
     if target.is_dir():
         raise _fail(f"--out: a folder (got {str(out)!r}, expected a file name such as "

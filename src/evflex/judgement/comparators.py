@@ -1,22 +1,33 @@
-"""The comparator stack: where V2G survives against the alternatives, service by service.
+"""The comparator stack: which options survive for each grid service, region, segment, year.
 
-For each grid service (:data:`SERVICES`) and option (:data:`OPTIONS`) in a year:
+For each service (:data:`SERVICES`, specified in ``data/comparator_services.yaml``) and
+option (:data:`OPTIONS`; vehicle options per vehicle segment), per region and year:
 
-- ``cost_per_kw_year`` [USD/kW-year of nameplate]: capital annualised with the capital
-  recovery factor ``crf = r / (1 - (1 + r)^-L)`` plus fixed O&M, or per-unit costs
-  (vehicle or device) divided by the unit's nameplate kW;
-- ``derate`` [fraction]: deliverable kW per nameplate kW for that service. For managed
-  charging and V2G it comes from the run's capacity table (:func:`run_derates`); for the
-  other options from the cost file;
-- ``effective_cost = cost_per_kw_year / derate`` [USD/kW-year delivered];
-- ``rank`` within (year, service), 1 = cheapest; ``v2g_survives`` is true for every row of
-  a (year, service) where V2G is strictly cheaper than the next-best option.
+- ``cost_per_kw_year`` [USD/kW-year of nameplate]: the option's annual cost on the named
+  cost ``test`` (``TRC`` total resource cost by default, ``PAC`` programme administrator
+  cost), in one currency year (:mod:`evflex.judgement.costs`);
+- ``degradation_per_kw_year``: battery wear of vehicles that discharge (V2G, V2H/V2B),
+  the service's annual hours x derate x the cost per kWh cycled (TRC only: under PAC the
+  incentive pays the driver for it);
+- ``derate`` [fraction]: deliverable kW per nameplate kW, from the run for vehicle options
+  (its capacity, states and parameters, by region and segment) and from the cost file for
+  the others; ``capacity_credit``: the derate after saturation, ``c0 * D/x * (1 -
+  exp(-x/D))`` for an option supplying ``x`` GW where the service gives a saturation depth
+  ``D``: the credit falls as the option's penetration rises;
+- ``effective_cost`` = (cost + degradation) / capacity credit [USD per delivered kW-year];
+- ``avoided_cost``: the service's value, the effective cost of its counterfactual option
+  (a peaking plant for peak capacity, ...) in the same region and year;
+- ``stacked_value`` [USD/kW-year of nameplate]: what the same kW also earns from the
+  compatible services (``stacks_with``) it offers, at their avoided cost and derate;
+- ``net_cost`` = max(cost + degradation - stacked value, 0) / capacity credit (0: the
+  other services pay for all of it; ties go to the lower effective cost);
+- the options are taken in merit order of net cost until the service's market depth in
+  the region (``depth_gw``) is filled: vehicle options offer the GW the run delivers,
+  the others any amount. An option **survives** where it is dispatched and its net cost
+  does not exceed the avoided cost; ``why`` says which of these held.
 
-Costs (``data/comparator_costs.csv``: ``option, service, item, year, value, unit, source,
-note``) change with the year: an item given for several years is interpolated linearly
-and held after the last; a ``learning_rate`` [1/year] of the option then lowers its capital
-items by ``(1 - rate)^(year - last year)``, not below ``learning_floor`` times the last
-value. Items in EUR or GBP are converted with the file's ``usd_per_eur``/``usd_per_gbp``.
+Nothing is typed in as a survivor: :func:`comparator_stack` with ``stacking=False`` or
+``depth_cap=False`` shows how much of the outcome each of those mechanisms carries.
 """
 
 from __future__ import annotations
@@ -25,246 +36,232 @@ import math
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
+import yaml
 
-from evflex.model import Results
+from evflex.judgement.costs import (
+    OPTIONS,
+    SERVICES,
+    TESTS,
+    CostsError,
+    Prices,
+    annual_cost,
+    crf,
+    degradation_per_kwh,
+    load_costs,
+)
 
-SERVICES = ("peak capacity", "energy shifting", "frequency response",
-            "distribution congestion relief", "resilience/backup")
-OPTIONS = ("managed charging", "V2G", "V2H/V2B", "utility-scale battery", "home battery",
-           "other demand response", "peaking plant", "network reinforcement")
-#: Options whose nameplate kW per vehicle is a scenario parameter and whose derate comes
-#: from the run.
-RUN_OPTIONS = {"managed charging": "charger_power_kw", "V2G": "export_power_kw"}
-COLUMNS = ("year", "service", "option", "cost_per_kw_year", "derate", "effective_cost", "rank",
-           "v2g_survives", "unit", "derate_basis", "source")
-CAPITAL_ITEMS = ("capex_power", "capex_energy", "unit_capex")
+#: Options whose nameplate and derate come from the run, and the states they count.
+VEHICLE_OPTIONS = {"managed charging": ("v2g", "v2h_v2b", "grid_managed"), "V2G": ("v2g",),
+                   "V2H/V2B": ("v2h_v2b",)}
+#: Vehicle options that discharge the battery (and so wear it).
+DISCHARGING = ("V2G", "V2H/V2B")
+COLUMNS = ("year", "region", "segment", "service", "option", "test", "cost_per_kw_year",
+           "degradation_per_kw_year", "derate", "capacity_credit", "effective_cost",
+           "stacked_value", "net_cost", "avoided_cost", "supply_gw", "depth_gw",
+           "dispatched_gw", "rank", "survives", "why", "v2g_survives", "unit",
+           "derate_basis", "source")
 KW_PER_GW = 1e6
-CURRENCY = "USD"
+TOL = 1e-9
+
+__all__ = ["COLUMNS", "OPTIONS", "SERVICES", "CostsError", "comparator_stack", "crf",
+           "load_costs", "load_services", "run_supply", "survivors"]
 
 
-class CostsError(ValueError):
-    """A cost file that cannot be used; the message names the row and field."""
+def shipped_services_path() -> Path:
+    return Path(str(resources.files("evflex.data").joinpath("comparator_services.yaml")))
 
 
-def shipped_costs_path() -> Path:
-    return Path(str(resources.files("evflex.data").joinpath("comparator_costs.csv")))
-
-
-def load_costs(costs: pd.DataFrame | Path | str | None = None) -> pd.DataFrame:
-    """The cost table, validated (default: the shipped ``comparator_costs.csv``)."""
-    if isinstance(costs, pd.DataFrame):
-        table, label = costs.copy(), "(costs table)"
+def load_services(services: Mapping[str, Any] | Path | str | None = None) -> dict[str, Any]:
+    """The service specifications, validated (default: the shipped YAML)."""
+    if services is None or isinstance(services, str | Path):
+        path = Path(services) if services is not None else shipped_services_path()
+        data, label = yaml.safe_load(path.read_text(encoding="utf-8")), str(path)
     else:
-        path = Path(costs) if costs is not None else shipped_costs_path()
-        table, label = pd.read_csv(path, keep_default_na=False), str(path)
-    need = ["option", "service", "item", "year", "value", "unit", "source"]
-    missing = [c for c in need if c not in table.columns]
-    if missing:
-        raise CostsError(f"{label}: missing columns {', '.join(missing)}")
+        data, label = dict(services), "(services)"
+    specs = (data or {}).get("services") or {}
     problems = []
-    for i, row in enumerate(table.to_dict("records")):
-        where = f"{label} line {i + 2}"
-        if row["option"] not in (*OPTIONS, "all"):
-            problems.append(f"{where}, column 'option': got {row['option']!r}, expected one of "
-                            f"{', '.join(OPTIONS)} or 'all'")
-        if row["service"] not in (*SERVICES, "*"):
-            problems.append(f"{where}, column 'service': got {row['service']!r}, expected one "
-                            f"of {', '.join(SERVICES)} or '*'")
-        try:
-            ok = math.isfinite(float(row["value"])) and float(row["value"]) >= 0
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            problems.append(f"{where}, column 'value': got {row['value']!r}, expected a number "
-                            ">= 0")
-        if not str(row["source"]).strip():
-            problems.append(f"{where}, column 'source': got '', expected a source or "
-                            "'assumption: ...'")
+    for name in SERVICES:
+        spec = specs.get(name)
+        if not isinstance(spec, dict):
+            problems.append(f"services.{name}: missing")
+            continue
+        if spec.get("counterfactual") not in OPTIONS:
+            problems.append(f"services.{name}.counterfactual: got "
+                            f"{spec.get('counterfactual')!r}, expected one of "
+                            f"{', '.join(OPTIONS)}")
+        hours = spec.get("annual_hours")
+        if not (hours == "peak_duration" or (isinstance(hours, int | float) and hours >= 0)):
+            problems.append(f"services.{name}.annual_hours: got {hours!r}, expected hours "
+                            "a year or 'peak_duration'")
+        bad = [s for s in spec.get("stacks_with") or [] if s not in SERVICES or s == name]
+        if bad:
+            problems.append(f"services.{name}.stacks_with: got {bad!r}, expected other "
+                            "services")
+        for key in ("depth_gw", "saturation_gw"):
+            value = spec.get(key, "none")
+            if value != "none" and not (isinstance(value, dict) and "default" in value and all(
+                    isinstance(v, int | float) and v > 0 for v in value.values())):
+                problems.append(f"services.{name}.{key}: got {value!r}, expected 'none' or "
+                                "GW > 0 by region with a 'default'")
     if problems:
-        raise CostsError("\n".join(problems))
-    table["value"] = table["value"].astype(float)
-    table["year"] = table["year"].astype(int)
-    return table
+        raise CostsError(f"{label}:\n" + "\n".join(problems))
+    return {"services": specs}
 
 
-def crf(rate: float, years: float) -> float:
-    """Capital recovery factor [1/year]: the annuity that repays 1 over ``years`` at ``rate``."""
-    if years <= 0:
-        raise ValueError(f"lifetime must be positive (got {years})")
-    if rate == 0:
-        return 1.0 / years
-    return rate / (1.0 - (1.0 + rate) ** -years)
-
-
-class _Items:
-    """Cost items of one option, evaluated in one year and converted to USD."""
-
-    def __init__(self, table: pd.DataFrame, option: str, year: int, fx: Mapping[str, float]):
-        self.rows = table[table["option"] == option]
-        self.option, self.year, self.fx = option, year, fx
-        self.sources: list[str] = []
-
-    def get(self, item: str, service: str = "*", default: float | None = None) -> float:
-        rows = self.rows[(self.rows["item"] == item) & (self.rows["service"] == service)]
-        if rows.empty:
-            if default is None:
-                raise CostsError(f"{self.option}: no '{item}' for service {service!r}")
-            return default
-        rows = rows.sort_values("year")
-        years, values = rows["year"].to_numpy(float), rows["value"].to_numpy(float)
-        value = float(np.interp(self.year, years, values))
-        if item in CAPITAL_ITEMS and self.year > years[-1]:
-            rate = self.get("learning_rate", default=0.0)
-            floor = self.get("learning_floor", default=0.0)
-            value = values[-1] * max(floor, (1.0 - rate) ** (self.year - years[-1]))
-        unit = str(rows["unit"].iloc[-1])
-        currency = unit.split("/", 1)[0]
-        if currency in self.fx:
-            value *= self.fx[currency]
-        src = str(rows["source"].iloc[-1])
-        if src not in self.sources:
-            self.sources.append(src)
-        return value
-
-    def has(self, item: str, service: str = "*") -> bool:
-        return bool(((self.rows["item"] == item) & (self.rows["service"] == service)).any())
-
-
-def _fx(table: pd.DataFrame) -> dict[str, float]:
-    rows = table[table["option"] == "all"]
-    out = {CURRENCY: 1.0}
-    for item, currency in (("usd_per_eur", "EUR"), ("usd_per_gbp", "GBP")):
-        hit = rows[rows["item"] == item]
-        if not hit.empty:
-            out[currency] = float(hit["value"].iloc[-1])
-    return out
-
-
-def cost_per_kw_year(table: pd.DataFrame, option: str, year: int, unit_kw: float | None = None
-                     ) -> tuple[float, str]:
-    """Annual cost of one nameplate kW of an option in a year [USD/kW-year], and its sources.
-
-    ``unit_kw`` [kW] is the nameplate per vehicle or device where the file does not give it
-    (the scenario's charger or export power for managed charging and V2G).
-    """
-    fx = _fx(table)
-    rate_rows = table[(table["option"] == "all") & (table["item"] == "discount_rate")]
-    rate = float(rate_rows["value"].iloc[-1]) if not rate_rows.empty else 0.07
-    it = _Items(table, option, year, fx)
-    if it.has("capex_power"):
-        capex = it.get("capex_power")
-        cost = capex * (crf(rate, it.get("lifetime_power")) + it.get("fom", default=0.0))
-        if it.has("capex_energy"):
-            cost += (it.get("capex_energy") * it.get("duration")
-                     * crf(rate, it.get("lifetime_energy")))
-    else:
-        kw = it.get("unit_kw") if it.has("unit_kw") else unit_kw
-        if kw is None or not kw > 0:
-            raise CostsError(f"{option}: no nameplate kW per unit (unit_kw) in {year}")
-        annual = it.get("unit_annual", default=0.0) + it.get("unit_overhead", default=0.0)
-        if it.has("unit_capex"):
-            annual += it.get("unit_capex") * crf(rate, it.get("unit_lifetime"))
-        cost = annual / kw
-    return cost, "; ".join(it.sources)
+def _by_region(value: Any, region: str) -> float:
+    if value in (None, "none"):
+        return math.inf
+    return float(value.get(region, value["default"]))
 
 
 # ----------------------------------------------------------------------------- the run
-def _total(da: xr.DataArray, *keep: str) -> xr.DataArray:
-    return da.sum([d for d in da.dims if d not in keep])
+def run_supply(results: Any, year: int, table: pd.DataFrame
+               ) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """What the run's vehicles offer, keyed (option, region, segment).
 
-
-def _run_totals(results: Results, year: int) -> dict[str, float]:
-    """The run's capacity metrics and state counts in a year, summed over regions and
-    segments by named dimensions."""
-    ds = results.data
-    out = {str(n).removeprefix("capacity_"): float(_total(ds[n], "year").sel(year=year))
-           for n in ds.data_vars if str(n).startswith("capacity_")}
-    states = _total(ds["states"], "state", "year").sel(year=year)
-    for s, v in zip(states["state"].values, states.values, strict=True):
-        out[f"state:{s}"] = float(v)
-    return out
-
-
-def _weighted_parameter(results: Results, name: str, year: int, states: Iterable[str]
-                        ) -> float:
-    """A run parameter in a year, averaged over regions and segments by the vehicles in
-    ``states`` (the values the run used, from its dataset)."""
-    ds = results.data
-    values = ds[f"param_{name}"].sel(year=year)
-    weights = ds["states"].sel(year=year, state=list(states)).sum("state")
-    total = float(weights.sum())
-    if total <= 0:
-        return float(values.mean())
-    return float((values * weights).sum() / total)
-
-
-def run_derates(results: Results, year: int
-                ) -> dict[tuple[str, str], tuple[float, str, float]]:
-    """Derates of managed charging and V2G from the run, keyed (option, service).
-
-    Values are (derate [fraction], basis text, nameplate kW per vehicle). NaN where the run
-    has no such vehicles in that year.
+    Each entry holds ``kw`` (nameplate per vehicle [kW]), ``vehicles``, and per service
+    ``derate`` [fraction], ``supply_gw`` [GW] and ``basis``. Read from the run's dataset
+    by its named dimensions (region, segment), with the parameters the run used.
     """
-    w = _run_totals(results, year)
-    peak_h = _weighted_parameter(results, "peak_duration_h", year, ("v2g",))
-    out: dict[tuple[str, str], tuple[float, str, float]] = {}
+    ds = results.data.sel(year=year)
+    states = ds["states"]
+    peak_h = ds["param_peak_duration_h"]
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    v2h_kw = _unit_kw(table, "V2H/V2B")
+    v2h_derate = _file_derate(table, "V2H/V2B", "resilience/backup", year)
+    for region in [str(r) for r in ds["region"].values]:
+        for segment in [str(s) for s in ds["segment"].values]:
+            at = {"region": region, "segment": segment}
 
-    def ratio(num: float, den: float) -> float:
-        return min(1.0, num / den) if den > 0 else math.nan
+            def cap(metric: str, at: dict[str, str] = at) -> float:
+                return float(ds[f"capacity_{metric}"].sel(at))
 
-    # managed charging: the managed envelope charging at its nameplate charger power
-    kw_c = _weighted_parameter(results, "charger_power_kw", year,
-                               ("v2g", "v2h_v2b", "grid_managed"))
-    envelope = w.get("managed_envelope", math.nan)
-    nameplate_gw = envelope * kw_c / KW_PER_GW
-    peak = ratio(w.get("shiftable_load", math.nan), nameplate_gw)
-    basis = (f"run {year}: shiftable load {w.get('shiftable_load', math.nan):,.1f} GW / "
-             f"{envelope:,.0f} managed EVs x {kw_c:.1f} kW")
-    energy = ratio(w.get("shiftable_energy", math.nan), nameplate_gw * peak_h)
-    for service, d, b in (
-            ("peak capacity", peak, basis),
-            ("distribution congestion relief", peak, basis + " (local evening peak as system)"),
-            ("frequency response", peak, basis + " (only vehicles charging can modulate)"),
-            ("energy shifting", energy,
-             f"run {year}: shiftable energy {w.get('shiftable_energy', math.nan):,.0f} GWh/day "
-             f"/ (nameplate x {peak_h:g} h)")):
-        out[("managed charging", service)] = (d, b, kw_c)
-    # V2G: active V2G vehicles exporting at their nameplate
-    kw_e = _weighted_parameter(results, "export_power_kw", year, ("v2g",))
-    v2g = w.get("state:v2g", math.nan)
-    nameplate_gw = v2g * kw_e / KW_PER_GW
-    power = ratio(w.get("v2g_export_power", math.nan), nameplate_gw)
-    basis = (f"run {year}: V2G export {w.get('v2g_export_power', math.nan):,.2f} GW / "
-             f"{v2g:,.0f} V2G EVs x {kw_e:.1f} kW")
-    plugged = ratio(w.get("v2g_plugged_at_peak", math.nan), v2g)
-    energy = ratio(w.get("v2g_export_energy", math.nan), nameplate_gw * peak_h)
-    for service, d, b in (
-            ("peak capacity", power, basis),
-            ("distribution congestion relief", power, basis + " (local evening peak as system)"),
-            ("frequency response", plugged,
-             f"run {year}: plugged-in share of V2G vehicles at the peak"),
-            ("energy shifting", energy,
-             f"run {year}: V2G export energy {w.get('v2g_export_energy', math.nan):,.1f} GWh / "
-             f"(nameplate x {peak_h:g} h)")):
-        out[("V2G", service)] = (d, b, kw_e)
+            def ratio(num: float, den: float) -> float:
+                return min(1.0, num / den) if den > 0 else math.nan
+
+            h = float(peak_h.sel(at))
+            # managed charging: the managed envelope at its charger power
+            kw_c = float(ds["param_charger_power_kw"].sel(at))
+            envelope = cap("managed_envelope")
+            plate = envelope * kw_c / KW_PER_GW
+            load, energy = cap("shiftable_load"), cap("shiftable_energy")
+            basis = f"run {year}: {load:,.2f} GW shiftable of {envelope:,.0f} EVs x {kw_c:.1f} kW"
+            entry: dict[str, Any] = {"kw": kw_c, "vehicles": envelope, "services": {}}
+            for service in ("peak capacity", "distribution congestion relief",
+                            "frequency response"):
+                entry["services"][service] = (ratio(load, plate), load, basis)
+            entry["services"]["energy shifting"] = (
+                ratio(energy, plate * h), energy / h if h > 0 else 0.0,
+                f"run {year}: {energy:,.1f} GWh/day shiftable / (nameplate x {h:g} h)")
+            out[("managed charging", region, segment)] = entry
+            # V2G: active V2G vehicles exporting at their nameplate
+            kw_e = float(ds["param_export_power_kw"].sel(at))
+            v2g = float(states.sel({**at, "state": "v2g"}))
+            plate = v2g * kw_e / KW_PER_GW
+            power, e_energy = cap("v2g_export_power"), cap("v2g_export_energy")
+            basis = f"run {year}: V2G export {power:,.3f} GW of {v2g:,.0f} EVs x {kw_e:.1f} kW"
+            entry = {"kw": kw_e, "vehicles": v2g, "services": {}}
+            for service in ("peak capacity", "distribution congestion relief"):
+                entry["services"][service] = (ratio(power, plate), power, basis)
+            plugged = ratio(cap("v2g_plugged_at_peak"), v2g)
+            entry["services"]["frequency response"] = (
+                plugged, plate * (plugged if not math.isnan(plugged) else 0.0),
+                f"run {year}: plugged-in share of V2G vehicles at the peak")
+            entry["services"]["energy shifting"] = (
+                ratio(e_energy, plate * h), e_energy / h if h > 0 else 0.0,
+                f"run {year}: V2G export energy {e_energy:,.2f} GWh / (nameplate x {h:g} h)")
+            out[("V2G", region, segment)] = entry
+            # V2H/V2B: vehicles in that state at the home unit's power
+            v2h = float(states.sel({**at, "state": "v2h_v2b"}))
+            out[("V2H/V2B", region, segment)] = {
+                "kw": v2h_kw, "vehicles": v2h, "services": {"resilience/backup": (
+                    v2h_derate if v2h > 0 else math.nan, v2h * v2h_kw * v2h_derate / KW_PER_GW,
+                    f"cost file derate x {v2h:,.0f} V2H/V2B vehicles")}}
     return out
 
 
-def comparator_stack(results: Results, years: int | Iterable[int] | None = None,
-                     costs: pd.DataFrame | Path | str | None = None) -> pd.DataFrame:
-    """Cost per delivered kW-year of every option for every service, ranked, by year.
+def _unit_kw(table: pd.DataFrame, option: str) -> float:
+    rows = table[(table["option"] == option) & (table["item"] == "unit_kw")]
+    return float(rows["value"].iloc[-1]) if not rows.empty else math.nan
+
+
+def _file_derate(table: pd.DataFrame, option: str, service: str, year: int) -> float:
+    hit = table[(table["option"] == option) & (table["item"] == "derate")
+                & (table["service"] == service)]
+    if hit.empty:
+        return math.nan
+    hit = hit.sort_values("year")
+    return float(np.interp(year, hit["year"], hit["value"]))
+
+
+# ----------------------------------------------------------------------------- the stack
+def _credit(c0: float, supply_gw: float, saturation: float) -> float:
+    """Average capacity credit of ``supply_gw`` under a saturation depth [fraction]."""
+    if math.isnan(c0) or math.isinf(saturation) or supply_gw <= 0 or math.isinf(supply_gw):
+        return c0
+    x = supply_gw / saturation
+    return c0 * (1.0 - math.exp(-x)) / x
+
+
+def survivors(rows: pd.DataFrame, depth: float, avoided: float) -> pd.DataFrame:
+    """Merit order of one (year, region, service): dispatch up to ``depth`` [GW] in order
+    of net cost; survivors are dispatched at a net cost not above ``avoided``."""
+    rows = rows.sort_values(["net_cost", "effective_cost", "option", "segment"],
+                            na_position="last", kind="stable").copy()
+    remaining = depth
+    dispatched, why = [], []
+    for cost, supply in zip(rows["net_cost"], rows["supply_gw"], strict=True):
+        if math.isnan(cost) or supply <= 0:
+            dispatched.append(0.0)
+            why.append("not offered: no vehicles in this state or no cost on this test"
+                       if math.isnan(cost) or supply <= 0 else "")
+            continue
+        take = min(supply, remaining)
+        remaining = 0.0 if math.isinf(take) else remaining - take
+        dispatched.append(take)
+        if cost > avoided + TOL:
+            why.append(f"net cost {cost:,.0f} above the avoided cost {avoided:,.0f}")
+        elif take <= 0:
+            why.append(f"cheaper than the avoided cost ({cost:,.0f} <= {avoided:,.0f}) but "
+                       f"the {depth:,.1f} GW market is filled by cheaper options")
+        else:
+            share = "" if math.isinf(depth) else f" of the {depth:,.1f} GW market"
+            amount = "any amount" if math.isinf(take) else f"{take:,.2f} GW"
+            why.append(f"survives: net cost {cost:,.0f} <= avoided cost {avoided:,.0f}; "
+                       f"dispatched {amount}{share}")
+    rows["dispatched_gw"] = dispatched
+    rows["survives"] = [w.startswith("survives") for w in why]
+    rows["why"] = why
+    rows["rank"] = rows["net_cost"].rank(method="min", na_option="bottom").astype(int)
+    return rows
+
+
+def comparator_stack(results: Any, years: int | Iterable[int] | None = None,
+                     costs: pd.DataFrame | Path | str | None = None,
+                     services: Mapping[str, Any] | Path | str | None = None, *,
+                     test: str = "TRC", stacking: bool = True, depth_cap: bool = True
+                     ) -> pd.DataFrame:
+    """Every option for every service, region, segment and year, with survivors and why.
 
     Parameters
     ----------
-    results : the model run; its dataset's capacity, states and parameters are read.
+    results : the model run (:class:`evflex.model.Results`); its dataset is read.
     years : years to compare (default 2030, 2050 and the run's last year).
-    costs : a cost file or table (default: the shipped ``comparator_costs.csv``).
+    costs, services : the cost table and service specifications (default: shipped).
+    test : ``TRC`` (total resource cost) or ``PAC`` (programme administrator cost).
+    stacking, depth_cap : switch value stacking and the market-depth cap off, to see what
+        each contributes.
     """
+    if test not in TESTS:
+        raise CostsError(f"cost test: got {test!r}, expected one of {', '.join(TESTS)}")
     table = load_costs(costs)
+    specs = load_services(services)["services"]
+    prices = Prices.of(table)
+    wear, wear_source = degradation_per_kwh(table, prices)
     run_years = sorted(int(y) for y in results.data["year"].values)
     if years is None:
         wanted = [y for y in (2030, 2050, run_years[-1]) if y in run_years]
@@ -274,44 +271,111 @@ def comparator_stack(results: Results, years: int | Iterable[int] | None = None,
     if missing:
         raise ValueError(f"comparator years not in the run (got {missing}, expected years "
                          f"{run_years[0]} to {run_years[-1]})")
-    rows = []
+    frames = []
     for year in sorted(set(wanted)):
-        derates = run_derates(results, year)
-        for option in OPTIONS:
-            opt = table[table["option"] == option]
-            for service in SERVICES:
-                if option in RUN_OPTIONS:
-                    if not ((opt["item"] == "offers") & (opt["service"] == service)).any():
-                        continue
-                    derate, basis, kw = derates[(option, service)]
-                    cost, source = cost_per_kw_year(table, option, year, unit_kw=kw)
-                else:
-                    hit = opt[(opt["item"] == "derate") & (opt["service"] == service)]
-                    if hit.empty:
-                        continue
-                    derate = float(np.interp(year, hit["year"], hit["value"]))
-                    basis = f"cost file: {hit['source'].iloc[-1]}"
-                    cost, source = cost_per_kw_year(table, option, year)
-                effective = cost / derate if derate > 0 else math.inf
-                rows.append({"year": year, "service": service, "option": option,
-                             "cost_per_kw_year": cost, "derate": derate,
-                             "effective_cost": effective, "unit": "USD/kW-year",
-                             "derate_basis": basis, "source": source})
-    out = pd.DataFrame(rows)
-    if out.empty:
+        supply = run_supply(results, year, table)
+        peak_h = results.data["param_peak_duration_h"].sel(year=year)
+        for region in [str(r) for r in results.data["region"].values]:
+            h_region = float(peak_h.sel(region=region).mean())
+            rows = _region_rows(table, specs, prices, supply, year, region, test, wear,
+                                wear_source, h_region)
+            frames.append(_stack_region(rows, specs, region, stacking, depth_cap))
+    if not frames:
         return pd.DataFrame(columns=list(COLUMNS))
-    out["rank"] = (out.groupby(["year", "service"])["effective_cost"]
-                   .rank(method="min", na_option="bottom").astype(int))
-    survives: dict[tuple[object, ...], bool] = {}
-    for key, grp in out.groupby(["year", "service"]):
-        v2g = grp[grp["option"] == "V2G"]["effective_cost"]
-        others = grp[grp["option"] != "V2G"]["effective_cost"].dropna()
-        survives[tuple(key)] = bool(
-            not v2g.empty and np.isfinite(v2g.iloc[0])
-            and (others.empty or float(v2g.iloc[0]) < float(others.min())))
-    out["v2g_survives"] = [survives[(y, s)] for y, s in zip(out["year"], out["service"],
-                                                            strict=True)]
+    out = pd.concat(frames, ignore_index=True)
+    v2g = out[(out["option"] == "V2G") & out["survives"]]
+    keys = set(zip(v2g["year"], v2g["region"], v2g["service"], strict=True))
+    out["v2g_survives"] = [k in keys for k in zip(out["year"], out["region"], out["service"],
+                                                  strict=True)]
     order = {s: i for i, s in enumerate(SERVICES)}
-    out = out.sort_values(["year", "service", "rank"], kind="stable",
+    out = out.sort_values(["year", "region", "service", "rank", "option", "segment"],
+                          kind="stable",
                           key=lambda c: c.map(order) if c.name == "service" else c)
     return out[list(COLUMNS)].reset_index(drop=True)
+
+
+def _region_rows(table: pd.DataFrame, specs: Mapping[str, Any], prices: Prices,
+                 supply: Mapping[tuple[str, str, str], dict[str, Any]], year: int,
+                 region: str, test: str, wear: float, wear_source: str, peak_h: float
+                 ) -> list[dict[str, Any]]:
+    """One row per (service, option, segment) offered in a region, before the stack."""
+    rows = []
+    for service in SERVICES:
+        spec = specs[service]
+        hours = 365.0 * peak_h if spec["annual_hours"] == "peak_duration" else float(
+            spec["annual_hours"])
+        saturation = _by_region(spec.get("saturation_gw"), region)
+        for option in OPTIONS:
+            if option in VEHICLE_OPTIONS:
+                entries = [(seg, e) for (o, r, seg), e in supply.items()
+                           if o == option and r == region and service in e["services"]]
+                total_gw = sum(e["services"][service][1] for _, e in entries)
+                for segment, entry in entries:
+                    derate, gw, basis = entry["services"][service]
+                    try:
+                        cost, source = annual_cost(table, option, segment, year, test,
+                                                   unit_kw=entry["kw"], prices=prices)
+                    except CostsError:
+                        cost, source = math.nan, "no cost rows for this segment"
+                    wear_kw = (hours * derate * wear if option in DISCHARGING and test == "TRC"
+                               and not math.isnan(derate) else 0.0)
+                    rows.append(_row(year, region, segment, service, option, test, cost,
+                                     wear_kw, derate, _credit(derate, total_gw, saturation),
+                                     gw if entry["vehicles"] > 0 else 0.0, basis,
+                                     source + (f"; degradation: {wear_source}"
+                                               if wear_kw else "")))
+            else:
+                derate = _file_derate(table, option, service, year)
+                if math.isnan(derate):
+                    continue
+                cost, source = annual_cost(table, option, "all", year, test, prices=prices)
+                rows.append(_row(year, region, "all", service, option, test, cost, 0.0,
+                                 derate, derate, math.inf, "cost file", source))
+    return rows
+
+
+def _row(year: int, region: str, segment: str, service: str, option: str, test: str,
+         cost: float, wear: float, derate: float, credit: float, supply_gw: float,
+         basis: str, source: str) -> dict[str, Any]:
+    effective = ((cost + wear) / credit if credit and credit > 0 and not math.isnan(credit)
+                 else math.nan)
+    return {"year": year, "region": region, "segment": segment, "service": service,
+            "option": option, "test": test, "cost_per_kw_year": cost,
+            "degradation_per_kw_year": wear, "derate": derate, "capacity_credit": credit,
+            "effective_cost": effective, "supply_gw": supply_gw, "unit": "USD/kW-year",
+            "derate_basis": basis, "source": source}
+
+
+def _stack_region(rows: list[dict[str, Any]], specs: Mapping[str, Any], region: str,
+                  stacking: bool, depth_cap: bool) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    avoided = {}
+    for service in SERVICES:
+        cf = df[(df["service"] == service) & (df["option"] == specs[service]["counterfactual"])]
+        avoided[service] = float(cf["effective_cost"].iloc[0]) if not cf.empty else math.nan
+    # value stacking: what the same nameplate kW also earns from compatible services
+    offered = {(o, s, sv): d for o, s, sv, d in zip(df["option"], df["segment"], df["service"],
+                                                    df["derate"], strict=True)}
+    stacked = []
+    for option, segment, service in zip(df["option"], df["segment"], df["service"],
+                                        strict=True):
+        value = 0.0
+        if stacking:
+            for other in specs[service].get("stacks_with") or []:
+                d = offered.get((option, segment, other), math.nan)
+                if not math.isnan(d) and not math.isnan(avoided[other]):
+                    value += avoided[other] * d
+        stacked.append(value)
+    df["stacked_value"] = stacked
+    df["avoided_cost"] = df["service"].map(avoided)
+    credit = df["capacity_credit"]
+    own = df["cost_per_kw_year"] + df["degradation_per_kw_year"]
+    df["net_cost"] = np.where(credit > 0, np.maximum(own - df["stacked_value"], 0.0) / credit,
+                              np.nan)
+    parts = []
+    for name, grp in df.groupby("service", sort=False):
+        depth = _by_region(specs[str(name)].get("depth_gw"), region) if depth_cap else math.inf
+        out = survivors(grp, depth, avoided[str(name)])
+        out["depth_gw"] = depth
+        parts.append(out)
+    return pd.concat(parts, ignore_index=True)

@@ -115,27 +115,31 @@ def compute_facts(results: Any, evidence: pd.DataFrame, scorecard: pd.DataFrame,
         f[f"verdict_{rec['pathway']}"] = str(rec["verdict"])
     for p in PATHWAYS:
         f.setdefault(f"verdict_{p}", "not judged")
-    # comparators
+    # comparators: survivors per (service, region); costs as medians over regions
     for label, year in years.items():
         rows = comparators[comparators["year"] == year] if not comparators.empty else comparators
-        survives = sorted(str(s) for s in rows[rows["v2g_survives"].astype(bool)]["service"]
-                          .unique()) if not rows.empty else []
-        f[f"v2g_survives_any_{label}"] = bool(survives)
-        f[f"v2g_survives_services_{label}"] = ", ".join(survives) or "no service"
+        won = rows[(rows["option"] == "V2G") & rows["survives"].astype(bool)] \
+            if not rows.empty else rows
+        regions = int(rows["region"].nunique()) if not rows.empty else 0
+        parts = [f"{service} ({len(grp['region'].unique())} of {regions} regions)"
+                 for service, grp in won.groupby("service", sort=False)]
+        f[f"v2g_survives_any_{label}"] = bool(parts)
+        f[f"v2g_survives_services_{label}"] = ", ".join(parts) or "no service"
         f[f"comparator_year_{label}"] = year if not rows.empty else "none"
+        f[f"comparator_test_{label}"] = str(rows["test"].iloc[0]) if not rows.empty else "none"
         peak = rows[rows["service"] == "peak capacity"] if not rows.empty else rows
-        if not peak.empty:
-            best = peak.sort_values("effective_cost").iloc[0]
-            f[f"cheapest_peak_{label}"] = str(best["option"])
-            f[f"cheapest_peak_cost_{label}"] = float(best["effective_cost"])
-            v2g = peak[peak["option"] == "V2G"]
-            f[f"v2g_peak_cost_{label}"] = (float(v2g["effective_cost"].iloc[0]) if not v2g.empty
-                                           else math.nan)
-            f[f"v2g_peak_rank_{label}"] = (int(v2g["rank"].iloc[0]) if not v2g.empty else 0)
-            mc = peak[peak["option"] == "managed charging"]
-            f[f"managed_peak_cost_{label}"] = (float(mc["effective_cost"].iloc[0])
-                                               if not mc.empty else math.nan)
-            f[f"peak_options_{label}"] = len(peak)
+        medians = (peak.groupby("option")[["net_cost", "effective_cost"]].median()
+                   .dropna(subset=["net_cost"]).sort_values(["net_cost", "effective_cost"])
+                   if not peak.empty else pd.DataFrame(columns=["net_cost"]))
+        median = medians["net_cost"]
+        if not median.empty:
+            f[f"cheapest_peak_{label}"] = str(median.index[0])
+            f[f"cheapest_peak_cost_{label}"] = float(median.iloc[0])
+            f[f"v2g_peak_cost_{label}"] = float(median.get("V2G", math.nan))
+            f[f"v2g_peak_rank_{label}"] = (list(median.index).index("V2G") + 1
+                                          if "V2G" in median.index else 0)
+            f[f"managed_peak_cost_{label}"] = float(median.get("managed charging", math.nan))
+            f[f"peak_options_{label}"] = len(median)
         else:
             f[f"cheapest_peak_{label}"] = "none"
             for k in ("cheapest_peak_cost", "v2g_peak_cost", "managed_peak_cost"):

@@ -40,12 +40,13 @@ import pandas as pd
 import xarray as xr
 import yaml
 
+from evflex.glossary import STATES
 from evflex.judgement.evidence import MEASURES, PATHWAYS, measure_of, series, stale_rows
+from evflex.paths import FloatArray
 from evflex.scenario import Scenario
 
 #: Verdicts, best first; a verdict's index is its rank (0 = best).
 VERDICTS = ("scaling", "progressing", "niche-valid", "activity-only", "stalled")
-STATES = ("v2g", "v2h_v2b", "grid_managed", "smart_only", "outside")
 METRIC_KINDS = ("latest_sum", "growth", "latest_max", "count_regions", "count_series",
                 "span_years", "run_share", "run_growth")
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -414,18 +415,34 @@ def scorecard(evidence: pd.DataFrame, run: Any = None,
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+@dataclass(frozen=True)
+class QuantityRule:
+    """A scorecard rule over modelled quantities, evaluated on a batch of draws.
+
+    ``quantities`` are ``NAME[@REGION]:YEAR`` reads (see
+    :class:`evflex.uncertainty.ensemble.Quantity`); ``classify`` maps them (arrays over
+    the draws) to each draw's verdict, an index into ``verdicts``.
+    """
+
+    pathway: str
+    verdicts: tuple[str, ...]
+    quantities: tuple[str, ...]
+    classify: Callable[[Mapping[str, FloatArray]], np.ndarray]
+    rule: str = ""
+
+
 def quantity_rules(scenario: Scenario, evidence: pd.DataFrame | None = None,
-                   rules: Mapping[str, Any] | Path | str | None = None) -> list[Any]:
+                   rules: Mapping[str, Any] | Path | str | None = None
+                   ) -> list[QuantityRule]:
     """The scorecard as rules over modelled quantities, for verdict probabilities.
 
-    Returns one :class:`evflex.uncertainty.verdicts.QuantityRule` per pathway: the
+    Returns one :class:`QuantityRule` per pathway: the
     evidence metrics are fixed (the ledger does not vary between draws) and the run
     metrics are read on every draw from ``STATE:YEAR`` share quantities. The verdict of a
-    draw is the one :func:`scorecard` would give on that draw's run. This is the contract
-    ``evflex.uncertainty.verdicts`` looks for under the name ``modelled_rules``.
+    draw is the one :func:`scorecard` would give on that draw's run (Monte Carlo's verdict
+    probabilities, :mod:`evflex.uncertainty.verdicts`).
     """
     from evflex.judgement.evidence import load_evidence
-    from evflex.uncertainty.verdicts import QuantityRule
 
     data = load_rules(rules)
     ledger = load_evidence() if evidence is None else evidence
@@ -482,6 +499,6 @@ def verdict_rank(verdict: str) -> int:
     return VERDICTS.index(verdict)
 
 
-__all__ = ["COLUMNS", "VERDICTS", "Metric", "RulesError", "cagr", "compute_metrics",
+__all__ = ["COLUMNS", "VERDICTS", "Metric", "QuantityRule", "RulesError", "cagr", "compute_metrics",
            "decide", "load_rules", "measure_of", "quantity_rules", "run_growth", "run_share",
            "scorecard", "state_totals", "verdict_rank", "would_move"]

@@ -58,10 +58,11 @@ def summary(facts: Mapping[str, Any], scorecard: pd.DataFrame) -> pd.DataFrame:
                  f"export at the evening peak: {f['deliverable_fraction_mid']:.2%} of the naive "
                  f"energy is deliverable."))
     rows.append(("comparators",
-                 f"Comparator stack {f['comparator_year_mid']}: the cheapest delivered peak "
+                 f"Comparator stack {f['comparator_year_mid']} ({f['comparator_test_mid']} "
+                 f"test, after value stacking, median over regions): the cheapest peak "
                  f"capacity is {f['cheapest_peak_mid']} ({f['cheapest_peak_cost_mid']:,.0f} "
-                 f"USD/kW-year); V2G costs {f['v2g_peak_cost_mid']:,.0f} and beats the "
-                 f"next-best option for {f['v2g_survives_services_mid']} "
+                 f"USD/kW-year net); V2G nets {f['v2g_peak_cost_mid']:,.0f} and survives for "
+                 f"{f['v2g_survives_services_mid']} "
                  f"({f['comparator_year_end']}: {f['v2g_survives_services_end']})."))
     rows.append(("triggers",
                  f"{f['fired_count']} of {f['trigger_count']} update triggers fired"

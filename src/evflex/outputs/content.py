@@ -18,16 +18,11 @@ import numpy as np
 import pandas as pd
 
 from evflex.capacity import METRICS
-from evflex.model import WORLD, Results
+from evflex.glossary import SUMMARY_YEARS, WORLD
+from evflex.model import Results
 from evflex.outputs.style import STATE_LABELS
-from evflex.outputs.tables import energy_funnel
 from evflex.scenario import parameter_table
 from evflex.states import STATES
-
-#: Years of the key-figure table of the Executive Summary (those in the run's axis).
-SUMMARY_YEARS = (2025, 2030, 2050, 2100)
-#: Year of the funnel when ``tables`` has no ``energy_funnel`` (the CLI's default).
-DEFAULT_FUNNEL_YEAR = 2050
 
 #: Judgement sections: sheet or section name, table key in ``tables``, contents line,
 #: what it holds.
@@ -174,24 +169,15 @@ def key_figures(results: Results, capacity: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- entry
 def complete_tables(results: Results, tables: Mapping[str, pd.DataFrame]
                     ) -> dict[str, pd.DataFrame]:
-    """``tables`` with the engine's tables added where missing (frames, checks,
-    assumptions, energy funnel in :data:`DEFAULT_FUNNEL_YEAR` or the last year)."""
-    out = dict(tables)
-    frames_needed = [k for k in ("states", "fleet", "funnel", "capacity") if k not in out]
-    if frames_needed:
-        frames = results.frames()
-        out.update({k: frames[k] for k in frames_needed})
-    if "checks" not in out:
-        from evflex.checks import run_checks
+    """``tables`` with the pipeline's tables added where missing (engine frames, checks,
+    assumptions, the energy funnel in the pipeline's default year)."""
+    needed = ("states", "fleet", "funnel", "capacity", "checks", "assumptions",
+              "energy_funnel")
+    if all(k in tables for k in needed):
+        return dict(tables)
+    from evflex.pipeline import finish
 
-        out["checks"] = run_checks(results)
-    if "assumptions" not in out:
-        out["assumptions"] = parameter_table(results.scenario)
-    if "energy_funnel" not in out:
-        years = results.scenario.years_axis
-        year = DEFAULT_FUNNEL_YEAR if DEFAULT_FUNNEL_YEAR in years else int(years[-1])
-        out["energy_funnel"] = energy_funnel(results, year)
-    return out
+    return {**finish(results, judgement=False).tables, **tables}
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:

@@ -99,30 +99,52 @@ def _world(states: pd.DataFrame) -> pd.DataFrame:
     return states[(states["region"] == WORLD) & (states["segment"] == ALL_SEGMENTS)]
 
 
-def states_figures(states: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Stacked areas of the World's exclusive states: shares and vehicles."""
-    world = _world(states)
-    shares = world.pivot(index="year", columns="state", values="share")
-    counts = world.pivot(index="year", columns="state", values="vehicles")
-    years = [int(y) for y in shares.index]
+def states_figures(states: pd.DataFrame,
+                   regions: Sequence[str] = (WORLD,)) -> dict[str, dict[str, Any]]:
+    """Stacked areas of the exclusive states, shares and vehicles, World first.
+
+    With more than one of ``regions`` (a country run: the blocks, then the regions of the
+    tables), a menu on each chart picks the region shown; the World is shown first.
+    """
+    shown = [r for r in dict.fromkeys([WORLD, *regions]) if r in set(states["region"])]
+    everyone = states[states["segment"] == ALL_SEGMENTS]
     figs = {}
-    for key, table, title, axis in (
-            ("states_share", shares, "Exclusive states, share of the EV stock (World)",
+    for key, column, title, axis in (
+            ("states_share", "share", "Exclusive states, share of the EV stock",
              {"title": {"text": "share of the EV stock"}, "tickformat": ".0%",
               "range": [0, 1]}),
-            ("states_vehicles", counts, "Exclusive states, vehicles (World)",
+            ("states_vehicles", "vehicles", "Exclusive states, vehicles",
              {"title": {"text": "EVs in stock [vehicles]"}, "exponentformat": "B"})):
         fmt = ".1%" if key == "states_share" else ",.0f"
-        data = [{"type": "scatter", "mode": "lines", "stackgroup": "states", "name":
-                 STATE_LABELS[s], "meta": s, "x": years, "y": _clean(table[s].to_numpy()),
-                 "line": {"width": 0.5, "color": STATE_COLOURS[s]},
-                 "fillcolor": STATE_COLOURS[s],
-                 "hovertemplate": f"%{{y:{fmt}}}<extra>{STATE_LABELS[s]}</extra>"}
-                for s in STATES]
-        figs[key] = {"data": data, "layout": _layout(
-            title, yaxis=axis, xaxis={"title": {"text": "year"}},
-            legend={"orientation": "h", "y": -0.2, "traceorder": "reversed"},
-            margin={"l": 70, "r": 20, "t": 50, "b": 100})}
+        data = []
+        for region in shown:
+            table = everyone[everyone["region"] == region].pivot(
+                index="year", columns="state", values=column)
+            years = [int(y) for y in table.index]
+            data += [{"type": "scatter", "mode": "lines", "stackgroup": f"states {region}",
+                      "name": STATE_LABELS[s], "meta": s, "x": years,
+                      "y": _clean(table[s].to_numpy()), "visible": region == WORLD,
+                      "showlegend": region == WORLD,
+                      "line": {"width": 0.5, "color": STATE_COLOURS[s]},
+                      "fillcolor": STATE_COLOURS[s],
+                      "hovertemplate": f"%{{y:{fmt}}}<extra>{STATE_LABELS[s]} · {region}"
+                                       "</extra>"}
+                     for s in STATES]
+        layout = _layout(f"{title} ({WORLD})", yaxis=axis, xaxis={"title": {"text": "year"}},
+                         legend={"orientation": "h", "y": -0.2, "traceorder": "reversed"},
+                         margin={"l": 70, "r": 20, "t": 50, "b": 100})
+        if len(shown) > 1:
+            n = len(STATES)
+            layout["updatemenus"] = [{
+                "buttons": [{"label": region, "method": "update",
+                             "args": [{"visible": [i // n == k for i in range(len(data))],
+                                       "showlegend": [i // n == k for i in range(len(data))]},
+                                      {"title.text": f"{title} ({region})"}]}
+                            for k, region in enumerate(shown)],
+                "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.16,
+                "yanchor": "top", "active": 0, "showactive": True}]
+            layout["margin"]["t"] = 80
+        figs[key] = {"data": data, "layout": layout}
     return figs
 
 
@@ -188,6 +210,26 @@ def capacity_figure(capacity: pd.DataFrame, regions: Sequence[str]) -> dict[str,
         margin={"l": 70, "r": 20, "t": 80, "b": 50})}
 
 
+def _capacity_stack(results: Results, tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Regions stacked in the capacity chart so that the stack is the World.
+
+    A country run stacks its continental blocks and the regions outside them (not 42
+    countries); a block-level run its regions.
+    """
+    from evflex.regions import hierarchy
+
+    regions = list(results.scenario.regions)
+    if not results.blocks:
+        return regions
+    partition = dict(zip(hierarchy().blocks["block"], hierarchy().blocks["partition"],
+                         strict=True))
+    continents = [b for b in results.blocks if partition.get(b) == "continent"]
+    inside = {m for b in continents for m in results.blocks[b]}
+    stack = [*continents, *(r for r in regions if r not in inside)]
+    present = set(tables["capacity"]["region"])
+    return [r for r in stack if r in present]
+
+
 HOURLY_SERIES = (("unmanaged_kw", "unmanaged charging", "#D55E00"),
                  ("managed_kw", "managed charging", STATE_COLOURS["grid_managed"]),
                  ("v2g_kw", "managed charging with V2G", STATE_COLOURS["v2g"]))
@@ -238,6 +280,9 @@ def comparators_figure(comparators: pd.DataFrame) -> dict[str, Any] | None:
     data, buttons = [], []
     for i, year in enumerate(years):
         rows = comparators if year is None else comparators[comparators["year"] == year]
+        if "region" in rows.columns:  # one bar per option: the median over regions, segments
+            rows = rows.groupby(["service", "option"], as_index=False, sort=False)[
+                "effective_cost"].median()
         services = list(dict.fromkeys(rows["service"]))
         for k, option in enumerate(options):
             r = rows[rows["option"] == option].set_index("service")
@@ -252,7 +297,8 @@ def comparators_figure(comparators: pd.DataFrame) -> dict[str, Any] | None:
     for i, year in enumerate(years):
         visible = [i * n <= j < (i + 1) * n for j in range(len(data))]
         buttons.append({"label": str(year), "method": "update", "args": [{"visible": visible}]})
-    layout = _layout("Comparator stack: effective cost per kW-year, derated for availability",
+    layout = _layout("Comparator stack: effective cost per kW-year, derated for availability "
+                     "(median over regions)",
                      yaxis={"title": {"text": "effective cost per kW-year"}},
                      barmode="group", hovermode="closest",
                      margin={"l": 70, "r": 20, "t": 80, "b": 80})
@@ -352,9 +398,11 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
     checks = tables["checks"]
     n_pass = int((checks["status"] == "pass").sum())
     figures: dict[str, dict[str, Any]] = {}
-    figures.update(states_figures(tables["states"]))
+    picked = ([r for r in [*results.blocks, *sc.regions]
+               if r in set(tables["states"]["region"])] if results.blocks else [])
+    figures.update(states_figures(tables["states"], picked))
     figures["funnel"] = funnel_figure(tables["energy_funnel"])
-    figures["capacity"] = capacity_figure(tables["capacity"], list(sc.regions))
+    figures["capacity"] = capacity_figure(tables["capacity"], _capacity_stack(results, tables))
     if "hourly" in tables:
         fig = hourly_figure(tables["hourly"])
         if fig is not None:

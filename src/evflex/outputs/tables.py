@@ -15,59 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from evflex.capacity import KWH_PER_GWH, KWH_PER_TWH
-from evflex.filters import FUNNEL_STEPS
-from evflex.model import WORLD, Results
-
-#: Labels of the energy-funnel stages, from the naive battery to the deliverable energy.
-STAGE_LABELS: dict[str, str] = {
-    "ev_stock": "EV stock (naive battery)",
-    "v2g_capable": "V2G-capable",
-    "charging_access": "+ home/depot charging",
-    "bidirectional_charger": "+ bidirectional charger",
-    "export_permitted": "+ export permitted",
-    "v2g_enrolled": "+ enrolled & compensated",
-    "warranty_covers": "+ warranty covers cycling",
-    "v2g_active": "+ actively dispatched (v2g)",
-    "plugged_at_peak": "plugged in at the peak",
-    "above_reserve": "above the mobility reserve",
-    "deliverable": "deliverable over the peak",
-}
-
-
-def energy_funnel(results: Results, year: int, region: str = WORLD) -> pd.DataFrame:
-    """From the naive fleet battery to the energy and power deliverable at the peak.
-
-    Columns ``stage, label, vehicles, energy_gwh, power_gw``: vehicles and the battery
-    energy they hold [GWh] at each funnel step, then the V2G vehicles plugged in at the
-    peak, their energy above the mobility reserve, and the energy [GWh] and power [GW]
-    deliverable over the peak event. ``region`` is a model region or ``World`` (summed).
-    """
-    ds = results.data.sel(year=year)
-    if region != WORLD:
-        ds = ds.sel(region=[region])
-    rows = []
-    for step in FUNNEL_STEPS:
-        vehicles = ds["funnel"].sel(step=step)
-        if step == "ev_stock":
-            energy = float(ds["capacity_naive_battery"].sum()) * KWH_PER_TWH / KWH_PER_GWH
-        else:
-            energy = float((vehicles * ds["capable_kwh"]).sum()) / KWH_PER_GWH
-        rows.append((step, float(vehicles.sum()), energy, float("nan")))
-    plugged = ds["capacity_v2g_plugged_at_peak"]
-    rows.append(("plugged_at_peak", float(plugged.sum()),
-                 float((plugged * ds["capable_kwh"]).sum()) / KWH_PER_GWH, float("nan")))
-    rows.append(("above_reserve", float(plugged.sum()),
-                 float((plugged * ds["usable_kwh"]).sum()) / KWH_PER_GWH, float("nan")))
-    rows.append(("deliverable", float(plugged.sum()),
-                 float(ds["capacity_v2g_export_energy"].sum()),
-                 float(ds["capacity_v2g_export_power"].sum())))
-    df = pd.DataFrame(rows, columns=["stage", "vehicles", "energy_gwh", "power_gw"])
-    df.insert(1, "label", df["stage"].map(STAGE_LABELS))
-    df.insert(0, "year", year)
-    df.insert(0, "region", region)
-    return df
-
 
 def _write_table(df: pd.DataFrame, folder: Path, name: str, parquet: bool) -> list[str]:
     df.to_csv(folder / f"{name}.csv", index=False)

@@ -8,6 +8,7 @@ from evflex.scenario.load import (
     parameter_table,
     registry,
     shipped_scenarios,
+    validated,
 )
 from evflex.scenario.schema import Scenario
 
@@ -20,4 +21,5 @@ __all__ = [
     "parameter_table",
     "registry",
     "shipped_scenarios",
+    "validated",
 ]

@@ -511,15 +511,67 @@ def _capped(problems: list[Problem]) -> list[Problem]:
 
 
 def load_scenario(name_or_path: str | Path | None = None) -> Scenario:
-    """Load and validate a scenario by path or shipped name (default: ``base``)."""
+    """Load and validate a scenario by path or shipped name (default: ``base``).
+
+    Shipped scenarios are parsed once per process (they are package data, and a
+    :class:`Scenario` is immutable); files are read anew on every call.
+    """
     path = resolve_path(name_or_path)
+    if _is_shipped(path):
+        return _load_shipped(str(path))
     return parse(read_raw(path), str(path))
 
 
+def _is_shipped(path: Path) -> bool:
+    folder = Path(str(resources.files("evflex.data").joinpath("scenarios"))).resolve()
+    return path.resolve().parent == folder
+
+
+@cache
+def _load_shipped(path: str) -> Scenario:
+    return parse(read_raw(Path(path)), path)
+
+
+def validated(scenario: Scenario | str | Path | None) -> Scenario:
+    """A valid scenario from an object, a shipped name or a path (default ``base``).
+
+    An object built or edited in code (e.g. with ``model_copy``, which skips pydantic's
+    validation) goes through the same schema and cross-field checks as a file, so an
+    out-of-range value raises :class:`ScenarioError` naming the field.
+    """
+    if not isinstance(scenario, Scenario):
+        return load_scenario(scenario)
+    return parse(scenario.model_dump(), f"(scenario object {scenario.name!r})")
+
+
 def parameter_table(scenario: Scenario) -> pd.DataFrame:
-    """Every parameter and override with its unit, form, source and year."""
+    """Every parameter and override with its unit, form, source and year.
+
+    ``used_by`` names the scenario's regions (``Region/segment`` where segments differ)
+    whose values come from that entry: its own region, or regions that inherit it from
+    their IEA name or their block (``inherited``), or the default path; empty for an
+    entry no region of the scenario uses.
+    """
+    from evflex.scenario.evaluate import _cell_spec
+
     rows = []
     reg = registry()
+
+    def used_by(name: str) -> dict[str, str]:
+        users: dict[str, list[str]] = {}
+        for region in scenario.regions:
+            keys = {seg: _cell_spec(scenario, name, region, seg) for seg in scenario.segments}
+            if len(set(keys.values())) == 1:
+                users.setdefault(next(iter(keys.values())) or "default", []).append(region)
+            else:
+                for seg, key in keys.items():
+                    users.setdefault(key or "default", []).append(f"{region}/{seg}")
+        out = {}
+        for key, regions in users.items():
+            own = key == "default" or all(r.split("/")[0] == key.split("/")[0]
+                                          for r in regions)
+            out[key] = ", ".join(regions) + ("" if own else " (inherited)")
+        return out
 
     def describe(spec: PathSpec) -> str:
         if spec.value is not None:
@@ -534,13 +586,16 @@ def parameter_table(scenario: Scenario) -> pd.DataFrame:
 
     for name, param in scenario.parameters.items():
         base: Parameter = param
-        rows.append({"parameter": name, "applies_to": "default", "unit": base.unit,
+        users = used_by(name)
+        rows.append({"parameter": name, "applies_to": "default",
+                     "used_by": users.get("default", ""), "unit": base.unit,
                      "group": reg[name].group if name in reg else "",
                      "denominator": reg[name].denominator if name in reg else "",
                      "path": describe(base), "source": base.source, "year": base.year,
                      "note": base.note or ""})
         for key, spec in base.overrides.items():
-            rows.append({"parameter": name, "applies_to": key, "unit": base.unit,
+            rows.append({"parameter": name, "applies_to": key, "used_by": users.get(key, ""),
+                         "unit": base.unit,
                          "group": reg[name].group if name in reg else "",
                          "denominator": reg[name].denominator if name in reg else "",
                          "path": describe(spec), "source": spec.source or base.source,

@@ -4,7 +4,7 @@ Sessions are sampled from sourced archetypes (:mod:`.archetypes`), scheduled thr
 ways (:mod:`.strategies`: unmanaged, exact min-peak managed, V2G) with compiled
 kernels (:mod:`.kernels`), in chunks of vehicles reduced to per-step sums
 (:mod:`.run`). :func:`availability_from_simulation` is the seam to the engine's
-capacity layer; ``evflex simulate`` is :func:`evflex.simulate.command.simulate`.
+capacity layer; ``evflex simulate`` is :func:`evflex.cli.simulate.simulate`.
 
 >>> from evflex.simulate import SimulationConfig, simulate, availability_from_simulation
 >>> result = simulate(SimulationConfig(vehicles=50, days=1, seed=1))

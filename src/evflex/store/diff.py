@@ -440,23 +440,19 @@ def _verdicts(a: Side, b: Side) -> pd.DataFrame:
     """Checks and scorecard verdicts of both sides, side by side.
 
     A side without stored tables (a shipped scenario name, a scenario file, or a run
-    recorded without them) is run and judged here, with the shipped evidence, so that a
-    verdict change always appears.
+    recorded without them) is run through the pipeline with the shipped evidence, so
+    that a verdict change always appears.
     """
-    from evflex.checks import run_checks
-    from evflex.model import run
+    from evflex.pipeline import run
 
     rows = []
     tables = {}
     for name, s in (("a", a), ("b", b)):
         if "checks" not in s.tables or "scorecard" not in s.tables:
-            results = run(s.scenario, s.availability)
-            if "checks" not in s.tables:
-                s.tables["checks"] = run_checks(results)
-            if "scorecard" not in s.tables:
-                from evflex.judgement import load_evidence, scorecard
-
-                s.tables["scorecard"] = scorecard(load_evidence(), results)
+            # A scenario side (shipped name or file), or a run stored without its
+            # judgement: judge it the way `evflex run` does, so verdicts always appear.
+            full = run(s.scenario, availability=s.availability).tables
+            s.tables.update({k: v for k, v in full.items() if k not in s.tables})
         tables[name] = s.tables
     ca = tables["a"]["checks"].set_index("check")["status"]
     cb = tables["b"]["checks"].set_index("check")["status"]

@@ -12,7 +12,7 @@ The flow follows the user's workflow (as SALib's ``sample/`` → ``analyze/``):
   distributed cluster, with identical results;
 - :mod:`~evflex.uncertainty.montecarlo`, :mod:`~evflex.uncertainty.sensitivity`,
   :mod:`~evflex.uncertainty.solve`: the three analyses; :mod:`~evflex.uncertainty.charts`
-  their figures; :mod:`~evflex.uncertainty.command` the CLI.
+  their figures; :mod:`evflex.cli.uncertainty` their commands.
 """
 
 from __future__ import annotations

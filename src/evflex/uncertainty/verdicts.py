@@ -1,48 +1,29 @@
 """Probability of each scorecard verdict over a Monte Carlo ensemble.
 
-The scorecard (issue 4, :mod:`evflex.judgement`) judges each pathway by explicit rules.
-Where a rule depends on modelled quantities (state shares, capacities), it can be
-evaluated on every draw, vectorised, and the verdicts counted. The contract:
-
-- a rule is a :class:`QuantityRule`: a pathway, its possible verdicts, the modelled
-  quantities it reads (``NAME[@REGION]:YEAR``, see
-  :class:`~evflex.uncertainty.ensemble.Quantity`) and ``classify``, a function of those
-  quantities (arrays over the draws) that returns each draw's verdict (index into
-  ``verdicts``);
-- :mod:`evflex.judgement` offers its rules that depend on modelled quantities through
-  ``modelled_rules(scenario) -> list[QuantityRule]``. Without it (or without that
-  function) Monte Carlo reports no verdict probabilities and says why.
+The scorecard (:mod:`evflex.judgement.scorecard`) judges each pathway by explicit rules.
+Where a rule depends on modelled quantities (state shares, capacities) it is a
+:class:`~evflex.judgement.scorecard.QuantityRule`: evaluated on every draw, vectorised,
+and the verdicts counted. The dependency runs one way: uncertainty reads the
+judgement's rules; the judgement knows nothing of Monte Carlo.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from evflex.judgement.scorecard import QuantityRule, quantity_rules
 from evflex.paths import FloatArray
 from evflex.scenario import Scenario
 
 if TYPE_CHECKING:
     from evflex.uncertainty.ensemble import Ensemble
 
-JUDGEMENT = "evflex.judgement"
-HOOK = "modelled_rules"
-
-
-@dataclass(frozen=True)
-class QuantityRule:
-    """A scorecard rule over modelled quantities, evaluated on a batch of draws."""
-
-    pathway: str
-    verdicts: tuple[str, ...]
-    quantities: tuple[str, ...]
-    classify: Callable[[Mapping[str, FloatArray]], np.ndarray]
-    rule: str = ""
+__all__ = ["ModelledVerdicts", "QuantityRule", "verdict_rules", "why_no_verdicts"]
 
 
 @dataclass(frozen=True)
@@ -90,25 +71,11 @@ def verdict_rules(scenario: Scenario,
     Returns ``None`` when there are none; :func:`why_no_verdicts` says why.
     """
     if rules is None:
-        try:
-            module = importlib.import_module(JUDGEMENT)
-        except ModuleNotFoundError:
-            return None
-        hook = getattr(module, HOOK, None)
-        if hook is None:
-            return None
-        rules = list(hook(scenario))
+        rules = quantity_rules(scenario)
     return ModelledVerdicts(tuple(rules)) if rules else None
 
 
 def why_no_verdicts() -> str:
     """Why :func:`verdict_rules` found no rules, for the run's notes."""
-    try:
-        module = importlib.import_module(JUDGEMENT)
-    except ModuleNotFoundError:
-        return (f"verdict probabilities: no scorecard ({JUDGEMENT} is not installed); "
-                "no verdict_probabilities rows")
-    if getattr(module, HOOK, None) is None:
-        return (f"verdict probabilities: {JUDGEMENT} offers no {HOOK}(scenario) (the rules "
-                "that depend on modelled quantities); no verdict_probabilities rows")
-    return f"verdict probabilities: {JUDGEMENT}.{HOOK} gave no rules for this scenario"
+    return ("verdict probabilities: the scorecard gave no rules over modelled quantities "
+            "for this scenario; no verdict_probabilities rows")

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evflex.model import WORLD
+from evflex.regions import hierarchy
 from evflex.web.overrides import (
     MAX_OVERRIDES,
     TARGETS,
@@ -86,7 +87,7 @@ def request_problems(request: RunRequest, where: str = "body") -> list[dict[str,
     """Problems of a schema-valid request, as FastAPI validation errors with their ``loc``."""
     errors: list[dict[str, Any]] = []
     scenario = shipped_scenario(request.scenario)
-    regions = [*scenario.regions, WORLD]
+    regions = [*scenario.regions, *hierarchy().aggregates(scenario.regions), WORLD]
     if request.region not in regions:
         errors.append({"loc": (where, "region"), "type": "value_error",
                        "msg": f"unknown region (got {request.region!r}, expected one of "
@@ -237,6 +238,8 @@ class ScenarioInfo(BaseModel):
     version: str
     description: str
     regions: list[str]
+    aggregates: list[str] = Field(default_factory=list, description="Blocks of the "
+                                  "scenario's regions (sums, like World).")
     years: dict[str, int]
     state_targets: dict[str, float] | None = Field(
         description="The 2100 state split the scenario is calibrated to, if any.")

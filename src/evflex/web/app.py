@@ -53,6 +53,8 @@ from evflex.capacity import METRICS
 from evflex.model import Results
 from evflex.model import run as run_model
 from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOURS, STATE_LABELS
+from evflex.pipeline import Run, finish
+from evflex.regions import hierarchy
 from evflex.web.api import (
     MAX_DRAWS,
     MIN_DRAWS,
@@ -180,27 +182,9 @@ def request_from_query(params: MutableMapping[str, str] | Any) -> RunRequest:
     return request
 
 
-def judgement_tables(results: Results, tables: dict[str, pd.DataFrame]
-                     ) -> tuple[dict[str, pd.DataFrame] | None, str]:
-    """The judgement's tables of a run (shipped evidence), or ``None`` and why not."""
-    from evflex.judgement import judge
-
-    return judge(results), ""
-
-
-def run_tables(results: Results, funnel_year: int) -> dict[str, pd.DataFrame]:
-    """The tables ``evflex run`` writes, for the downloads."""
-    from evflex.checks import run_checks
-    from evflex.outputs.tables import energy_funnel
-    from evflex.scenario import parameter_table
-
-    tables = {**results.frames(), "checks": run_checks(results),
-              "energy_funnel": energy_funnel(results, funnel_year),
-              "assumptions": parameter_table(results.scenario)}
-    judged, _ = judgement_tables(results, tables)
-    if judged:
-        tables.update(judged)
-    return tables
+def full_run(results: Results, funnel_year: int | None = None) -> Run:
+    """The whole pipeline on a (cached) engine run: checks, energy funnel, judgement."""
+    return finish(results, funnel_year=funnel_year)
 
 
 # ----------------------------------------------------------------------------- limits
@@ -373,6 +357,7 @@ def create_app() -> FastAPI:
             infos.append(ScenarioInfo(
                 name=name, version=sc.version, description=" ".join(sc.description.split()),
                 regions=list(sc.regions),
+                aggregates=list(hierarchy().aggregates(sc.regions)),
                 years={"start": sc.years.start, "history_end": sc.years.history_end,
                        "end": sc.years.end},
                 state_targets=None if targets is None else {
@@ -409,12 +394,10 @@ def create_app() -> FastAPI:
     @app.post("/api/checks", response_model=ChecksResponse, tags=["api"])
     def api_checks(request: RunRequest) -> ChecksResponse:
         """The denominator checks of the same run (and the scorecard, where it exists)."""
-        from evflex.checks import run_checks
-
         results, _, _ = run_request(request)
-        checks = run_checks(results)
-        judged, note = judgement_tables(results, {**results.frames(), "checks": checks})
-        scorecard = judged.get("scorecard") if judged else None
+        the_run = full_run(results, request.funnel_year)
+        checks, note = the_run.checks, ""
+        scorecard = the_run.judgement.get("scorecard")
         rows = [{"check": str(r["check"]), "status": str(r["status"]),
                  "value": None if pd.isna(r["value"]) else float(r["value"]),
                  "limit": "" if pd.isna(r["limit"]) else str(r["limit"]),
@@ -481,7 +464,7 @@ def create_app() -> FastAPI:
         results, changes, _ = run_request(req, "query")
         ext, media = kinds[name]
         with _file_slots:
-            tables = run_tables(results, req.funnel_year)
+            tables = full_run(results, req.funnel_year).tables
             body = _build_file(ext, results, tables)
         label = req.scenario + ("_explorer" if changes else "")
         return Response(body, media_type=media, headers={

@@ -116,15 +116,24 @@ def path_number(spec: Mapping[str, Any], target: str) -> float | None:
 
 def region_path(scenario: Scenario | Mapping[str, Any], parameter: str,
                 region: str) -> Mapping[str, Any]:
-    """The raw path that applies to ``region`` (its override, else the default path)."""
+    """The raw path that applies to ``region``: its override, else the one it inherits (its
+    IEA name's, its blocks', innermost first; never for counts), else the default path."""
+    from evflex.regions import hierarchy
+    from evflex.scenario.evaluate import REGION_OWN
+
     if isinstance(scenario, Scenario):
         param = scenario.parameters[parameter].model_dump(exclude_none=True)
     else:
         param = scenario["parameters"][parameter]
     overrides = param.get("overrides") or {}
-    entry = overrides.get(region)
-    return entry if isinstance(entry, Mapping) and any(
-        k in entry for k in ("value", "scurve", "points")) else param
+    hier = hierarchy()
+    keys = ([region] if parameter in REGION_OWN
+            else [region, hier.name_of(region), *hier.blocks_of(region)])
+    for key in keys:
+        entry = overrides.get(key)
+        if isinstance(entry, Mapping) and any(k in entry for k in ("value", "scurve", "points")):
+            return entry
+    return param
 
 
 def _set_number(spec: dict[str, Any], target: str, value: float) -> float | None:
@@ -260,8 +269,9 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Mapping[str, fl
             entry = entries.get(region)
             if not (isinstance(entry, dict) and any(k in entry for k in ("value", "scurve",
                                                                            "points"))):
-                base = {k: copy.deepcopy(param[k]) for k in ("value", "scurve", "points")
-                        if k in param}
+                inherited = region_path(raw, parameter, region)
+                base = {k: copy.deepcopy(inherited[k]) for k in ("value", "scurve", "points")
+                        if k in inherited}
                 entry = merge(entry or {}, base) if isinstance(entry, dict) else base
                 entry["source"] = param.get("source")
                 if param.get("year") is not None:

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from evflex.capacity import METRICS
+from evflex.energy_funnel import energy_funnel
 from evflex.model import WORLD, Results
 from evflex.outputs.style import STATE_COLOURS, STATE_LABELS
-from evflex.outputs.tables import energy_funnel
 from evflex.scenario import Scenario, registry
 from evflex.states import ENVELOPES, STATES
 from evflex.web.overrides import path_number, region_path
@@ -94,15 +94,15 @@ def controls_table() -> list[dict[str, Any]]:
 
 
 def control_values(scenario: Scenario, region: str) -> dict[str, dict[str, Any]]:
-    """Each control's number in ``region`` (``World``: the default path) and, where the
-    regions differ, each region's number."""
+    """Each control's number in ``region`` (``World`` or a block: the default path) and,
+    where the regions differ, each region's number."""
     out: dict[str, dict[str, Any]] = {}
     for c in CONTROLS:
         by_region = {r: path_number(region_path(scenario, c.parameter, r), c.target)
                      for r in scenario.regions}
         default = path_number(scenario.parameters[c.parameter].model_dump(exclude_none=True),
                               c.target)
-        value = default if region == WORLD else by_region.get(region)
+        value = by_region.get(region, default)
         distinct = {v for v in by_region.values() if v is not None}
         out[c.key] = {"value": value,
                       "by_region": by_region if len(distinct) > 1 else None}
@@ -126,8 +126,11 @@ def _region_sum(results: Results, name: str, region: str) -> np.ndarray:
     reg_axis = da.dims.index("region")  # before segment in every variable
     if region == WORLD:
         return np.asarray(values.sum(axis=reg_axis))
-    index = list(results.data["region"].values).index(region)
-    return np.asarray(np.take(values, index, axis=reg_axis))
+    names = list(results.data["region"].values)
+    if region in results.blocks:  # a block: the sum over its members
+        members = [names.index(m) for m in results.blocks[region]]
+        return np.asarray(np.take(values, members, axis=reg_axis).sum(axis=reg_axis))
+    return np.asarray(np.take(values, names.index(region), axis=reg_axis))
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -166,7 +169,7 @@ def view(results: Results, region: str, funnel_year: int) -> dict[str, Any]:
         capacity[metric] = {"unit": unit,
                             "values": _finite(_region_sum(results, f"capacity_{metric}",
                                                           region))}
-    funnel = energy_funnel(results, funnel_year, region)
+    funnel = energy_funnel(results.data, funnel_year, region, results.blocks.get(region))
     headline = []
     index = {y: i for i, y in enumerate(years)}
     envelope = [STATES.index(s) for s in ENVELOPES["managed_envelope"]]

@@ -16,10 +16,10 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from evflex.energy_funnel import STAGE_LABELS
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS
 from evflex.model import WORLD, Results
 from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR
-from evflex.outputs.tables import STAGE_LABELS
 from evflex.outputs.workbook.cells import (
     CHART_ROWS,
     DATA_ROW,

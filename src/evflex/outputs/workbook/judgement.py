@@ -33,8 +33,8 @@ LONG_LABEL = 30.0
 #: long texts, sources and links, are also on the Sources sheet). A table not listed
 #: prints the columns that fit :data:`JUDGEMENT_PRINT_WIDTH`.
 PRINTED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "comparators": ("year", "service", "option", "cost_per_kw_year", "derate",
-                    "effective_cost", "rank", "v2g_survives", "unit"),
+    "comparators": ("year", "region", "segment", "service", "option", "test", "net_cost",
+                    "avoided_cost", "dispatched_gw", "survives"),
     "evidence": ("indicator", "pathway", "region", "date", "value", "unit", "publisher"),
     "triggers": ("trigger", "indicator", "latest_value", "threshold", "fired", "parameter",
                  "proposed_change", "evidence_date", "direction", "rationale"),
@@ -104,7 +104,22 @@ def _write_judgement(wb: Workbook, fmts: _Formats, sheet: str, key: str, about: 
         ws.write_string(4, 0, "(no rows)", fmts.note)
         return 4
     names = [c.key for c in cols]
-    for flag in ("fired", "v2g_survives"):
+    if key == "comparators" and "survives" in names:
+        # one row per option, service, region, segment and year: filtered to the survivors
+        # on screen and in print (hidden rows do not print); clearing the filter shows all
+        j = names.index("survives")
+        ws.autofilter(3, 0, last, len(cols) - 1)
+        ws.filter_column_list(j, ["TRUE"])
+        for i, keep in enumerate(df["survives"].astype(bool)):
+            if not keep:
+                ws.set_row(4 + i, None, None, {"hidden": True})
+        printed_note = (f"Printed: the first {printed} of {len(cols)} columns; the others "
+                        "(long texts, sources, links) are on screen. "
+                        if printed < len(cols) else "")
+        ws.write_string(2, 0, printed_note + "Filtered to the options that survive; clear "
+                        "the filter on 'survives' to see every option and why it does not.",
+                        fmts.note)
+    for flag in ("fired", "v2g_survives", "survives"):
         if flag in names:
             j = names.index(flag)
             ws.conditional_format(4, j, last, j, {"type": "cell", "criteria": "==",

@@ -21,7 +21,7 @@ let state = { scenario: "base", region: WORLD, year: DEFAULT_YEAR, overrides: {}
 let statesUnit = "share";
 let pendingSince = null;    // time of the latest input not yet drawn
 let inflight = false;
-let checksTimer = null;
+let keepError = false;      // the error of a refused view stays while its recovery is drawn
 
 const $ = (id) => document.getElementById(id);
 
@@ -70,8 +70,14 @@ function requestBody() {
 }
 
 // ------------------------------------------------------------------ controls
+// World and the blocks (EU27, Europe, ...) are sums of regions: their sliders set every
+// region, as World's do.
+function isAggregate(region) {
+  return region === WORLD || (currentScenario().aggregates || []).includes(region);
+}
+
 function scopedKey(control) {
-  return state.region === WORLD ? control.key
+  return isAggregate(state.region) ? control.key
     : `${control.parameter}/${state.region}.${control.target}`;
 }
 
@@ -102,16 +108,18 @@ function buildControls() {
     const id = `ctl-${c.key.replace(/[^a-z0-9]/gi, "-")}`;
     div.innerHTML = `<div class="top"><label class="name" for="${id}"></label>
       <output for="${id}"></output><button type="button" class="undo"
-      title="Back to the scenario's value" aria-label="reset">↺</button></div>
+      title="Back to the scenario's value">↺</button></div>
       <input type="range" id="${id}" min="${c.min}" max="${c.max}" step="${c.step}">
       <div class="regions"></div>`;
     div.querySelector("label").textContent = c.label;
+    div.querySelector(".undo").setAttribute("aria-label", `Back to the scenario's ${c.label}`);
     const input = div.querySelector("input");
     input.addEventListener("input", () => {
       const t0 = performance.now();
       const value = Number(input.value);
       state.overrides[scopedKey(c)] = value;
       div.querySelector("output").textContent = formatValue(c, value);
+      input.setAttribute("aria-valuetext", formatValue(c, value));
       div.classList.add("changed");
       changed(t0);
     });
@@ -138,9 +146,10 @@ function updateControls(data) {
     }
     input.disabled = value === null;
     div.querySelector("output").textContent = formatValue(c, value);
+    input.setAttribute("aria-valuetext", formatValue(c, value));
     div.classList.toggle("changed", own);
     const regions = div.querySelector(".regions");
-    if (info.by_region && state.region === WORLD) {
+    if (info.by_region && isAggregate(state.region)) {
       regions.textContent = "sets every region; now " + Object.entries(info.by_region)
         .map(([r, v]) => `${r} ${formatValue(c, v)}`).join(", ");
     } else {
@@ -150,9 +159,9 @@ function updateControls(data) {
   const elsewhere = Object.keys(state.overrides).filter((k) => {
     const where = k.slice(0, k.lastIndexOf("."));
     const region = where.includes("/") ? where.split("/")[1] : WORLD;
-    return region !== state.region;
+    return region !== (isAggregate(state.region) ? WORLD : state.region);
   });
-  $("scope-hint").textContent = (state.region === WORLD
+  $("scope-hint").textContent = (isAggregate(state.region)
     ? "Sliders set every region at once. Pick a region to set its own numbers."
     : `Sliders set ${state.region} only.`) +
     (elsewhere.length ? ` ${elsewhere.length} more override(s) set in another view.` : "");
@@ -186,7 +195,9 @@ function buildPickers() {
   fillSelect($("scenario"), meta.scenarios.map((s) => [s.name, `${s.name} (v${s.version})`]),
              state.scenario);
   const sc = currentScenario();
-  fillSelect($("region"), [[WORLD, WORLD], ...sc.regions.map((r) => [r, r])], state.region);
+  const blocks = (sc.aggregates || []).map((b) => [b, `${b} (sum)`]);
+  fillSelect($("region"), [[WORLD, WORLD], ...blocks, ...sc.regions.map((r) => [r, r])],
+             state.region);
   const years = [];
   for (let y = Math.max(sc.years.history_end + 1, 2025); y <= sc.years.end; y += 5) years.push(y);
   if (!years.includes(state.year)) years.push(state.year);
@@ -199,6 +210,7 @@ function buildPickers() {
 
 // ------------------------------------------------------------------ requests
 function changed(t0) {
+  keepError = false;
   writeUrl();
   pendingSince = t0;
   if (!inflight) pump();
@@ -212,12 +224,23 @@ async function pump() {
     const t0 = pendingSince;
     pendingSince = null;
     const body = requestBody();
+    loadChecks(body);  // the judgement comes with the charts, not after them
     try {
       const res = await fetch("/api/run", { method: "POST", body: JSON.stringify(body),
         headers: { "Content-Type": "application/json" } });
       const data = await res.json();
       if (!res.ok) {
-        showError(data);
+        const lines = showError(data);
+        const dropped = recover(lines);
+        if (dropped.length) {
+          // Draw the nearest valid view: the same one without what the server refused.
+          $("error").textContent += `\nShowing the nearest valid view, without ${dropped.join(", ")}.`;
+          keepError = true;
+          writeUrl();
+          pendingSince = pendingSince === null ? t0 : pendingSince;
+        } else {
+          $("status").textContent = "Not drawn: the view was refused (see the message).";
+        }
         continue;
       }
       const tFetch = performance.now();
@@ -232,12 +255,12 @@ async function pump() {
         `${data.timing_ms.engine.toFixed(0)} ms, server ${data.timing_ms.total.toFixed(0)} ms)` +
         (data.changes.length ? ` · ${data.changes.length} number(s) changed from ` +
          `${data.scenario} v${data.version}` : ` · ${data.scenario} v${data.version} as shipped`);
-      $("error").hidden = true;
+      if (!keepError) $("error").hidden = true;
       document.body.dataset.revision = String(evflex.revision);
       updateUncertaintyNote();
-      scheduleChecks();
     } catch (err) {
       showError({ messages: [`request failed: ${err}`] });
+      $("status").textContent = "Not drawn: the server did not answer (see the message).";
     }
   }
   inflight = false;
@@ -251,22 +274,66 @@ function showError(data) {
   const lines = data.messages || (data.detail || []).map((d) => `${(d.loc || []).join(".")}: ${d.msg}`);
   $("error").textContent = lines.join("\n") || "invalid request";
   $("error").hidden = false;
+  return lines;
 }
 
-function scheduleChecks() {
-  $("checks").classList.add("stale");
-  clearTimeout(checksTimer);
-  checksTimer = setTimeout(loadChecks, 250);
+/* What the server refused, taken out of the view: the overrides its messages name
+ * (``overrides.KEY[.TARGET]: ...``), an unknown region or year, an unknown scenario. When
+ * no message names a field, every override goes (the shipped scenario is valid). Returns
+ * what was dropped; nothing when there is nothing left to drop. */
+function recover(lines) {
+  const dropped = [];
+  const drop = (key) => { delete state.overrides[key]; dropped.push(key); };
+  for (const line of lines) {
+    const field = line.slice(0, line.indexOf(":"));
+    if (field.startsWith("overrides.")) {
+      const named = field.slice("overrides.".length);
+      for (const key of Object.keys(state.overrides)) {
+        if (key === named || key.slice(0, key.lastIndexOf(".")) === named) drop(key);
+      }
+    } else if (field === "region" && state.region !== WORLD) {
+      dropped.push(`region ${state.region}`);
+      state.region = WORLD;
+    } else if (field === "funnel_year" && state.year !== DEFAULT_YEAR) {
+      dropped.push(`funnel year ${state.year}`);
+      state.year = DEFAULT_YEAR;
+    } else if (field === "scenario" && meta && state.scenario !== meta.scenarios[0].name) {
+      dropped.push(`scenario ${state.scenario}`);
+      state.scenario = meta.scenarios[0].name;
+    }
+  }
+  if (!dropped.length) {
+    for (const key of Object.keys(state.overrides)) drop(key);
+  }
+  if (dropped.length && meta) {
+    buildPickers();
+  }
+  return dropped;
 }
 
-async function loadChecks() {
-  const revision = evflex.revision;
-  const res = await fetch("/api/checks", { method: "POST", body: JSON.stringify(requestBody()),
-    headers: { "Content-Type": "application/json" } });
-  if (!res.ok || revision !== evflex.revision) return;
-  const data = await res.json();
-  renderChecks(data);
-  evflex.checksRevision = revision;
+let checksRequest = 0;
+
+async function loadChecks(body) {
+  const ticket = ++checksRequest;
+  $("judgement").setAttribute("aria-busy", "true");
+  $("judgement").classList.add("stale");
+  try {
+    const res = await fetch("/api/checks", { method: "POST", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json" } });
+    if (ticket !== checksRequest) return;  // a newer view was asked for
+    if (!res.ok) {
+      $("judgement-note").textContent = "No judgement for this view (the view was refused).";
+      return;
+    }
+    renderChecks(await res.json());
+    evflex.checksRevision = evflex.revision;
+    evflex.checksDrawn = (evflex.checksDrawn || 0) + 1;
+  } finally {
+    if (ticket === checksRequest) {
+      $("judgement").setAttribute("aria-busy", "false");
+      $("judgement").classList.remove("stale");
+    }
+  }
 }
 
 // ------------------------------------------------------------------ drawing
@@ -401,31 +468,62 @@ function esc(text) {
   return d.innerHTML;
 }
 
+//: Verdict fills, as the workbook and the report draw them (evflex.outputs.content).
+const VERDICT_FILLS = { scaling: "#B7E1CD", progressing: "#D9EAD3", "niche-valid": "#FFF2CC",
+                        stalled: "#F4CCCC", "activity-only": "#EAD1DC" };
+const PATHWAYS = { smart_charging: "Smart charging", grid_managed: "Grid demand management",
+                   v2h_v2b: "V2H / V2B", v2g: "V2G export" };
+
+function ruleText(rule) {
+  // "scaling: growth >= 0.15 and markets >= 2" -> "growth ≥ 0.15, markets ≥ 2"
+  const body = String(rule || "").replace(/^[a-z-]+: /, "");
+  return body.replaceAll(">=", "≥").replaceAll("<=", "≤").replaceAll(" and ", ", ");
+}
+
+function checkRows(rows) {
+  return rows.map((c) => `<tr><td>${esc(c.check)}</td><td class="${c.status === "pass" ? "pass" : "fail"}">` +
+    `${esc(c.status)}</td><td>${c.value === null ? "" : esc(c.value.toPrecision(4))}</td>` +
+    `<td>${esc(c.limit)}</td><td>${esc(c.detail)}</td></tr>`).join("");
+}
+
 function renderChecks(data) {
-  const table = $("checks");
-  let html = "<tr><th>check</th><th>status</th><th>value</th><th>limit</th><th>detail</th></tr>";
-  const ordered = [...data.checks.filter((c) => c.status !== "pass"),
-                   ...data.checks.filter((c) => c.status === "pass")];
-  for (const c of ordered) {
-    html += `<tr><td>${esc(c.check)}</td><td class="${c.status === "pass" ? "pass" : "fail"}">` +
-      `${esc(c.status)}</td><td>${c.value === null ? "" : esc(c.value.toPrecision(4))}</td>` +
-      `<td>${esc(c.limit)}</td><td>${esc(c.detail)}</td></tr>`;
-  }
-  table.innerHTML = html;
-  table.classList.remove("stale");
-  const n = data.checks.filter((c) => c.status === "pass").length;
+  const failed = data.checks.filter((c) => c.status !== "pass");
+  const passed = data.checks.filter((c) => c.status === "pass");
+  $("checks-failed").querySelector("tbody").innerHTML = checkRows(failed);
+  $("checks-failed").hidden = failed.length === 0;
+  $("checks").querySelector("tbody").innerHTML = checkRows(passed);
+  $("checks-passed-summary").textContent = `Show the ${passed.length} checks that pass`;
+  $("checks-summary").textContent = `Denominator checks: ${passed.length} of ` +
+    `${data.checks.length} pass` + (failed.length ? `; ${failed.length} fail (listed below).` : ".");
   $("judgement-title").textContent = data.scorecard ? "Scorecard and denominator checks"
-    : `Denominator checks: ${n} of ${data.checks.length} pass`;
+    : "Denominator checks";
   $("judgement-note").textContent = data.note;
   const sc = $("scorecard");
   if (data.scorecard && data.scorecard.length) {
-    const cols = Object.keys(data.scorecard[0]);
-    sc.innerHTML = `<tr>${cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr>` +
-      data.scorecard.map((r) => `<tr>${cols.map((c) => `<td>${esc(String(r[c] ?? ""))}</td>`).join("")}</tr>`).join("");
+    sc.querySelector("tbody").innerHTML = data.scorecard.map((r) => {
+      const verdict = String(r.verdict ?? "");
+      const read = String(r.evidence ?? "").split(" | ").map((x) => `<li>${esc(x)}</li>`).join("");
+      return `<tr><td class="pathway">${esc(PATHWAYS[r.pathway] || String(r.pathway))}</td>` +
+        `<td><span class="verdict" style="background:${VERDICT_FILLS[verdict] || "#eee"}">` +
+        `${esc(verdict)}</span></td><td>${esc(ruleText(r.rule))}</td>` +
+        `<td><details><summary>evidence and reasons</summary><ul>${read}</ul>` +
+        `<p>${esc(String(r.reasons ?? ""))}</p></details></td></tr>`;
+    }).join("");
     sc.hidden = false;
   } else {
     sc.hidden = true;
   }
+}
+
+function describeCharts(data) {
+  const last = data.years.length - 1;
+  const year = data.years[last];
+  $("desc-states").textContent = `Stacked area, ${data.region}, ${data.years[0]} to ${year}. ` +
+    `In ${year}: ` + data.states.map((s) => `${s.label} ${fmt(100 * s.share[last], 1)} %`).join(", ") + ".";
+  const metric = $("metric").value || "v2g_export_power";
+  const series = data.capacity[metric];
+  $("desc-capacity").textContent = `Line, ${metric.replaceAll("_", " ")} [${series.unit}], ` +
+    `${data.region}: ${fmt(series.values[last], 1)} ${series.unit} in ${year}.`;
 }
 
 async function draw(data) {
@@ -434,6 +532,7 @@ async function draw(data) {
   const figs = [["chart-states", statesFigure(data)], ["chart-funnel", funnelFigure(data)],
                 ["chart-capacity", capacityFigure(data)]];
   await Promise.all(figs.map(([id, f]) => Plotly.react(id, f.data, f.layout, CONFIG)));
+  describeCharts(data);
   for (const [id] of figs) $(id).dataset.revision = String(evflex.revision + 1);
 }
 
@@ -532,12 +631,16 @@ async function start() {
     if (evflex.last) {
       const f = capacityFigure(evflex.last);
       Plotly.react("chart-capacity", f.data, f.layout, CONFIG);
+      describeCharts(evflex.last);
     }
   });
   for (const b of document.querySelectorAll("[data-states-unit]")) {
     b.addEventListener("click", () => {
       statesUnit = b.dataset.statesUnit;
-      document.querySelectorAll("[data-states-unit]").forEach((x) => x.classList.toggle("active", x === b));
+      document.querySelectorAll("[data-states-unit]").forEach((x) => {
+        x.classList.toggle("active", x === b);
+        x.setAttribute("aria-pressed", String(x === b));
+      });
       if (evflex.last) {
         const f = statesFigure(evflex.last);
         Plotly.react("chart-states", f.data, f.layout, CONFIG);

@@ -1,8 +1,6 @@
-"""The ``evflex`` command line.
-
-Exit codes: 0 success; 1 bad input (scenario, file, option value); 3 the run finished but
-denominator checks failed (unless ``--allow-failed-checks``). Usage errors from the
-parser itself exit 2. Errors are one line per problem, never a traceback.
+"""``evflex run``, ``evflex validate`` and ``evflex scenarios``: a thin edge over
+:func:`evflex.pipeline.run`. The pipeline makes the run; this module maps its errors to
+options, writes the files and prints the summary.
 """
 
 from __future__ import annotations
@@ -16,30 +14,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from evflex import __version__
-from evflex.scenario import ScenarioError, load_scenario, parameter_table, shipped_scenarios
+from evflex.glossary import DEFAULT_FUNNEL_YEAR, SUMMARY_YEARS, WORLD
+from evflex.scenario import ScenarioError, load_scenario, shipped_scenarios
 from evflex.scenario.load import resolve_path
 
 if TYPE_CHECKING:
     from evflex.model import Results
 
-app = typer.Typer(
-    name="evflex",
-    help="How much of the EV fleet is really a grid resource, year by year to 2100.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 console = Console()
 err_console = Console(stderr=True)
 
 EXIT_BAD_INPUT = 1
 EXIT_CHECKS_FAILED = 3
-SUMMARY_YEARS = (2025, 2030, 2050, 2100)
-
-
-class InputError(Exception):
-    """Bad input found by the CLI: printed as one line, exit 1."""
 
 
 def _fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> typer.Exit:
@@ -48,25 +34,10 @@ def _fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _version(value: bool) -> None:
-    if value:
-        console.print(f"evflex {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-) -> None:
-    """evflex: the EV fleet counted once by its highest active grid use case."""
-
-
 ScenarioArg = Annotated[str | None, typer.Argument(
     help="A shipped scenario name (see `evflex scenarios`) or a YAML file; default: base.")]
 
 
-@app.command()
 def scenarios() -> None:
     """List the shipped scenarios."""
     table = Table("name", "version", "description", title="Shipped scenarios")
@@ -79,7 +50,6 @@ def scenarios() -> None:
     console.print(table)
 
 
-@app.command()
 def validate(
     files: Annotated[list[str], typer.Argument(help="Scenario YAML files or shipped names.")],
 ) -> None:
@@ -117,7 +87,7 @@ def _summary_table(results: Results, capacity: pd.DataFrame) -> Table:
     for state in STATES:
         table.add_row(escape(f"{STATE_LABELS[state]} [% of EVs]"),
                       *[f"{100 * shares[y][state]:.1f}" for y in years])
-    world = capacity[capacity["region"] == "World"].set_index(["year", "metric"])["value"]
+    world = capacity[capacity["region"] == WORLD].set_index(["year", "metric"])["value"]
     for metric in ("naive_battery", "shiftable_load", "shiftable_energy", "v2g_export_power",
                    "v2g_export_energy"):
         table.add_row(escape(f"{metric} [{METRICS[metric]}]"),
@@ -125,14 +95,14 @@ def _summary_table(results: Results, capacity: pd.DataFrame) -> Table:
     return table
 
 
-@app.command()
 def run(
     scenario: ScenarioArg = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
     allow_failed_checks: Annotated[bool, typer.Option(
         "--allow-failed-checks", help="Exit 0 even if denominator checks fail.")] = False,
     funnel_year: Annotated[int, typer.Option(
-        "--funnel-year", help="Year of the energy funnel chart (funnel.png).")] = 2050,
+        "--funnel-year", help="Year of the energy funnel chart (funnel.png).")
+    ] = DEFAULT_FUNNEL_YEAR,
     parquet: Annotated[bool, typer.Option(
         "--parquet/--no-parquet", help="Also write Parquet copies of the tables.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console table.")] = False,
@@ -162,16 +132,16 @@ def run(
         "its checks still cover every region.")] = None,
 ) -> None:
     """Run the engine on a scenario and write states, fleet, funnel, capacity and checks."""
-    from evflex.checks import failed, run_checks
-    from evflex.model import run as run_model
     from evflex.outputs.charts import funnel_chart, states_chart
-    from evflex.outputs.tables import energy_funnel, write_run
+    from evflex.outputs.tables import write_run
+    from evflex.pipeline import PipelineError
+    from evflex.pipeline import run as run_pipeline
 
     try:
         sc = load_scenario(scenario)
     except ScenarioError as exc:
         raise _fail([f"{exc.source}: {p}" for p in exc.problems]) from None
-    from evflex.judgement import EvidenceError, judge, load_evidence, summary_markdown
+    from evflex.judgement import EvidenceError, load_evidence, summary_markdown
 
     try:
         ledger = load_evidence(extra=evidence, only=evidence_only)
@@ -192,43 +162,45 @@ def run(
             raise _fail(["--regions: no region given (got an empty list, expected codes "
                          "such as GB,DE,FR)"])
 
-    availability = None
-    hourly = None
+    sim_config = None
     if simulate:
-        from evflex.simulate.archetypes import SimulationInputError
-        from evflex.simulate.command import err_console as sim_console
-        from evflex.simulate.command import simulation_progress
-        from evflex.simulate.run import SimulationConfig
-        from evflex.simulate.run import simulate as run_simulation
-
         try:
-            with simulation_progress(sim_console) as report:
-                sim = run_simulation(SimulationConfig(
-                    vehicles=sim_vehicles, days=sim_days, seed=sim_seed, keep_sessions=False,
-                    strategies=("unmanaged", "managed", "v2g")), progress=report)
+            from evflex.cli.simulate import err_console as sim_console
+            from evflex.cli.simulate import simulation_progress
+            from evflex.simulate.archetypes import SimulationInputError
+            from evflex.simulate.run import SimulationConfig
+        except ModuleNotFoundError as exc:
+            raise _fail([_extra_line("run --simulate", exc)]) from None
+        sim_config = SimulationConfig(vehicles=sim_vehicles, days=sim_days, seed=sim_seed,
+                                      keep_sessions=False,
+                                      strategies=("unmanaged", "managed", "v2g"))
+        try:
+            sim_config.check()
         except SimulationInputError as exc:
             raise _fail([str(exc).replace("--vehicles", "--sim-vehicles")
                          .replace("--days", "--sim-days")]) from None
-        availability = sim.to_availability()
-        hourly = sim.profile.merge(sim.availability, on=["step", "hour"])
-    results = run_model(sc, availability)
-    frames = results.frames(selected)
-    checks = run_checks(results)
-    funnel_energy = energy_funnel(results, funnel_year)
-    tables = {**frames, "checks": checks, "energy_funnel": funnel_energy,
-              "assumptions": parameter_table(sc)}
-    if results.blocks:  # a country run: each region's EV stock against the IEA's
-        history = results.history_frame()
-        tables["history"] = (history if selected is None else history[
-            history["region"].isin(results.output_regions(selected))].reset_index(drop=True))
-    if hourly is not None:
-        tables["hourly"] = hourly
-    judged = judge(results, ledger)
-    tables.update(judged)
+    if store is not None:
+        try:
+            from evflex.store import StoreError, record_run
+        except ModuleNotFoundError as exc:
+            raise _fail([_extra_line("run --store", exc)]) from None
+    try:
+        if sim_config is not None:
+            with simulation_progress(sim_console) as report:
+                the_run = run_pipeline(sc, evidence=ledger, simulate=sim_config,
+                                       funnel_year=funnel_year, regions=selected,
+                                       progress=report)
+        else:
+            the_run = run_pipeline(sc, evidence=ledger, funnel_year=funnel_year,
+                                   regions=selected)
+    except (ScenarioError, PipelineError) as exc:
+        raise _fail([str(exc)]) from None
+    results, tables, judged = the_run.results, the_run.tables, the_run.judgement
+    checks, availability = the_run.checks, the_run.availability
     title = f"{sc.name} v{sc.version}"
     extra = {
-        "states.png": lambda p: states_chart(frames["states"], p, title),
-        "funnel.png": lambda p: funnel_chart(funnel_energy, p),
+        "states.png": lambda p: states_chart(tables["states"], p, title),
+        "funnel.png": lambda p: funnel_chart(the_run.energy_funnel, p),
         "summary.md": lambda p: p.write_text(summary_markdown(judged), encoding="utf-8"),
     }
     if apply_triggers:
@@ -253,8 +225,6 @@ def run(
                      "expected a writable folder)"]) from None
 
     if store is not None:
-        from evflex.store import StoreError, record_run
-
         try:
             run_id = record_run(store, results, tables, resolve_path(scenario),
                                 availability=availability)
@@ -262,7 +232,7 @@ def run(
             raise _fail([str(exc)]) from None
         console.print(f"Recorded run {run_id} in {store}", highlight=False)
     if not quiet:
-        console.print(_summary_table(results, frames["capacity"]))
+        console.print(_summary_table(results, tables["capacity"]))
         verdicts = judged["scorecard"]
         console.print("Scorecard: " + ", ".join(
             f"{r.pathway} {r.verdict}" for r in verdicts.itertuples()), highlight=False)
@@ -275,7 +245,7 @@ def run(
     n_pass = int((checks["status"] == "pass").sum())
     console.print(f"Wrote {len(written)} files to {out} · checks: {n_pass}/{len(checks)} pass",
                   highlight=False)
-    bad = failed(checks)
+    bad = the_run.failed_checks
     if len(bad):
         lines = [f"check failed: {r.check} (value {r.value:.6g}, limit {r.limit}): {r.detail}"
                  for r in bad.itertuples()]
@@ -288,37 +258,17 @@ def run(
                          "(use --allow-failed-checks to exit 0)"], EXIT_CHECKS_FAILED)
 
 
-#: Modules that add commands to the app through a ``register(app)`` function.
-COMMAND_MODULES = (
-    "evflex.simulate.command",
-    "evflex.uncertainty.command",
-    "evflex.store.command",
-    "evflex.web.command",
-    "evflex.export.command",
-)
+def _extra_line(what: str, exc: ModuleNotFoundError) -> str:
+    from evflex.cli import extra_hint, missing_extra
+
+    extra = missing_extra(exc)
+    if extra is None:
+        raise exc
+    return extra_hint(what, extra, exc.name)
 
 
-def _register_commands() -> None:
-    import importlib
-
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # Only a module that is not there (yet) is skipped; a module that is there but
-            # fails to import is a bug and is raised.
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        if hasattr(module, "register"):
-            module.register(app)
-        else:  # a module with a single command function named after its package
-            command = name.split(".")[1]
-            app.command(command)(getattr(module, command))
-
-
-_register_commands()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()
+def register(app: typer.Typer) -> None:
+    """Add ``run``, ``validate`` and ``scenarios`` to ``app``."""
+    app.command("run")(run)
+    app.command("validate")(validate)
+    app.command("scenarios")(scenarios)

@@ -26,6 +26,17 @@ def register(app: typer.Typer) -> None:
         ] = "info",
     ) -> None:
         """Serve the interactive explorer: move an assumption, watch the fleet re-sort."""
+        try:
+            from evflex.web.app import serve as run_server
+        except ModuleNotFoundError as exc:
+            from evflex.cli import extra_hint, missing_extra
+
+            extra = missing_extra(exc)
+            if extra is None:
+                raise
+            err_console.print(extra_hint("serve", extra, exc.name), markup=False,
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         if not 1 <= port <= 65535:
             err_console.print(f"--port: out of range (got {port}, expected 1 to 65535)",
                               markup=False, highlight=False, soft_wrap=True)
@@ -44,8 +55,6 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"warning: binding {host}: the explorer is reachable from other "
                               "machines (it has no authentication)", markup=False,
                               highlight=False, soft_wrap=True)
-        from evflex.web.app import serve as run_server
-
         display = f"[{host}]" if ":" in host else host
         err_console.print(f"evflex explorer on http://{display}:{port}/ (Ctrl+C stops)",
                           markup=False, highlight=False)
