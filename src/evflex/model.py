@@ -410,23 +410,22 @@ class Results:
         return df[["region", "segment", "year", "step", "vehicles", "removed"]]
 
     def capacity_frame(self) -> pd.DataFrame:
-        rows = []
-        for metric, unit in METRICS.items():
-            da = with_regional_aggregates(self.data[f"capacity_{metric}"].sum("segment"),
-                                          self.blocks)
-            df = da.rename("value").to_dataframe().reset_index()
-            df["metric"], df["unit"] = metric, unit
-            rows.append(df[["region", "year", "metric", "value", "unit"]])
-        df = pd.concat(rows, ignore_index=True)
-        order = {m: i for i, m in enumerate(METRICS)}
-        return df.sort_values(["region", "year", "metric"], kind="stable",
-                              key=lambda c: c.map(order) if c.name == "metric"
-                              else c.map(self._region_order) if c.name == "region" else c,
-                              ).reset_index(drop=True)
-
-    @property
-    def _region_order(self) -> dict[str, int]:
-        return {r: i for i, r in enumerate([*self.scenario.regions, *self.aggregate_regions])}
+        """``region, year, metric, value, unit``: every metric summed over segments, with
+        the block and World aggregates; regions in run order, then years, then metrics."""
+        stacked = xr.concat([self.data[f"capacity_{m}"].sum("segment") for m in METRICS],
+                            dim="metric")
+        agg = with_regional_aggregates(stacked, self.blocks).transpose("region", "year",
+                                                                       "metric")
+        regions = [str(r) for r in agg["region"].values]
+        years = agg["year"].values
+        n_r, n_y, n_m = len(regions), len(years), len(METRICS)
+        return pd.DataFrame({
+            "region": np.repeat(regions, n_y * n_m),
+            "year": np.tile(np.repeat(years, n_m), n_r),
+            "metric": np.tile(list(METRICS), n_r * n_y),
+            "value": agg.values.ravel(),
+            "unit": np.tile(list(METRICS.values()), n_r * n_y),
+        })
 
     def world(self, variable: str, year: int) -> float:
         """A World, all-segment value of an aggregated variable in one year."""

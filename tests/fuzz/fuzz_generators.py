@@ -229,17 +229,10 @@ def full_run(scenario: Any, ledger: Any) -> list[str]:
     return the invariant violations found (empty: none)."""
     import pandas as pd
 
-    from evflex.checks import run_checks
-    from evflex.judgement import judge
-    from evflex.model import run
-    from evflex.outputs.tables import energy_funnel
+    from evflex.pipeline import run
 
-    results = run(scenario)
-    frames = results.frames()
-    checks = run_checks(results)
-    year = 2050 if 2050 in scenario.years_axis else scenario.years.end
-    funnel = energy_funnel(results, year)
-    judge(results, ledger)
+    the_run = run(scenario, evidence=ledger)  # the path `evflex run` takes
+    frames, checks, funnel = the_run.results.frames(), the_run.checks, the_run.energy_funnel
     problems = []
     for name, df in {**frames, "energy_funnel": funnel}.items():
         numbers = df.select_dtypes("number")
