@@ -5,15 +5,14 @@ Usage::
     python scripts/countries_scenario.py
 
 The fleet layer of the country-resolution scenario (``countries`` extends it): the
-regions of the ``countries`` resolution (``evflex/data/regions.csv``), each region's car
-stock path and its EV sales-share S-curve. Every number is read from the shipped IEA
-Global EV Data 2025 extract; the rules that turn them into paths are stated in the
-file's sources:
+regions of the ``countries`` resolution (``evflex/data/regions.csv``) and each region's
+EV sales-share S-curve. The fleet is driven by sales: each region's total car sales
+2010-2024 are read by the engine from the IEA extract (EV sales / EV sales share), and
+grow after 2024 at the ``vehicle_sales_growth`` of its block in ``base`` (China, Europe,
+USA, or base's default for the rest of the world, whose growth is that of emerging
+markets; the high-income markets listed in ``MATURE`` take the USA's path instead).
+The rules that turn the IEA numbers into paths are stated in the file's sources:
 
-- car stock in 2024 = IEA EV stock / IEA EV stock share (rest-of-block regions: the
-  block's total less its listed countries); other years follow the shape of the region's
-  block path in ``base`` (China, Europe, USA, or base's default path for the rest of the
-  world), scaled to that 2024 level;
 - EV sales share: an S-curve from 0 to 1 through the IEA's 2024 share (rest-of-block
   regions: their EV sales over their implied total sales), with the steepness of the
   region's block in ``base``; above 75 % (Norway), a straight line to 1 within two years.
@@ -35,6 +34,9 @@ from evflex.scenario.load import load_scenario  # noqa: E402
 
 TARGET = ROOT / "src/evflex/data/scenarios/countries_fleet.yaml"
 YEAR = 2024
+#: High-income car markets outside China, Europe and the USA: their sales grow like the
+#: USA's, not like the emerging markets of base's rest of the world (assumption).
+MATURE = ("CA", "JP", "KR", "AU", "NZ", "IL")
 #: EV sales share above which a region's path is points to 1, not an S-curve [fraction].
 NEAR_FULL = 0.75
 HEADER = """\
@@ -94,22 +96,20 @@ def totals() -> dict[str, tuple[float, float, float, float]]:
 
 def main() -> None:
     base = load_scenario("base").parameters
-    stock, share = base["vehicle_stock"], base["ev_sales_share"]
-    stock_paths = {"default": stock.points or {},
-                   **{k: v.points or {} for k, v in stock.overrides.items()}}
+    share = base["ev_sales_share"]
+    usa_growth = base["vehicle_sales_growth"].overrides["USA"].points or {}
     steep = {"default": share.scurve.steepness if share.scurve else 0.3,
              **{k: v.scurve.steepness for k, v in share.overrides.items() if v.scurve}}
     hier = hierarchy()
     regions = hier.resolution("countries")
     data = totals()
-    stock_overrides, share_overrides = {}, {}
+    growth_overrides, share_overrides = {}, {}
     for region in regions:
-        _ev_stock, stock, ev_sales, sales = data[region]
+        _ev_stock, _stock, ev_sales, sales = data[region]
         block = _block_path(region)
-        shape = stock_paths[block]
-        scale = stock / shape[YEAR]
-        stock_overrides[region] = {
-            "points": {int(y): float(f"{v * scale:.4g}") for y, v in shape.items()}}
+        if region in MATURE:
+            growth_overrides[region] = {"points": {int(y): float(v)
+                                                   for y, v in usa_growth.items()}}
         share = ev_sales / sales if sales > 0 else 0.0
         share = min(max(share, 0.001), 0.99)
         if share > NEAR_FULL:
@@ -129,14 +129,12 @@ def main() -> None:
         "description": "The fleet layer of the country-resolution scenario (run `countries`).",
         "regions": regions,
         "parameters": {
-            "vehicle_stock": {
+            "vehicle_sales_growth": {
                 "source": (
-                    "IEA (2025) Global EV Data 2025: 2024 car stock = EV stock / EV stock "
-                    "share per country (rest-of-block regions: the block's implied total less "
-                    "its listed countries); other years follow the shape of the region's "
-                    "block path in base (China, Europe, USA, or base's default): assumption"),
-                "year": 2025,
-                "overrides": stock_overrides,
+                    "block paths of base (China, Europe, USA, rest of the world); the "
+                    "high-income markets CA, JP, KR, AU, NZ, IL take the USA's path: "
+                    "assumption"),
+                "overrides": growth_overrides,
             },
             "ev_sales_share": {
                 "source": (

@@ -12,16 +12,25 @@ has been checked, then turned into the GW and GWh a grid operator can count on.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from evflex.pipeline import Run
 
-try:
-    __version__ = version("evflex")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+    __version__: str
+
+
+def __getattr__(name: str) -> Any:
+    """``__version__`` is read from the installed metadata on first use (importing
+    :mod:`importlib.metadata` costs more than the rest of ``import evflex``)."""
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("evflex")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            return "0.0.0"
+    raise AttributeError(f"module 'evflex' has no attribute {name!r}")
 
 
 def run(scenario: Any = None, **options: Any) -> Run:

@@ -12,19 +12,14 @@ import pandas as pd
 import xarray as xr
 
 from evflex.capacity import KWH_PER_GWH, KWH_PER_TWH
-from evflex.filters import FUNNEL_STEPS
+from evflex.filters import CONDITIONAL_FILTERS, FILTER_LABELS, FUNNEL_STEPS
 from evflex.glossary import WORLD
 
 #: Labels of the energy-funnel stages, from the naive battery to the deliverable energy.
 STAGE_LABELS: dict[str, str] = {
     "ev_stock": "EV stock (naive battery)",
     "v2g_capable": "V2G-capable",
-    "charging_access": "+ home/depot charging",
-    "bidirectional_charger": "+ bidirectional charger",
-    "export_permitted": "+ export permitted",
-    "v2g_enrolled": "+ enrolled & compensated",
-    "warranty_covers": "+ warranty covers cycling",
-    "v2g_active": "+ actively dispatched (v2g)",
+    **{name: f"+ {FILTER_LABELS[name]}" for name in CONDITIONAL_FILTERS},
     "plugged_at_peak": "plugged in at the peak",
     "above_reserve": "above the mobility reserve",
     "deliverable": "deliverable over the peak",

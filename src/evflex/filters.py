@@ -36,6 +36,15 @@ FUNNEL_STEPS: tuple[str, ...] = (
 )
 #: The conditional filters, in funnel order; each is the parameter of the same name.
 CONDITIONAL_FILTERS: tuple[str, ...] = FUNNEL_STEPS[2:]
+#: What each conditional filter keeps, in words (charts, workbook, explorer sliders).
+FILTER_LABELS: dict[str, str] = {
+    "charging_access": "home/depot charging",
+    "bidirectional_charger": "bidirectional charger",
+    "export_permitted": "export permitted",
+    "v2g_enrolled": "enrolled & compensated",
+    "warranty_covers": "warranty covers cycling",
+    "v2g_active": "actively dispatched (v2g)",
+}
 
 
 def v2g_funnel(ev_stock: FloatArray, capable_stock: FloatArray,

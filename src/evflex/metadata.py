@@ -11,7 +11,6 @@ import re
 
 #: Long names of the engine's variables (:data:`evflex.model.VARIABLES`).
 LONG_NAMES: dict[str, str] = {
-    "vehicle_stock_path": "vehicle stock path of the scenario (all powertrains)",
     "stock": "vehicle stock (all powertrains)",
     "sales": "new vehicle sales",
     "retirements": "vehicle retirements",

@@ -11,9 +11,12 @@ Europe, ...: those whose every member is a region of the run, see :mod:`evflex.r
 World and all-segment aggregates. Aggregates are sums of counts; shares are recomputed
 from those sums, never averaged.
 
-History (years up to ``years.history_end``) takes EV sales by powertrain from the IEA
-Global EV Data 2025 extract; the projection takes them from total sales times the
-scenario's EV sales share and PHEV split.
+The fleet is driven by sales: total new-vehicle sales are the IEA's (EV sales / EV sales
+share) up to ``years.history_end`` and grow at ``vehicle_sales_growth`` after it; the
+stock is the sum of surviving vintages (:mod:`evflex.fleet.sales`). History takes EV
+sales by powertrain from the IEA Global EV Data 2025 extract; the projection takes them
+from total sales times the scenario's EV sales share and PHEV split. The modelled EV
+stock is then tested against the IEA's stock series, which the model does not read.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import xarray as xr
 from evflex.capability import capable_sales, smart_capable_sales, stock_of
 from evflex.capacity import METRICS, Availability, energy_above_reserve, grid_capacity
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v2g_funnel
-from evflex.fleet.history import POWERTRAINS, ev_series
-from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage_stock
+from evflex.fleet.history import POWERTRAINS, ev_series, total_sales_history
+from evflex.fleet.sales import FleetDataError, fill_history, fleet_from_sales, project_sales
+from evflex.fleet.stock import retirements_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
 from evflex.glossary import ALL_SEGMENTS, WORLD
 from evflex.metadata import cf_units, long_name
@@ -54,6 +58,41 @@ def _ev_sales(scenario: Scenario, params: dict[str, FloatArray],
     return np.where(is_history, history, projected)
 
 
+def sales_history(scenario: Scenario) -> FloatArray:
+    """Total new-vehicle sales implied by the IEA up to the last history year, NaN elsewhere.
+
+    Shape (region, segment, year) [vehicles/year]; see
+    :func:`evflex.fleet.history.total_sales_history`.
+    """
+    years = scenario.years_axis
+    history = total_sales_history(scenario.regions, list(scenario.segments), years,
+                                  [seg.iea_mode for seg in scenario.segments.values()])
+    history[..., np.asarray(years) > scenario.years.history_end] = np.nan
+    return history
+
+
+def total_sales(scenario: Scenario, params: dict[str, FloatArray]) -> FloatArray:
+    """Total new-vehicle sales, history then the growth path (..., region, segment, year).
+
+    Raises :class:`FleetDataError` naming the (region, segment) without any sales history.
+    """
+    history = sales_history(scenario)
+    pre_growth = params["pre_history_growth"][..., 0]
+    try:
+        filled = fill_history(np.broadcast_to(history, np.broadcast_shapes(
+            history.shape, pre_growth.shape + history.shape[-1:])), pre_growth)
+    except FleetDataError as exc:
+        n_seg = len(scenario.segments)
+        k = int(str(exc)) % (len(scenario.regions) * n_seg)
+        region, segment = scenario.regions[k // n_seg], list(scenario.segments)[k % n_seg]
+        raise FleetDataError(
+            f"{region}/{segment}: no total-sales history in the IEA data (EV sales / EV "
+            f"sales share) up to {scenario.years.history_end}, expected a region and "
+            "segment the IEA reports") from None
+    is_projection = np.asarray(scenario.years_axis) > scenario.years.history_end
+    return project_sales(filled, params["vehicle_sales_growth"], is_projection)
+
+
 def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
                    availability: Availability | None = None) -> dict[str, FloatArray]:
     """The engine on evaluated parameters: every quantity as a plain array.
@@ -71,9 +110,10 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
     surv_age = survival_by_age(params["survival_mean_life"][..., 0],
                                params["survival_shape"][..., 0],
                                scenario.options.survival_max_age)
-    sales, retirements, stock, stock_before = sales_from_stock(
-        params["vehicle_stock"], surv_age, params["pre_history_growth"][..., 0])
     surv = survival_matrix(surv_age, n_years)  # (..., R, S, V, T)
+    sales = total_sales(scenario, params)
+    stock, retirements, stock_before = fleet_from_sales(
+        sales, params["pre_history_growth"][..., 0], surv_age, surv)
     ev_sales = _ev_sales(scenario, params, sales)
     # Used EVs that leave (or, negative, join) the region's stock in their sale year; a
     # vintage never ends up larger than that year's total sales, so EV stock <= stock.
@@ -122,7 +162,7 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
 
     usable = energy_above_reserve(capable_kwh, avail)
     out = {
-        "vehicle_stock_path": params["vehicle_stock"], "stock": stock, "sales": sales,
+        "stock": stock, "sales": sales,
         "retirements": retirements, "stock_before": stock_before, "ev_sales_pt": ev_sales,
         "ev_stock_pt": ev_stock_pt, "ev_retirements_pt": ev_retirements,
         "ev_net_exports_pt": ev_net_exports,
@@ -141,7 +181,6 @@ _RST = ("region", "segment", "year")
 _RSPT = ("region", "segment", "powertrain", "year")
 #: Dimensions and unit of each array of :func:`compute_arrays`, in dataset order.
 VARIABLES: dict[str, tuple[tuple[str, ...], str]] = {
-    "vehicle_stock_path": (_RST, "vehicles"),
     "stock": (_RST, "vehicles"),
     "sales": (_RST, "vehicles/year"),
     "retirements": (_RST, "vehicles/year"),
@@ -371,23 +410,22 @@ class Results:
         return df[["region", "segment", "year", "step", "vehicles", "removed"]]
 
     def capacity_frame(self) -> pd.DataFrame:
-        rows = []
-        for metric, unit in METRICS.items():
-            da = with_regional_aggregates(self.data[f"capacity_{metric}"].sum("segment"),
-                                          self.blocks)
-            df = da.rename("value").to_dataframe().reset_index()
-            df["metric"], df["unit"] = metric, unit
-            rows.append(df[["region", "year", "metric", "value", "unit"]])
-        df = pd.concat(rows, ignore_index=True)
-        order = {m: i for i, m in enumerate(METRICS)}
-        return df.sort_values(["region", "year", "metric"], kind="stable",
-                              key=lambda c: c.map(order) if c.name == "metric"
-                              else c.map(self._region_order) if c.name == "region" else c,
-                              ).reset_index(drop=True)
-
-    @property
-    def _region_order(self) -> dict[str, int]:
-        return {r: i for i, r in enumerate([*self.scenario.regions, *self.aggregate_regions])}
+        """``region, year, metric, value, unit``: every metric summed over segments, with
+        the block and World aggregates; regions in run order, then years, then metrics."""
+        stacked = xr.concat([self.data[f"capacity_{m}"].sum("segment") for m in METRICS],
+                            dim="metric")
+        agg = with_regional_aggregates(stacked, self.blocks).transpose("region", "year",
+                                                                       "metric")
+        regions = [str(r) for r in agg["region"].values]
+        years = agg["year"].values
+        n_r, n_y, n_m = len(regions), len(years), len(METRICS)
+        return pd.DataFrame({
+            "region": np.repeat(regions, n_y * n_m),
+            "year": np.tile(np.repeat(years, n_m), n_r),
+            "metric": np.tile(list(METRICS), n_r * n_y),
+            "value": agg.values.ravel(),
+            "unit": np.tile(list(METRICS.values()), n_r * n_y),
+        })
 
     def world(self, variable: str, year: int) -> float:
         """A World, all-segment value of an aggregated variable in one year."""

@@ -93,6 +93,10 @@ class Run:
                 keep = self.results.output_regions(self.regions)
                 history = history[history["region"].isin(keep)].reset_index(drop=True)
             out["history"] = history
+            if "evidence" in self.judgement:  # the present against the country's evidence
+                from evflex.nowcast import nowcast_table
+
+                out["nowcast"] = nowcast_table(self.results, self.judgement["evidence"])
         if self.hourly is not None:
             out["hourly"] = self.hourly
         for name in JUDGEMENT_TABLES:

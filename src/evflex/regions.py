@@ -347,3 +347,4 @@ def residual_history(table: pd.DataFrame, hier: Hierarchy) -> pd.DataFrame:
     long = stacked.rename("value").reset_index()
     long["unit"] = long["parameter"].map({"ev_sales": "vehicles/year", "ev_stock": "vehicles"})
     return long[["region", *keys, "value", "unit"]]
+

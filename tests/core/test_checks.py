@@ -127,13 +127,32 @@ def test_world_rows_that_are_not_sums_fail(base_results: Results) -> None:
     assert status["world_shares_from_counts"] == "fail"
 
 
-def test_stock_path_falling_faster_than_retirements_fails(base_scenario: Scenario) -> None:
-    sc = _with_param(base_scenario, "vehicle_stock", overrides={
-        **base_scenario.parameters["vehicle_stock"].overrides,
-        "USA": base_scenario.parameters["vehicle_stock"].overrides["USA"].model_copy(
-            update={"points": {2010: 222e6, 2024: 233e6, 2030: 120e6, 2100: 120e6}})})
-    status = _status(run(sc), checks.check_stock_tracks_path)
-    assert status["stock_tracks_path"] == "fail"
+def test_kinked_sales_growth_fails_the_smoothness_check(base_scenario: Scenario) -> None:
+    # a growth path with a one-year spike: +25 % in 2031 between 2 % years
+    growth = base_scenario.parameters["vehicle_sales_growth"]
+    kinked = growth.overrides["USA"].model_copy(
+        update={"points": {2025: 0.02, 2030: 0.02, 2031: 0.25, 2032: 0.02, 2100: 0.0}})
+    sc = _with_param(base_scenario, "vehicle_sales_growth",
+                     overrides={**growth.overrides, "USA": kinked})
+    rows = {c.check: c for c in checks.check_sales_smooth(run(sc))}
+    assert rows["sales_smooth"].status == "fail"
+    assert rows["sales_smooth"].value == pytest.approx(0.25)
+    assert "USA" in rows["sales_smooth"].detail and "2031" in rows["sales_smooth"].detail
+    assert rows["sales_smooth"].kind == "test"
+    # a drop of EV sales (share path falling off a cliff) fails the EV row
+    share = base_scenario.parameters["ev_sales_share"]
+    cliff = share.overrides["USA"].model_copy(update={"scurve": None,
+                                                      "points": {2025: 0.12, 2040: 0.7,
+                                                                 2041: 0.3, 2100: 0.3}})
+    sc = _with_param(base_scenario, "ev_sales_share", overrides={**share.overrides,
+                                                                 "USA": cliff})
+    assert _status(run(sc), checks.check_sales_smooth)["ev_sales_smooth"] == "fail"
+
+
+def test_base_sales_are_smooth_after_history(base_results: Results) -> None:
+    rows = {c.check: c for c in checks.check_sales_smooth(base_results)}
+    assert rows["sales_smooth"].status == "pass"
+    assert 0 < rows["sales_smooth"].value <= checks.MAX_SALES_CHANGE
 
 
 def test_calibration_anchors_fail_when_adoption_is_lower(base_scenario: Scenario) -> None:
@@ -145,8 +164,9 @@ def test_calibration_anchors_fail_when_adoption_is_lower(base_scenario: Scenario
     sc = _with_param(base_scenario, "ev_sales_share",
                      overrides={**param.overrides, "China": slow_china})
     status = _status(run(sc), checks.check_calibration_anchors)
-    assert status["calibration_ev_sales_2025"] == "fail"
-    assert status["calibration_ev_sales_share_2025"] == "fail"
+    # a calibration target missed is reported, not a failure of the run
+    assert status["calibration_ev_sales_2025"] == "missed"
+    assert status["calibration_ev_sales_share_2025"] == "missed"
 
 
 def test_calibration_states_fail_on_another_scenario(base_scenario: Scenario) -> None:
@@ -158,10 +178,14 @@ def test_calibration_states_fail_on_another_scenario(base_scenario: Scenario) ->
                                                              base_scenario.calibration}),
                    data=slow.data)
     status = _status(held, checks.check_calibration_states)
-    assert status["calibration_v2g_2100"] == "fail"
+    assert status["calibration_v2g_2100"] == "missed"
 
 
 def test_history_fails_with_implausible_survival(base_scenario: Scenario) -> None:
     sc = _with_param(base_scenario, "survival_mean_life", value=4.0, overrides={})
     status = _status(run(sc), checks.check_history_ev_stock)
-    assert status["history_ev_stock"] == "fail"
+    assert status["history_ev_stock_World"] == "fail"
+    assert status["history_ev_stock_Europe"] == "fail"
+    # and the total stock: vehicles that last 4 years leave a far smaller fleet
+    status = _status(run(sc), checks.check_history_vehicle_stock)
+    assert status["history_vehicle_stock_World"] == "fail"

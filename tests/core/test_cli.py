@@ -36,7 +36,7 @@ def test_run_writes_the_documented_files(base_out: Path) -> None:
     world = states[(states["region"] == "World") & (states["segment"] == "all")]
     assert world.groupby("year")["share"].sum().sub(1).abs().max() < 1e-12
     checks = pd.read_csv(base_out / "checks.csv")
-    assert list(checks.columns) == ["check", "status", "value", "limit", "detail"]
+    assert list(checks.columns) == ["check", "kind", "status", "value", "limit", "detail"]
     assert set(checks["status"]) == {"pass"}
     assert not list(base_out.glob(".evflex-*"))  # no staging left behind
 
@@ -51,20 +51,34 @@ def test_run_prints_the_summary_table(tmp_path: Path) -> None:
 
 
 def test_failed_checks_exit_3_and_name_the_check(tmp_path: Path) -> None:
-    scenario = tmp_path / "off.yaml"
-    scenario.write_text("extends: base\nname: low_enrolment\nversion: x\nparameters:\n"
-                        "  v2g_enrolled: {scurve: {start: 0.0, end: 0.2, steepness: 0.1, "
-                        "midpoint: 2050}, source: assumption}\n")
+    scenario = tmp_path / "kinked.yaml"
+    scenario.write_text("extends: base\nname: kinked\nversion: x\nparameters:\n"
+                        "  vehicle_sales_growth: {points: {2025: 0.02, 2030: 0.02, 2031: 0.3, "
+                        "2032: 0.02}, source: assumption}\n")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--no-workbook",
+                                 "--no-report"])
     assert result.exit_code == 3
-    assert "check failed: calibration_v2g_2100" in result.output
+    assert "check failed: sales_smooth" in result.output
     assert "--allow-failed-checks" in result.output
     assert (out / "checks.csv").exists()  # the results are there to inspect
-    allowed = runner.invoke(app, ["run", str(scenario), "--out", str(out),
-                                  "--allow-failed-checks"])
+    allowed = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--no-workbook",
+                                  "--no-report", "--allow-failed-checks"])
     assert allowed.exit_code == 0
-    assert "check failed: calibration_v2g_2100" in allowed.output
+    assert "check failed: sales_smooth" in allowed.output
+
+
+def test_a_variant_with_one_number_changed_exits_0(tmp_path: Path) -> None:
+    scenario = tmp_path / "low.yaml"
+    scenario.write_text("extends: base\nname: low_enrolment\nversion: x\nparameters:\n"
+                        "  v2g_enrolled: {scurve: {start: 0.0, end: 0.2, steepness: 0.1, "
+                        "anchor: {year: 2025, value: 0.02}}, source: assumption}\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--no-workbook",
+                                 "--no-report"])
+    assert result.exit_code == 0, result.output
+    checks = pd.read_csv(out / "checks.csv")
+    assert "fail" not in set(checks["status"])
 
 
 def test_validate_exit_codes_and_one_line_per_problem(tmp_path: Path) -> None:

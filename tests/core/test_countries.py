@@ -226,9 +226,9 @@ def test_countries_inherit_their_name_and_block_overrides() -> None:
     np.testing.assert_allclose(access[i["CN"]], base_access[b["China"]])
     np.testing.assert_allclose(access[i["BR"]], base_access[b["RestOfWorld"]])
     assert not np.allclose(access[i["GB"]], base_access[b["Europe"]])
-    stock = evaluate(sc, "vehicle_stock")  # a count: never inherited from a block
-    assert stock[i["FR"], 0, -1] < stock[i["DE"], 0, -1] < 0.5 * evaluate(
-        base, "vehicle_stock")[b["Europe"], 0, -1]
+    growth = evaluate(sc, "vehicle_sales_growth")  # a rate: inherited from the block
+    np.testing.assert_allclose(growth[i["FR"]], evaluate(base, "vehicle_sales_growth")[
+        b["Europe"]])
 
 
 def test_regional_spread_follows_country_parameters(countries) -> None:
@@ -301,3 +301,82 @@ def test_country_run_costs_a_few_block_level_runs() -> None:
 
     ratio = best(countries) / best(base)
     assert ratio < 6.0, f"42-region run took {ratio:.1f}x the 4-region run"
+
+
+def test_implied_totals_of_rest_regions_are_the_block_less_its_countries() -> None:
+    from evflex.fleet.history import iea_raw, implied_totals
+
+    raw = iea_raw()
+    cars = implied_totals("ev_sales", "ev_sales_share").loc[("cars", 2024)]
+    h = hierarchy()
+
+    def implied(name: str) -> float:
+        rows = raw[(raw["region"] == name) & (raw["segment"] == "cars") & (raw["year"] == 2024)]
+        ev = rows[rows["parameter"] == "ev_sales"]["value"].sum()
+        return float(ev / rows[rows["parameter"] == "ev_sales_share"]["value"].iloc[0])
+
+    listed = [r for r in h.members("EU27") if r != "RestOfEU27"]
+    expected = implied("EU27") - sum(implied(h.name_of(r)) for r in listed)
+    assert cars["RestOfEU27"] == pytest.approx(expected, rel=1e-9)
+    assert cars["GB"] == pytest.approx(implied("United Kingdom"), rel=1e-9)
+
+
+def test_report_states_charts_pick_a_region_in_a_country_run(countries) -> None:
+    from evflex.outputs.report import states_figures
+
+    states = countries.states_frame()
+    figs = states_figures(states, [*countries.blocks, *countries.scenario.regions])
+    fig = figs["states_share"]
+    labels = [b["label"] for b in fig["layout"]["updatemenus"][0]["buttons"]]
+    assert labels[:3] == [WORLD, "EU27", "Europe"] and "GB" in labels
+    gb = labels.index("GB")
+    visible = fig["layout"]["updatemenus"][0]["buttons"][gb]["args"][0]["visible"]
+    shown = [t for t, v in zip(fig["data"], visible, strict=True) if v]
+    expected = states[(states["region"] == "GB") & (states["segment"] == ALL_SEGMENTS)]
+    for trace in shown:
+        series = expected[expected["state"] == trace["meta"]].sort_values("year")["share"]
+        np.testing.assert_allclose(trace["y"], series.to_numpy(), rtol=1e-9)
+    assert len(shown) == 5
+
+
+# ------------------------------------------------------------------ now-cast per country
+def test_nowcast_sets_country_evidence_against_the_run(countries) -> None:
+    from evflex.judgement import load_evidence
+    from evflex.nowcast import nowcast_table
+
+    ledger = load_evidence()
+    table = nowcast_table(countries, ledger)
+    assert set(table["region"]) <= set(countries.scenario.regions)
+    assert {"JP", "US", "GB"} <= set(table["region"])
+    # each row's modelled value is the run's, for that country and year
+    gb = table[table["indicator"].str.startswith("smart_charger_share")].iloc[0]
+    ds = countries.data.sel(region="GB", year=int(gb["date"][:4]))
+    share = float(ds["smart_capable_stock"].sum()) / float(ds["ev_stock_pt"].sum())
+    assert gb["modelled"] == pytest.approx(share)
+    # a lower bound fails when the country's evidence exceeds the model
+    raised = ledger.copy()
+    pick = raised["indicator"].str.startswith("enrolled_vehicles/con_edison")
+    raised.loc[pick, "value"] = 1e9
+    again = nowcast_table(countries, raised)
+    assert (again[again["indicator"].str.startswith("enrolled_vehicles/con_edison")]
+            ["status"] == "fail").all()
+    assert (table[table["indicator"].str.startswith("enrolled_vehicles/con_edison")]
+            ["status"] == "pass").all()
+
+
+def test_explorer_shows_a_block_as_the_sum_of_its_countries(countries) -> None:
+    from fastapi.testclient import TestClient
+
+    from evflex.web.app import create_app
+
+    client = TestClient(create_app())
+    info = next(s for s in client.get("/api/scenarios").json()["scenarios"]
+                if s["name"] == "countries")
+    assert {"EU27", "Europe"} <= set(info["aggregates"])
+    body = client.post("/api/run", json={"scenario": "countries", "region": "EU27"}).json()
+    year = body["headline"][0]["year"]
+    expected = float(countries.aggregated["ev_stock"].sel(
+        region=hierarchy().members("EU27"), segment=ALL_SEGMENTS, year=year).sum())
+    assert body["headline"][0]["ev_stock"] == pytest.approx(expected, rel=1e-6)
+    bad = client.post("/api/run", json={"scenario": "countries", "region": "XX"})
+    assert bad.status_code == 422 and "unknown region (got 'XX'" in bad.json()["messages"][0]

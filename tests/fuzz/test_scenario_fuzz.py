@@ -75,9 +75,9 @@ ACCESS = EXTENDS + "parameters:\n  charging_access: {unit: fraction, source: ass
      "parameters.charging_access.value", "valid number"),
     (ACCESS + "true}\n",
      "parameters.charging_access.value", "valid number"),
-    (EXTENDS + "parameters:\n  vehicle_stock: {unit: vehicles, value: 1.0e308, "
+    (EXTENDS + "parameters:\n  vehicle_sales_growth: {unit: 1/year, value: 1.0e308, "
      "source: assumption}\n",
-     "parameters.vehicle_stock.value", "out of range"),
+     "parameters.vehicle_sales_growth.value", "out of range"),
     (EXTENDS + "parameters:\n  charger_power_kw: {unit: kW, value: 0, source: assumption}\n",
      "parameters.charger_power_kw.value", "out of range"),
     (EXTENDS + "parameters:\n  export_power_kw: {unit: kW, value: 0.0, source: assumption}\n",
@@ -85,8 +85,8 @@ ACCESS = EXTENDS + "parameters:\n  charging_access: {unit: fraction, source: ass
     (EXTENDS + "years: {end: 2050}\n", "calibration.states.year", "outside"),
     (EXTENDS + "segments:\n  cars: {iea_mode: cars}\n  more_cars: {iea_mode: cars}\n",
      "segments.more_cars.iea_mode", "counted twice"),
-    (EXTENDS + "parameters:\n  vehicle_stock: {unit: vehicles, value: 1.0e6, "
-     "source: assumption, overrides: null}\n", "parameters.vehicle_stock", "EV sales exceed"),
+    (EXTENDS + "segments:\n  trucks: {iea_mode: trucks}\n", "segments.trucks (USA)",
+     "no total-sales history"),
     (EXTENDS + "bidirectional_models: {capable_models: " + "9" * 25 + "}\n",
      "bidirectional_models.capable_models", "less than or equal"),
     ("name: a\nname: b\n", "(file)", "duplicate key 'name'"),
@@ -122,11 +122,14 @@ def test_folder_fifo_and_device_are_refused_without_reading(tmp_path: Path,
 
 
 def test_yaml12_numbers_are_numbers(raw: dict) -> None:
-    text = yaml.safe_dump(raw, sort_keys=False).replace("447000000.0", "447.0e6")
-    assert "447.0e6" in text
+    text = yaml.safe_dump(raw, sort_keys=False).replace("charger_power_kw:\n    unit: kW\n"
+                                                        "    value: 7.2",
+                                                        "charger_power_kw:\n    unit: kW\n"
+                                                        "    value: 72.0e-1")
+    assert "72.0e-1" in text
     from evflex.scenario.reader import load_yaml
 
-    assert load_yaml(text)["parameters"]["vehicle_stock"]["points"][2024] == 447.0e6
+    assert load_yaml(text)["parameters"]["charger_power_kw"]["value"] == 7.2
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

@@ -245,6 +245,9 @@ def run(
     n_pass = int((checks["status"] == "pass").sum())
     console.print(f"Wrote {len(written)} files to {out} · checks: {n_pass}/{len(checks)} pass",
                   highlight=False)
+    for r in checks[checks["status"] == "missed"].itertuples():
+        err_console.print(f"calibration target missed: {r.check} (value {r.value:.6g}, target "
+                          f"{r.limit})", markup=False, highlight=False, soft_wrap=True)
     bad = the_run.failed_checks
     if len(bad):
         lines = [f"check failed: {r.check} (value {r.value:.6g}, limit {r.limit}): {r.detail}"

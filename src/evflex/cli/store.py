@@ -350,6 +350,10 @@ def _print_diff(d: object, chart_year: int) -> None:
         console.print(v)
     else:
         console.print(f"Verdicts: none of {len(d.verdicts)} changed.", highlight=False)
+    cards = d.verdicts[(d.verdicts["kind"] == "scorecard") & ~d.verdicts["changed"]]
+    if len(cards):
+        console.print("Scorecard, the same on both sides (each side judged): " + ", ".join(
+            f"{r['item']} {r['a']}" for r in cards.to_dict("records")), highlight=False)
     for side, gap in d.reproduced.items():
         if gap is not None and gap > 1e-9:
             err_console.print(f"note: re-running {side.upper()} from its stored scenario "

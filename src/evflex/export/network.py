@@ -338,7 +338,7 @@ def compare_chart(table: pd.DataFrame, networks: Mapping[str, pypsa.Network],
 
     colours = {"unmanaged": "#D55E00", "evflex": "#009E73", "pypsa_eur": "#0072B2"}
     year = int(table["year"].iloc[0])
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True,
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.6), constrained_layout=True,
                                    gridspec_kw={"width_ratios": [1, 1.4]})
     regions = list(dict.fromkeys(table["region"]))
     width = 0.8 / len(CASES)
@@ -369,7 +369,8 @@ def compare_chart(table: pd.DataFrame, networks: Mapping[str, pypsa.Network],
     ax2.set_ylabel("power [GW]")
     ax2.set_xticks(range(0, HOURS_PER_WEEK + 1, 24))
     ax2.set_title(f"{region}: firm + peaker output by case", fontsize=10)
-    ax2.legend(fontsize=7, loc="upper left", ncol=2)
+    ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3,
+               frameon=False)
     ax2.grid(alpha=0.3)
     fig.savefig(path, dpi=130)
     plt.close(fig)

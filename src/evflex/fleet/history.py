@@ -65,3 +65,131 @@ def ev_series(parameter: str, regions: list[str], segments: list[str], years: li
         t = rows["year"].map(year_index).to_numpy(dtype=int)
         out[i, j, k, t] = rows["value"].to_numpy(dtype=float)
     return out
+
+
+def _implied_by_name(count: str, share: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``count / share`` by IEA name, and its largest error from the IEA's rounding.
+
+    Index (segment, year), one column per IEA name. ``count`` is ``ev_sales`` or
+    ``ev_stock`` (BEV + PHEV, each rounded), ``share`` the matching EV share; only years
+    where both exist and are positive. The error is ``ratio x (err(count) / count +
+    err(share) / share)`` with each published number off by at most half a unit of its
+    second significant figure (:func:`evflex.regions.rounding_error`).
+    """
+    from evflex.regions import rounding_error
+
+    raw = iea_raw()
+    rows = raw[(raw["parameter"] == count) & raw["powertrain"].isin(POWERTRAINS)].copy()
+    rows["err"] = rounding_error(rows["value"])
+    grouped = rows.groupby(["region", "segment", "year"])
+    num, num_err = grouped["value"].sum(), grouped["err"].sum()
+    den_rows = raw[raw["parameter"] == share].set_index(["region", "segment", "year"])["value"]
+    den = den_rows[den_rows > 0]
+    ratio = (num / den).dropna()
+    ratio = ratio[ratio > 0]
+    err = ratio * (num_err.reindex(ratio.index) / num.reindex(ratio.index)
+                   + rounding_error(den).reindex(ratio.index) / den.reindex(ratio.index))
+    return ratio.unstack("region"), err.unstack("region")
+
+
+@cache
+def implied_totals(count: str, share: str) -> pd.DataFrame:
+    """All-powertrain totals implied by the IEA (``count / share``) by model region id.
+
+    Index (segment, year); one column per region of the hierarchy and per IEA name
+    (World, EU27, Europe, ...). A region with its own IEA series takes it; a rest-of-block
+    region is its block's total minus the other regions of its resolution in the block,
+    where all of them are known and the remainder is positive (NaN elsewhere).
+    """
+    return _implied_with_rounding(count, share)[0]
+
+
+@cache
+def implied_rounding(count: str, share: str) -> pd.DataFrame:
+    """Largest error of :func:`implied_totals` from the IEA's rounding [same unit].
+
+    A residual region adds the errors of its block total and of every region taken off.
+    """
+    return _implied_with_rounding(count, share)[1]
+
+
+@cache
+def _implied_with_rounding(count: str, share: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from evflex.regions import hierarchy
+
+    by_name, err_by_name = _implied_by_name(count, share)
+    hier = hierarchy()
+    rows = hier.regions
+    out: dict[str, pd.Series] = {str(name): by_name[name] for name in by_name.columns}
+    err: dict[str, pd.Series] = {str(name): err_by_name[name] for name in by_name.columns}
+    missing = pd.Series(np.nan, index=by_name.index)
+    for region, name, history in zip(rows["region"], rows["name"], rows["history"],
+                                     strict=True):
+        if history == "iea":
+            out[str(region)] = by_name[name] if name in by_name.columns else missing
+            err[str(region)] = err_by_name[name] if name in by_name.columns else missing
+    pending = [(str(r), str(res), str(h).split(":", 1)[1])
+               for r, res, h in zip(rows["region"], rows["resolution"], rows["history"],
+                                    strict=True) if str(h).startswith("residual:")]
+    zero = missing.fillna(0.0)
+    while pending:
+        done = []
+        for region, resolution, block in pending:
+            others = [str(r) for r, res in zip(rows["region"], rows["resolution"], strict=True)
+                      if res == resolution and r != region
+                      and (block == "World" or block in hier.blocks_of(str(r)))]
+            if any(o not in out for o in others):
+                continue
+            total = by_name[block] if block in by_name.columns else missing
+            total_err = err_by_name[block] if block in by_name.columns else missing
+            rest = total - sum((out[o] for o in others), zero)
+            out[region] = rest.where(rest > 0)
+            err[region] = (total_err + sum((err[o] for o in others), zero)).where(rest > 0)
+            done.append((region, resolution, block))
+        if not done:
+            break  # the hierarchy's own validation reports circular residuals
+        pending = [p for p in pending if p not in done]
+    return pd.DataFrame(out), pd.DataFrame(err)
+
+
+def _by_cell(table: pd.DataFrame, regions: list[str], iea_modes: list[str],
+             years: list[int]) -> FloatArray:
+    """``table`` (index segment, year; a column per region) as (region, mode, year).
+
+    One selection per mode, not per cell: a country run has some 40 regions.
+    """
+    out = np.full((len(regions), len(iea_modes), len(years)), np.nan)
+    wide = table.reindex(columns=regions)
+    modes = set(table.index.get_level_values("segment"))
+    for j, mode in enumerate(iea_modes):
+        if mode in modes:
+            out[:, j, :] = wide.xs(mode, level="segment").reindex(years).to_numpy(
+                dtype=float).T
+    return out
+
+
+def total_sales_history(regions: list[str], segments: list[str], years: list[int],
+                        iea_modes: list[str]) -> FloatArray:
+    """Total new-vehicle sales implied by the IEA, shape (region, segment, year) [vehicles/year].
+
+    EV sales / EV sales share per region and IEA mode (:func:`implied_totals`); NaN where
+    the IEA gives no share (see :func:`evflex.fleet.sales.fill_history` for the gaps).
+    """
+    return _by_cell(implied_totals("ev_sales", "ev_sales_share"), regions, iea_modes, years)
+
+
+def implied_vehicle_stock(regions: list[str], segments: list[str], years: list[int],
+                          iea_modes: list[str]) -> FloatArray:
+    """Total vehicle stock implied by the IEA: EV stock / EV stock share [vehicles].
+
+    Shape (region, segment, year); ``regions`` may hold IEA names of aggregates (World,
+    EU27, Europe). NaN where the IEA gives no stock share. The engine never reads it: it
+    is test data for the stock the model builds from sales and survival.
+    """
+    return _by_cell(implied_totals("ev_stock", "ev_stock_share"), regions, iea_modes, years)
+
+
+def implied_vehicle_stock_rounding(regions: list[str], segments: list[str], years: list[int],
+                                   iea_modes: list[str]) -> FloatArray:
+    """Largest error of :func:`implied_vehicle_stock` from the IEA's rounding [vehicles]."""
+    return _by_cell(implied_rounding("ev_stock", "ev_stock_share"), regions, iea_modes, years)

@@ -1,7 +1,9 @@
-"""Stock-flow of the vehicle fleet: sales from a stock path, EV stock by vintage.
+"""Stock-flow building blocks: EV stock by vintage, and sales from a given stock path.
 
-The total stock follows the scenario's ``vehicle_stock`` path; sales are what it takes
-to reach it given the survivors of earlier sales (and of the initial stock), so that
+The engine drives the fleet by sales (:mod:`evflex.fleet.sales`);
+:func:`sales_from_stock` is the inverse (sales that carry a stock along a path, given the
+survivors of earlier sales and of the initial stock), kept for analyses that start from a
+stock, so that
 
     stock(t) = stock(t-1) + sales(t) - retirements(t)
 

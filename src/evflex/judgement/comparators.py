@@ -198,6 +198,13 @@ def _file_derate(table: pd.DataFrame, option: str, service: str, year: int) -> f
     return float(np.interp(year, hit["year"], hit["value"]))
 
 
+def _file_derates(table: pd.DataFrame, year: int) -> dict[tuple[str, str], float]:
+    """Every (option, service) derate of the cost file in a year [fraction]."""
+    rows = table[table["item"] == "derate"]
+    return {(str(o), str(s)): _file_derate(table, str(o), str(s), year)
+            for o, s in set(zip(rows["option"], rows["service"], strict=True))}
+
+
 # ----------------------------------------------------------------------------- the stack
 def _credit(c0: float, supply_gw: float, saturation: float) -> float:
     """Average capacity credit of ``supply_gw`` under a saturation depth [fraction]."""
@@ -207,37 +214,53 @@ def _credit(c0: float, supply_gw: float, saturation: float) -> float:
     return c0 * (1.0 - math.exp(-x)) / x
 
 
-def survivors(rows: pd.DataFrame, depth: float, avoided: float) -> pd.DataFrame:
-    """Merit order of one (year, region, service): dispatch up to ``depth`` [GW] in order
-    of net cost; survivors are dispatched at a net cost not above ``avoided``."""
-    rows = rows.sort_values(["net_cost", "effective_cost", "option", "segment"],
-                            na_position="last", kind="stable").copy()
+def _merit_order(rows: list[dict[str, Any]], depth: float, avoided: float
+                 ) -> list[dict[str, Any]]:
+    """The rows of one (year, region, service) in merit order with dispatch, survival,
+    rank and why (see :func:`survivors`)."""
+    def key(r: dict[str, Any]) -> tuple[float, float, str, str]:
+        net, eff = r["net_cost"], r["effective_cost"]
+        return (math.inf if math.isnan(net) else net, math.inf if math.isnan(eff) else eff,
+                str(r["option"]), str(r["segment"]))
+
+    ordered = sorted(rows, key=key)
     remaining = depth
-    dispatched, why = [], []
-    for cost, supply in zip(rows["net_cost"], rows["supply_gw"], strict=True):
+    nets = sorted(r["net_cost"] for r in ordered if not math.isnan(r["net_cost"]))
+    for r in ordered:
+        cost, supply = r["net_cost"], r["supply_gw"]
+        r["rank"] = (1 + sum(1 for n in nets if n < cost - TOL) if not math.isnan(cost)
+                     else len(ordered))
         if math.isnan(cost) or supply <= 0:
-            dispatched.append(0.0)
-            why.append("not offered: no vehicles in this state or no cost on this test"
-                       if math.isnan(cost) or supply <= 0 else "")
+            r["dispatched_gw"], r["survives"] = 0.0, False
+            r["why"] = "not offered: no vehicles in this state or no cost on this test"
             continue
         take = min(supply, remaining)
         remaining = 0.0 if math.isinf(take) else remaining - take
-        dispatched.append(take)
+        r["dispatched_gw"] = take
+        r["survives"] = False
         if cost > avoided + TOL:
-            why.append(f"net cost {cost:,.0f} above the avoided cost {avoided:,.0f}")
+            r["why"] = f"net cost {cost:,.0f} above the avoided cost {avoided:,.0f}"
         elif take <= 0:
-            why.append(f"cheaper than the avoided cost ({cost:,.0f} <= {avoided:,.0f}) but "
-                       f"the {depth:,.1f} GW market is filled by cheaper options")
+            r["why"] = (f"cheaper than the avoided cost ({cost:,.0f} <= {avoided:,.0f}) but "
+                        f"the {depth:,.1f} GW market is filled by cheaper options")
         else:
             share = "" if math.isinf(depth) else f" of the {depth:,.1f} GW market"
             amount = "any amount" if math.isinf(take) else f"{take:,.2f} GW"
-            why.append(f"survives: net cost {cost:,.0f} <= avoided cost {avoided:,.0f}; "
-                       f"dispatched {amount}{share}")
-    rows["dispatched_gw"] = dispatched
-    rows["survives"] = [w.startswith("survives") for w in why]
-    rows["why"] = why
-    rows["rank"] = rows["net_cost"].rank(method="min", na_option="bottom").astype(int)
-    return rows
+            r["survives"] = True
+            r["why"] = (f"survives: net cost {cost:,.0f} <= avoided cost {avoided:,.0f}; "
+                        f"dispatched {amount}{share}")
+    return ordered
+
+
+def survivors(rows: pd.DataFrame, depth: float, avoided: float) -> pd.DataFrame:
+    """Merit order of one (year, region, service): dispatch up to ``depth`` [GW] in order
+    of net cost (ties to the lower effective cost); survivors are dispatched at a net cost
+    not above ``avoided``. Adds ``dispatched_gw``, ``survives``, ``why`` and ``rank``."""
+    records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()}
+                                     for r in rows.to_dict("records")]
+    out = _merit_order(records, depth, avoided)
+    return pd.DataFrame(out, columns=[*rows.columns, "rank", "dispatched_gw", "survives",
+                                      "why"])
 
 
 def comparator_stack(results: Any, years: int | Iterable[int] | None = None,
@@ -262,6 +285,7 @@ def comparator_stack(results: Any, years: int | Iterable[int] | None = None,
     specs = load_services(services)["services"]
     prices = Prices.of(table)
     wear, wear_source = degradation_per_kwh(table, prices)
+    cost_of = _Costs(table, prices)
     run_years = sorted(int(y) for y in results.data["year"].values)
     if years is None:
         wanted = [y for y in (2030, 2050, run_years[-1]) if y in run_years]
@@ -271,18 +295,18 @@ def comparator_stack(results: Any, years: int | Iterable[int] | None = None,
     if missing:
         raise ValueError(f"comparator years not in the run (got {missing}, expected years "
                          f"{run_years[0]} to {run_years[-1]})")
-    frames = []
+    frames: list[dict[str, Any]] = []
     for year in sorted(set(wanted)):
         supply = run_supply(results, year, table)
         peak_h = results.data["param_peak_duration_h"].sel(year=year)
         for region in [str(r) for r in results.data["region"].values]:
             h_region = float(peak_h.sel(region=region).mean())
             rows = _region_rows(table, specs, prices, supply, year, region, test, wear,
-                                wear_source, h_region)
-            frames.append(_stack_region(rows, specs, region, stacking, depth_cap))
+                                wear_source, h_region, cost_of)
+            frames += _stack_region(rows, specs, region, stacking, depth_cap)
     if not frames:
         return pd.DataFrame(columns=list(COLUMNS))
-    out = pd.concat(frames, ignore_index=True)
+    out = pd.DataFrame(frames)
     v2g = out[(out["option"] == "V2G") & out["survives"]]
     keys = set(zip(v2g["year"], v2g["region"], v2g["service"], strict=True))
     out["v2g_survives"] = [k in keys for k in zip(out["year"], out["region"], out["service"],
@@ -294,12 +318,38 @@ def comparator_stack(results: Any, years: int | Iterable[int] | None = None,
     return out[list(COLUMNS)].reset_index(drop=True)
 
 
+class _Costs:
+    """:func:`annual_cost` memoised per option, segment, year, test and unit power."""
+
+    def __init__(self, table: pd.DataFrame, prices: Prices):
+        self.table, self.prices = table, prices
+        self.memo: dict[tuple[Any, ...], tuple[float, str]] = {}
+        self.derate_memo: dict[int, dict[tuple[str, str], float]] = {}
+
+    def derates(self, year: int) -> dict[tuple[str, str], float]:
+        if year not in self.derate_memo:
+            self.derate_memo[year] = _file_derates(self.table, year)
+        return self.derate_memo[year]
+
+    def __call__(self, option: str, segment: str, year: int, test: str,
+                 unit_kw: float | None = None) -> tuple[float, str]:
+        key = (option, segment, year, test, None if unit_kw is None else round(unit_kw, 9))
+        if key not in self.memo:
+            try:
+                self.memo[key] = annual_cost(self.table, option, segment, year, test,
+                                             unit_kw=unit_kw, prices=self.prices)
+            except CostsError as exc:
+                self.memo[key] = (math.nan, f"no cost: {exc}")
+        return self.memo[key]
+
+
 def _region_rows(table: pd.DataFrame, specs: Mapping[str, Any], prices: Prices,
                  supply: Mapping[tuple[str, str, str], dict[str, Any]], year: int,
-                 region: str, test: str, wear: float, wear_source: str, peak_h: float
-                 ) -> list[dict[str, Any]]:
+                 region: str, test: str, wear: float, wear_source: str, peak_h: float,
+                 costs: _Costs) -> list[dict[str, Any]]:
     """One row per (service, option, segment) offered in a region, before the stack."""
     rows = []
+    derates = costs.derates(year)
     for service in SERVICES:
         spec = specs[service]
         hours = 365.0 * peak_h if spec["annual_hours"] == "peak_duration" else float(
@@ -312,11 +362,7 @@ def _region_rows(table: pd.DataFrame, specs: Mapping[str, Any], prices: Prices,
                 total_gw = sum(e["services"][service][1] for _, e in entries)
                 for segment, entry in entries:
                     derate, gw, basis = entry["services"][service]
-                    try:
-                        cost, source = annual_cost(table, option, segment, year, test,
-                                                   unit_kw=entry["kw"], prices=prices)
-                    except CostsError:
-                        cost, source = math.nan, "no cost rows for this segment"
+                    cost, source = costs(option, segment, year, test, entry["kw"])
                     wear_kw = (hours * derate * wear if option in DISCHARGING and test == "TRC"
                                and not math.isnan(derate) else 0.0)
                     rows.append(_row(year, region, segment, service, option, test, cost,
@@ -325,10 +371,10 @@ def _region_rows(table: pd.DataFrame, specs: Mapping[str, Any], prices: Prices,
                                      source + (f"; degradation: {wear_source}"
                                                if wear_kw else "")))
             else:
-                derate = _file_derate(table, option, service, year)
+                derate = derates.get((option, service), math.nan)
                 if math.isnan(derate):
                     continue
-                cost, source = annual_cost(table, option, "all", year, test, prices=prices)
+                cost, source = costs(option, "all", year, test)
                 rows.append(_row(year, region, "all", service, option, test, cost, 0.0,
                                  derate, derate, math.inf, "cost file", source))
     return rows
@@ -347,35 +393,32 @@ def _row(year: int, region: str, segment: str, service: str, option: str, test: 
 
 
 def _stack_region(rows: list[dict[str, Any]], specs: Mapping[str, Any], region: str,
-                  stacking: bool, depth_cap: bool) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
-    avoided = {}
-    for service in SERVICES:
-        cf = df[(df["service"] == service) & (df["option"] == specs[service]["counterfactual"])]
-        avoided[service] = float(cf["effective_cost"].iloc[0]) if not cf.empty else math.nan
+                  stacking: bool, depth_cap: bool) -> list[dict[str, Any]]:
+    avoided = {service: math.nan for service in SERVICES}
+    for r in rows:
+        if r["option"] == specs[r["service"]]["counterfactual"]:
+            avoided[r["service"]] = r["effective_cost"]
     # value stacking: what the same nameplate kW also earns from compatible services
-    offered = {(o, s, sv): d for o, s, sv, d in zip(df["option"], df["segment"], df["service"],
-                                                    df["derate"], strict=True)}
-    stacked = []
-    for option, segment, service in zip(df["option"], df["segment"], df["service"],
-                                        strict=True):
+    offered = {(r["option"], r["segment"], r["service"]): r["derate"] for r in rows}
+    by_service: dict[str, list[dict[str, Any]]] = {s: [] for s in SERVICES}
+    for r in rows:
         value = 0.0
         if stacking:
-            for other in specs[service].get("stacks_with") or []:
-                d = offered.get((option, segment, other), math.nan)
+            for other in specs[r["service"]].get("stacks_with") or []:
+                d = offered.get((r["option"], r["segment"], other), math.nan)
                 if not math.isnan(d) and not math.isnan(avoided[other]):
                     value += avoided[other] * d
-        stacked.append(value)
-    df["stacked_value"] = stacked
-    df["avoided_cost"] = df["service"].map(avoided)
-    credit = df["capacity_credit"]
-    own = df["cost_per_kw_year"] + df["degradation_per_kw_year"]
-    df["net_cost"] = np.where(credit > 0, np.maximum(own - df["stacked_value"], 0.0) / credit,
-                              np.nan)
-    parts = []
-    for name, grp in df.groupby("service", sort=False):
-        depth = _by_region(specs[str(name)].get("depth_gw"), region) if depth_cap else math.inf
-        out = survivors(grp, depth, avoided[str(name)])
-        out["depth_gw"] = depth
-        parts.append(out)
-    return pd.concat(parts, ignore_index=True)
+        r["stacked_value"] = value
+        r["avoided_cost"] = avoided[r["service"]]
+        credit = r["capacity_credit"]
+        own = r["cost_per_kw_year"] + r["degradation_per_kw_year"]
+        r["net_cost"] = (max(own - value, 0.0) / credit
+                         if credit > 0 and not math.isnan(own) else math.nan)
+        by_service[r["service"]].append(r)
+    out = []
+    for service, group in by_service.items():
+        depth = _by_region(specs[service].get("depth_gw"), region) if depth_cap else math.inf
+        for r in _merit_order(group, depth, avoided[service]):
+            r["depth_gw"] = depth
+            out.append(r)
+    return out

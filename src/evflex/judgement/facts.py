@@ -16,12 +16,12 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
+from evflex.filters import CONDITIONAL_FILTERS
 from evflex.judgement.evidence import PATHWAYS, measure_of
 
 MID_YEAR = 2050
 #: Funnel steps after the capable stock whose losses the implications name.
-DOWNSTREAM_STEPS = ("charging_access", "bidirectional_charger", "export_permitted",
-                    "v2g_enrolled", "warranty_covers", "v2g_active")
+DOWNSTREAM_STEPS = CONDITIONAL_FILTERS
 
 
 def _total(da: xr.DataArray, *keep: str) -> xr.DataArray:

@@ -28,8 +28,10 @@ from evflex.states import STATES
 #: what it holds.
 JUDGEMENT_SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("Comparator Stack", "comparators", "where V2G survives against the alternatives",
-     "Cost per kW-year of each option for each grid service, derated for availability, "
-     "and where V2G survives (beats the next-best option)."),
+     "Cost per derated kW-year of each option for each grid service, region and segment on "
+     "a named cost test (total resource cost by default), net of the value stacked from "
+     "compatible services, and which options survive: dispatched within the market's depth "
+     "at no more than the service's avoided cost."),
     ("Update Triggers", "triggers", "indicators that would move the assumptions",
      "Dated, sourced indicators with thresholds: which have fired and which assumption "
      "each moves."),
@@ -191,3 +193,11 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         if tmp.exists():
             tmp.unlink()
 
+
+def log_axis_note(funnel: pd.DataFrame) -> str:
+    """The warning a log-scaled funnel needs, with the one ratio a reader wants."""
+    naive = float(funnel["energy_gwh"].iloc[0])
+    last = float(funnel["energy_gwh"].iloc[-1])
+    ratio = f" The last bar is {last / naive:.2%} of the first." if naive > 0 else ""
+    return ("Log axis: a bar's length is not proportional to its energy (each labelled "
+            "gridline is ten times the one before); read the labels." + ratio)

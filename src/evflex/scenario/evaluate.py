@@ -42,8 +42,9 @@ def evaluate_path(spec: PathSpec, years: FloatArray, scenario: Scenario) -> Floa
 
 
 #: Parameters that are counts of a region: a block's or a name's value would be wrong for
-#: each of its members, so they are never inherited.
-REGION_OWN = frozenset({"vehicle_stock"})
+#: each of its members, so they are never inherited. (The fleet is driven by sales from the
+#: IEA history and a growth rate, which members may inherit; no count is left.)
+REGION_OWN: frozenset[str] = frozenset()
 
 
 def override_keys(name: str, region: str, segment: str) -> tuple[str, ...]:

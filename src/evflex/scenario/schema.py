@@ -296,7 +296,7 @@ class Anchors(StrictModel):
     year: Year
     ev_sales: Range
     ev_sales_share: Range
-    ev_stock_share: Range
+    ev_stock_share: Range | None = None
     source: str
 
 
@@ -321,14 +321,16 @@ class StateTargets(StrictModel):
 
 
 class History(StrictModel):
-    """Tolerance of the check of modelled EV stock against the IEA series.
+    """Tolerances of the test of modelled EV stock against the IEA stock series.
 
-    ``min_ev_stock``: a region is judged only if its IEA EV stock in the last history year
-    reaches this [vehicles] (smaller ones are reported, not judged); rest-of-block
+    ``world_tolerance`` for the World, ``region_tolerance`` for every other judged region
+    (relative); ``min_ev_stock``: a region is judged only if its IEA EV stock in the last
+    history year reaches this [vehicles] (smaller ones are reported, not judged); rest-of-block
     regions (residuals of rounded totals) are never judged alone.
     """
 
-    ev_stock_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.15
+    world_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.05
+    region_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.10
     from_year: Year = 2015
     min_ev_stock: Annotated[float, Field(ge=0)] = 0.0
 

@@ -30,6 +30,7 @@ from scipy.optimize import minimize
 from evflex.model import WORLD, Results, run
 from evflex.paths import FloatArray
 from evflex.scenario import Scenario, registry
+from evflex.scenario.edit import edit
 from evflex.scenario.load import models_to_sales_share
 from evflex.scenario.schema import PathSpec, site_name, split_site_name
 from evflex.uncertainty.ensemble import Quantity, evaluate_numbers
@@ -148,26 +149,9 @@ def default_levers(scenario: Scenario) -> list[str]:
 
 
 def with_numbers(scenario: Scenario, numbers: dict[str, float]) -> Scenario:
-    """A copy of the scenario with some numbers of its paths set."""
-    params = dict(scenario.parameters)
-    for name, value in numbers.items():
-        parameter, override, target = split_site_name(name)
-        param = params[parameter]
-        spec: PathSpec = param if override is None else param.overrides[override]
-        if isinstance(target, int):
-            new = spec.model_copy(update={"points": {**(spec.points or {}), target: value}})
-        elif target == "value":
-            new = spec.model_copy(update={"value": value})
-        else:
-            assert spec.scurve is not None
-            new = spec.model_copy(update={"scurve": spec.scurve.model_copy(
-                update={target: value})})
-        if override is None:
-            params[parameter] = new  # type: ignore[assignment]
-        else:
-            params[parameter] = param.model_copy(
-                update={"overrides": {**param.overrides, override: new}})
-    return scenario.model_copy(update={"parameters": params})
+    """A copy of the scenario with some numbers of its paths set, validated again
+    (:func:`evflex.scenario.edit.edit`)."""
+    return edit(scenario, numbers)
 
 
 @dataclass

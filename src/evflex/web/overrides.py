@@ -35,10 +35,10 @@ from functools import lru_cache
 from typing import Any
 
 from evflex.scenario import Scenario, ScenarioError, registry, shipped_scenarios
+from evflex.scenario.edit import TARGETS, path_number, set_number
 from evflex.scenario.load import merge, parse, read_raw
 from evflex.scenario.schema import site_name, split_site_name
 
-TARGETS: tuple[str, ...] = ("value", "start", "end", "midpoint", "steepness")
 #: Bounds of the S-curve numbers that are not in the parameter's unit (as in the schema).
 SCURVE_BOUNDS: dict[str, tuple[float, float]] = {"midpoint": (1900.0, 2300.0),
                                                 "steepness": (0.0, 5.0)}
@@ -95,25 +95,6 @@ def shipped_scenario(name: str) -> Scenario:
 
 
 # ----------------------------------------------------------------------------- numbers
-def path_number(spec: Mapping[str, Any], target: str) -> float | None:
-    """The number ``target`` of one raw path mapping, or ``None`` if it has none."""
-    if target == "value":
-        value = spec.get("value")
-        return None if value is None else float(value)
-    scurve = spec.get("scurve")
-    if isinstance(scurve, Mapping):
-        if target in ("start", "end", "steepness"):
-            return float(scurve[target])
-        if target == "midpoint" and scurve.get("midpoint") is not None:
-            return float(scurve["midpoint"])
-        return None
-    points = spec.get("points")
-    if isinstance(points, Mapping) and points and target in ("start", "end"):
-        year = (min if target == "start" else max)(int(y) for y in points)
-        return float(points[year])
-    return None
-
-
 def region_path(scenario: Scenario | Mapping[str, Any], parameter: str,
                 region: str) -> Mapping[str, Any]:
     """The raw path that applies to ``region``: its override, else the one it inherits (its
@@ -134,23 +115,6 @@ def region_path(scenario: Scenario | Mapping[str, Any], parameter: str,
         if isinstance(entry, Mapping) and any(k in entry for k in ("value", "scurve", "points")):
             return entry
     return param
-
-
-def _set_number(spec: dict[str, Any], target: str, value: float) -> float | None:
-    """Set ``target`` in a raw path; the old number, or ``None`` if it has no such number."""
-    old = path_number(spec, target)
-    if old is None:
-        return None
-    if target == "value":
-        spec["value"] = value
-    elif "scurve" in spec:
-        spec["scurve"][target] = value
-    else:
-        points = spec["points"]
-        year = (min if target == "start" else max)(int(y) for y in points)
-        key = next(k for k in points if int(k) == year)
-        points[key] = value
-    return old
 
 
 def _describe_missing(spec: Mapping[str, Any], target: str) -> str:
@@ -284,7 +248,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Mapping[str, fl
         for where, spec in targets:
             done = []
             for target, value in numbers.items():
-                old = _set_number(spec, target, float(value))
+                old = set_number(spec, target, float(value))
                 if old is None:
                     continue
                 done.append(f"{target} {old:g} → {float(value):g}")

@@ -21,11 +21,13 @@ import numpy as np
 
 from evflex.capacity import METRICS
 from evflex.energy_funnel import energy_funnel
+from evflex.filters import CONDITIONAL_FILTERS, FILTER_LABELS
 from evflex.model import WORLD, Results
 from evflex.outputs.style import STATE_COLOURS, STATE_LABELS
 from evflex.scenario import Scenario, registry
+from evflex.scenario.edit import path_number
 from evflex.states import ENVELOPES, STATES
-from evflex.web.overrides import path_number, region_path
+from evflex.web.overrides import region_path
 
 #: Years of the headline table, where the scenario's axis has them.
 HEADLINE_YEARS = (2025, 2030, 2050, 2100)
@@ -48,6 +50,8 @@ class Control:
         return f"{self.parameter}.{self.target}"
 
 
+#: Slider steps finer than 0.01 (filters whose shares are small today).
+FINE_STEPS: dict[str, float] = {"v2g_enrolled": 0.005, "v2g_active": 0.005}
 #: The explorer's sliders: adoption paths, the V2G filter stack (end values of its
 #: S-curves, 2100 value of points), the other uses, availability at the peak.
 CONTROLS: tuple[Control, ...] = (
@@ -60,16 +64,9 @@ CONTROLS: tuple[Control, ...] = (
             "Adoption", 0.02, 0.6, 0.01),
     Control("smart_capable_share", "end", "Smart-capable share of sales: end", "Adoption",
             0.0, 1.0, 0.01),
-    Control("charging_access", "end", "Home/depot charging access: 2100", "V2G filters",
-            0.0, 1.0, 0.01),
-    Control("bidirectional_charger", "end", "Bidirectional charger: end", "V2G filters",
-            0.0, 1.0, 0.01),
-    Control("export_permitted", "end", "Export permitted: end", "V2G filters", 0.0, 1.0, 0.01),
-    Control("v2g_enrolled", "end", "Enrolled & compensated: end", "V2G filters",
-            0.0, 1.0, 0.005),
-    Control("warranty_covers", "end", "Warranty covers cycling: end", "V2G filters",
-            0.0, 1.0, 0.01),
-    Control("v2g_active", "end", "Actively dispatched: end", "V2G filters", 0.0, 1.0, 0.005),
+    # The V2G filter stack, one slider per conditional filter (end value, or 2100 point).
+    *(Control(name, "end", f"{FILTER_LABELS[name].capitalize()}: end", "V2G filters",
+              0.0, 1.0, FINE_STEPS.get(name, 0.01)) for name in CONDITIONAL_FILTERS),
     Control("v2h_v2b_use", "end", "V2H / V2B use: end", "Other uses", 0.0, 1.0, 0.01),
     Control("grid_managed_enrolment", "end", "Grid-managed enrolment: end", "Other uses",
             0.0, 1.0, 0.002),

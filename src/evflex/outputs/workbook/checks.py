@@ -259,7 +259,7 @@ def _live_check(name: str, results: Results, cells: _CheckCells, measures: list[
                              st.world_share_col[s])
                 target = float(getattr(targets, s))
                 return (f"={share}", f'=IF(ABS({share}-{target!r})<={targets.tolerance!r},'
-                                     '"pass","fail")')
+                                     '"pass","missed")')
     return None
 
 
