@@ -36,6 +36,7 @@ from evflex.simulate.archetypes import (
     ArchetypeSet,
     Sessions,
     SimulationInputError,
+    _vehicle_archetypes,
     load_archetypes,
     parse_mix,
     parse_step,
@@ -238,6 +239,13 @@ class _Fleet:
         self.peak_step = int(np.argmax(self.base_kw))
         self.starts = list(range(0, config.vehicles, config.chunk_vehicles))
 
+    def eligible_vehicles(self, k: int) -> float:
+        """V2G-eligible vehicles of chunk ``k``."""
+        n = min(self.config.chunk_vehicles, self.config.vehicles - self.starts[k])
+        kinds = _vehicle_archetypes(self.starts[k], n, self.mix, tuple(self.mix))
+        flags = np.array([self.archetypes.archetypes[a].v2g_eligible for a in self.mix])
+        return float(flags[kinds].sum())
+
     def sessions(self, k: int) -> Sessions:
         first = self.starts[k]
         n = min(self.config.chunk_vehicles, self.config.vehicles - first)
@@ -285,7 +293,7 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
     # pass 1: unmanaged charging, availability, and the classes of sessions
     for k in range(n_chunks):
         s = fleet.sessions(k)
-        acc.observe(s, fleet)
+        acc.observe(s, fleet, k)
         table = _sessions_frame(s) if (config.keep_sessions or sessions_csv) else None
         if table is not None and sessions_csv is not None:
             table.to_csv(sessions_csv, mode="a", header=False, index=False)
@@ -349,8 +357,8 @@ class _Accumulator:
                        "battery_kwh_at_peak": 0.0, "v2g_active_sessions": 0.0,
                        "v2g_min_soc_margin_kwh": np.inf}
 
-    def observe(self, s: Sessions, fleet: _Fleet) -> None:
-        """Add the unmanaged charging and availability of sessions ``s``."""
+    def observe(self, s: Sessions, fleet: _Fleet, k: int) -> None:
+        """Add the unmanaged charging and availability of chunk ``k``'s sessions ``s``."""
         block = np.zeros((kernels.OBS_ROWS, fleet.h))
         at_peak = np.zeros(2)
         kernels.observe_sessions(
@@ -363,7 +371,8 @@ class _Accumulator:
         self.totals["reserve_kwh_at_peak"] += float(at_peak[0])
         self.totals["battery_kwh_at_peak"] += float(at_peak[1])
         self.totals["energy_kwh"] += float(s.energy_wh.sum()) / 1000.0
-        self.totals["v2g_eligible_vehicles"] += float(s.v2g_eligible.sum()) / fleet.config.days
+        # vehicles, not sessions: a vehicle that skips days is still in the fleet
+        self.totals["v2g_eligible_vehicles"] += fleet.eligible_vehicles(k)
         self.totals["sessions"] += len(s)
 
     def observe_v2g(self, s: Sessions, slots: Slots, wh: np.ndarray) -> None:
