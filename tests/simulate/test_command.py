@@ -82,7 +82,7 @@ def test_no_sessions_and_custom_archetypes(tmp_path: Path) -> None:
     (["--step", "abc"], "--step"),
     (["--vehicles", "0"], "--vehicles"),
     (["--days", "0"], "--days"),
-    (["--chunk-size", "1500"], "--chunk-vehicles"),
+    (["--chunk-size", "1500"], "--chunk-size"),
     (["--mix", "nobody=1"], "--mix"),
     (["--mix", "commuter_home"], "--mix"),
     (["--strategies", "managed"], "--strategies"),

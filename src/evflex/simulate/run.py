@@ -80,17 +80,17 @@ def read_base_load(path: Path | None = None) -> FloatArray:
             table = pd.read_csv(path, comment="#")
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
             UnicodeDecodeError) as exc:
-        raise SimulationInputError(f"--base-load: cannot read (got {str(path)!r}: {exc}, "
+        raise SimulationInputError("base_load", f"cannot read (got {str(path)!r}: {exc}, "
                                    "expected a CSV file with columns hour,load_pu)") from None
     if list(table.columns) != ["hour", "load_pu"]:
-        raise SimulationInputError(f"--base-load: columns (got {list(table.columns)}, "
+        raise SimulationInputError("base_load", f"columns (got {list(table.columns)}, "
                                    "expected ['hour', 'load_pu'])")
     if sorted(table["hour"].tolist()) != list(range(24)):
-        raise SimulationInputError(f"--base-load: hour (got {table['hour'].tolist()}, "
+        raise SimulationInputError("base_load", f"hour (got {table['hour'].tolist()}, "
                                    "expected each of 0-23 once)")
     values = pd.to_numeric(table.sort_values("hour")["load_pu"], errors="coerce").to_numpy()
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise SimulationInputError(f"--base-load: load_pu (got {values.tolist()}, expected "
+        raise SimulationInputError("base_load", f"load_pu (got {values.tolist()}, expected "
                                    "24 positive numbers)")
     return np.asarray(values / values.mean(), dtype=float)
 
@@ -119,34 +119,34 @@ class SimulationConfig:
     def check(self) -> None:
         """Raise :class:`SimulationInputError` naming the first bad field."""
         if self.vehicles < 1:
-            raise SimulationInputError(f"--vehicles: too few (got {self.vehicles}, "
+            raise SimulationInputError("vehicles", f"too few (got {self.vehicles}, "
                                        "expected >= 1)")
         if not 1 <= self.days <= 366:
-            raise SimulationInputError(f"--days: out of range (got {self.days}, expected "
+            raise SimulationInputError("days", f"out of range (got {self.days}, expected "
                                        "1 to 366)")
         if not (1 <= self.step_minutes <= 60 and MINUTES_PER_DAY % self.step_minutes == 0):
-            raise SimulationInputError(f"--step: unsupported step (got {self.step_minutes} "
+            raise SimulationInputError("step", f"unsupported step (got {self.step_minutes} "
                                        "min, expected 1 to 60 minutes dividing 1440)")
         if self.chunk_vehicles < BLOCK or self.chunk_vehicles % BLOCK:
-            raise SimulationInputError(f"--chunk-vehicles: not a whole number of blocks (got "
+            raise SimulationInputError("chunk_vehicles", f"not a whole number of blocks (got "
                                        f"{self.chunk_vehicles}, expected a multiple of "
                                        f"{BLOCK})")
         if not self.base_kw_per_vehicle > 0:
-            raise SimulationInputError(f"--base-kw-per-vehicle: not positive (got "
+            raise SimulationInputError("base_kw_per_vehicle", f"not positive (got "
                                        f"{self.base_kw_per_vehicle}, expected > 0)")
         unknown = set(self.strategies) - set(STRATEGIES)
         if unknown or "unmanaged" not in self.strategies:
-            raise SimulationInputError(f"--strategies: (got {list(self.strategies)}, expected "
+            raise SimulationInputError("strategies", f"(got {list(self.strategies)}, expected "
                                        "'unmanaged' plus any of 'managed', 'v2g')")
         spd = MINUTES_PER_DAY // self.step_minutes
         if not 1 <= round(self.peak_hours * spd / 24) <= spd:
-            raise SimulationInputError(f"--peak-hours: out of range (got {self.peak_hours}, "
+            raise SimulationInputError("peak_hours", f"out of range (got {self.peak_hours}, "
                                        "expected a duration between one step and 24 h)")
         if self.passes < 1:
-            raise SimulationInputError(f"--passes: too few (got {self.passes}, "
+            raise SimulationInputError("passes", f"too few (got {self.passes}, "
                                        "expected >= 1)")
         if self.sweeps < 0:
-            raise SimulationInputError(f"--sweeps: negative (got {self.sweeps}, "
+            raise SimulationInputError("sweeps", f"negative (got {self.sweeps}, "
                                        "expected >= 0)")
 
 
