@@ -10,9 +10,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from evflex.model import ALL_SEGMENTS, WORLD
+from evflex.outputs.content import log_axis_note
 from evflex.outputs.style import (
     DELIVERABLE_COLOUR,
     FUNNEL_COLOUR,
@@ -78,5 +80,10 @@ def funnel_chart(funnel: pd.DataFrame, path: Path, title: str = "") -> None:
     ax.set_title(title or "From the naive battery to what the peak can count on "
                  f"({region}, {year})")
     ax.grid(axis="x", alpha=0.3, which="both")
+    fig.text(0.01, 0.005, log_axis_note(funnel), fontsize=8.5, style="italic",
+             color="#444444", ha="left", va="bottom", wrap=True)
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(rect=(0, 0.05, 1, 0.95))  # room for the note
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -193,3 +193,11 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         if tmp.exists():
             tmp.unlink()
 
+
+def log_axis_note(funnel: pd.DataFrame) -> str:
+    """The warning a log-scaled funnel needs, with the one ratio a reader wants."""
+    naive = float(funnel["energy_gwh"].iloc[0])
+    last = float(funnel["energy_gwh"].iloc[-1])
+    ratio = f" The last bar is {last / naive:.2%} of the first." if naive > 0 else ""
+    return ("Log axis: a bar's length is not proportional to its energy (each labelled "
+            "gridline is ten times the one before); read the labels." + ratio)

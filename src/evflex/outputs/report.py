@@ -35,6 +35,7 @@ from evflex.outputs.content import (
     VERDICT_FILLS,
     complete_tables,
     key_figures,
+    log_axis_note,
     sources_table,
     write_atomically,
 )
@@ -173,8 +174,12 @@ def funnel_figure(funnel_energy: pd.DataFrame) -> dict[str, Any]:
         xaxis={"type": "log", "title": {"text": "battery energy [GWh], log scale"},
                "dtick": 1, "tickformat": ",.0f"},
         yaxis={"autorange": "reversed", "automargin": True},
-        margin={"l": 200, "r": 170, "t": 50, "b": 50}, hovermode="closest",
-        showlegend=False, height=440)}
+        margin={"l": 200, "r": 170, "t": 50, "b": 80}, hovermode="closest",
+        showlegend=False, height=460,
+        annotations=[{"text": log_axis_note(funnel_energy), "showarrow": False,
+                      "xref": "paper", "yref": "paper", "x": 0, "y": -0.2,
+                      "xanchor": "left", "yanchor": "top",
+                      "font": {"size": 11, "color": "#444"}}])}
 
 
 def capacity_figure(capacity: pd.DataFrame, regions: Sequence[str]) -> dict[str, Any]:
@@ -259,15 +264,28 @@ def hourly_figure(hourly: pd.DataFrame) -> dict[str, Any] | None:
                "dtick": 24})}
 
 
-def _option_colour(option: str, k: int) -> str:
-    o = option.lower()
-    if "v2g" in o:
-        return STATE_COLOURS["v2g"]
-    if "v2h" in o or "v2b" in o:
-        return STATE_COLOURS["v2h_v2b"]
-    if "managed" in o:
-        return STATE_COLOURS["grid_managed"]
-    return OPTION_COLOURS[k % len(OPTION_COLOURS)]
+def option_colours(options: Sequence[str]) -> dict[str, str]:
+    """One distinct colour per comparator option: the state's colour for the option that
+    is that state (V2G, V2H/V2B, managed charging), the palette in turn for the others."""
+    out: dict[str, str] = {}
+    tied = (("v2g", "v2g"), ("v2h", "v2h_v2b"), ("v2b", "v2h_v2b"), ("managed", "grid_managed"))
+    for option in options:
+        o = option.lower()
+        state = next((st for key, st in tied if key in o), None)
+        if state is not None and STATE_COLOURS[state] not in out.values():
+            out[option] = STATE_COLOURS[state]
+    palette = iter(dict.fromkeys(c for c in (*OPTION_COLOURS, *REGION_COLOURS)
+                                 if c not in out.values() and c not in STATE_COLOURS.values()))
+    for option in options:
+        if option not in out:
+            out[option] = next(palette, "#777777")
+    return out
+
+
+def _cost_axis(currency: str, year: Any) -> str:
+    """Title of a cost axis: currency, what a kW-year is, and the year of the costs."""
+    when = f", {year} costs" if year is not None else ""
+    return f"{currency} per delivered kW-year{when}"
 
 
 def comparators_figure(comparators: pd.DataFrame) -> dict[str, Any] | None:
@@ -276,7 +294,10 @@ def comparators_figure(comparators: pd.DataFrame) -> dict[str, Any] | None:
     if not need <= set(comparators.columns) or not len(comparators):
         return None
     years = sorted(comparators["year"].unique()) if "year" in comparators else [None]
-    options = list(dict.fromkeys(comparators["option"]))
+    options = [str(o) for o in dict.fromkeys(comparators["option"])]
+    colours = option_colours(options)
+    unit = str(comparators["unit"].iloc[0]) if "unit" in comparators else "USD/kW-year"
+    currency = unit.split("/", 1)[0]
     data, buttons = [], []
     for i, year in enumerate(years):
         rows = comparators if year is None else comparators[comparators["year"] == year]
@@ -284,22 +305,25 @@ def comparators_figure(comparators: pd.DataFrame) -> dict[str, Any] | None:
             rows = rows.groupby(["service", "option"], as_index=False, sort=False)[
                 "effective_cost"].median()
         services = list(dict.fromkeys(rows["service"]))
-        for k, option in enumerate(options):
+        for option in options:
             r = rows[rows["option"] == option].set_index("service")
             data.append({"type": "bar", "name": str(option), "meta": [_jsonable(year), option],
                          "x": services,
                          "y": _clean([r["effective_cost"].get(s, np.nan) for s in services]),
-                         "marker": {"color": _option_colour(str(option), k)},
+                         "marker": {"color": colours[option]},
                          "visible": i == len(years) - 1, "legendgroup": str(option),
-                         "hovertemplate": "%{x}: %{y:,.1f} per kW-year<extra>"
-                                          f"{option}</extra>"})
+                         "hovertemplate": f"%{{x}}: %{{y:,.1f}} {currency} per delivered "
+                                          f"kW-year<extra>{option}</extra>"})
     n = len(options)
     for i, year in enumerate(years):
         visible = [i * n <= j < (i + 1) * n for j in range(len(data))]
-        buttons.append({"label": str(year), "method": "update", "args": [{"visible": visible}]})
-    layout = _layout("Comparator stack: effective cost per kW-year, derated for availability "
-                     "(median over regions)",
-                     yaxis={"title": {"text": "effective cost per kW-year"}},
+        buttons.append({"label": str(year), "method": "update",
+                        "args": [{"visible": visible},
+                                 {"yaxis.title.text": _cost_axis(currency, year)}]})
+    median = " (median over regions)" if "region" in comparators.columns else ""
+    layout = _layout(f"Comparator stack: effective cost per delivered kW-year ({currency}, "
+                     f"nominal, not inflation-adjusted), derated for availability{median}",
+                     yaxis={"title": {"text": _cost_axis(currency, years[-1])}},
                      barmode="group", hovermode="closest",
                      margin={"l": 70, "r": 20, "t": 80, "b": 80})
     if len(years) > 1:

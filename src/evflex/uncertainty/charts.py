@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from evflex.capacity import METRICS
 from evflex.model import WORLD
@@ -40,6 +40,18 @@ def _fan(ax: Axes, rows: pd.DataFrame, colour: str, base: FloatArray | None,
     ax.grid(alpha=0.3)
 
 
+#: Tick steps of a share axis, in percentage points times a power of ten: ticks land on
+#: whole percentages (0, 2, 4 ... or 0, 5, 10 ...), never on 2.5 shown rounded as 2 or 3.
+PERCENT_STEPS = (1, 2, 5, 10)
+
+
+def _percent_axis(ax: Axes) -> None:
+    """A share axis [fraction] labelled in whole percentages at round steps."""
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=list(PERCENT_STEPS)))
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if hi - lo >= 0.05 else 1))
+
+
 def states_fan_chart(quantiles: pd.DataFrame, base: FloatArray, regions: list[str],
                      path: Path, title: str = "") -> None:
     """One panel per state: World share of the EV stock, bands over the draws.
@@ -54,7 +66,7 @@ def states_fan_chart(quantiles: pd.DataFrame, base: FloatArray, regions: list[st
         _fan(ax, world[world["state"] == state].sort_values("year"), STATE_COLOURS[state],
              base[r, k])
         ax.set_title(STATE_LABELS[state], fontsize=10)
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        _percent_axis(ax)
         ax.set_xlabel("year")
     axes[0].set_ylabel("share of the World EV stock")
     handles, labels = axes[0].get_legend_handles_labels()
@@ -74,7 +86,7 @@ def v2g_regions_fan_chart(quantiles: pd.DataFrame, base: FloatArray, regions: li
         rows = quantiles[(quantiles["region"] == region) & (quantiles["state"] == "v2g")]
         _fan(ax, rows.sort_values("year"), STATE_COLOURS["v2g"], base[regions.index(region), k])
         ax.set_title(region, fontsize=10)
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        _percent_axis(ax)
         ax.set_xlabel("year")
     np.atleast_1d(axes)[0].set_ylabel("V2G share of the EV stock")
     handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
