@@ -304,12 +304,10 @@ def test_country_run_costs_a_few_block_level_runs() -> None:
 
 
 def test_implied_totals_of_rest_regions_are_the_block_less_its_countries() -> None:
-    from evflex.fleet.history import iea_raw
-    from evflex.regions import implied_totals
+    from evflex.fleet.history import iea_raw, implied_totals
 
     raw = iea_raw()
-    sales = implied_totals(raw, hierarchy(), "ev_sales", "ev_sales_share")
-    cars = sales[(sales["segment"] == "cars") & (sales["year"] == 2024)].set_index("region")
+    cars = implied_totals("ev_sales", "ev_sales_share").loc[("cars", 2024)]
     h = hierarchy()
 
     def implied(name: str) -> float:
@@ -319,8 +317,8 @@ def test_implied_totals_of_rest_regions_are_the_block_less_its_countries() -> No
 
     listed = [r for r in h.members("EU27") if r != "RestOfEU27"]
     expected = implied("EU27") - sum(implied(h.name_of(r)) for r in listed)
-    assert cars.at["RestOfEU27", "value"] == pytest.approx(expected, rel=1e-9)
-    assert cars.at["GB", "value"] == pytest.approx(implied("United Kingdom"), rel=1e-9)
+    assert cars["RestOfEU27"] == pytest.approx(expected, rel=1e-9)
+    assert cars["GB"] == pytest.approx(implied("United Kingdom"), rel=1e-9)
 
 
 def test_report_states_charts_pick_a_region_in_a_country_run(countries) -> None:
@@ -364,3 +362,21 @@ def test_nowcast_sets_country_evidence_against_the_run(countries) -> None:
             ["status"] == "fail").all()
     assert (table[table["indicator"].str.startswith("enrolled_vehicles/con_edison")]
             ["status"] == "pass").all()
+
+
+def test_explorer_shows_a_block_as_the_sum_of_its_countries(countries) -> None:
+    from fastapi.testclient import TestClient
+
+    from evflex.web.app import create_app
+
+    client = TestClient(create_app())
+    info = next(s for s in client.get("/api/scenarios").json()["scenarios"]
+                if s["name"] == "countries")
+    assert {"EU27", "Europe"} <= set(info["aggregates"])
+    body = client.post("/api/run", json={"scenario": "countries", "region": "EU27"}).json()
+    year = body["headline"][0]["year"]
+    expected = float(countries.aggregated["ev_stock"].sel(
+        region=hierarchy().members("EU27"), segment=ALL_SEGMENTS, year=year).sum())
+    assert body["headline"][0]["ev_stock"] == pytest.approx(expected, rel=1e-6)
+    bad = client.post("/api/run", json={"scenario": "countries", "region": "XX"})
+    assert bad.status_code == 422 and "unknown region (got 'XX'" in bad.json()["messages"][0]

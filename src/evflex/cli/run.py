@@ -218,12 +218,7 @@ def run(
         from evflex.outputs.report import write_report
 
         extra["report.html"] = lambda p: write_report(p, results, tables)
-    try:
-        written = write_run(out, tables, extra, parquet=parquet)
-    except OSError as exc:
-        raise _fail([f"--out: cannot write results (got {str(out)!r}: {exc.strerror or exc}, "
-                     "expected a writable folder)"]) from None
-
+    # The store first: a refused store must leave --out untouched.
     if store is not None:
         try:
             run_id = record_run(store, results, tables, resolve_path(scenario),
@@ -231,6 +226,12 @@ def run(
         except StoreError as exc:
             raise _fail([str(exc)]) from None
         console.print(f"Recorded run {run_id} in {store}", highlight=False)
+    try:
+        written = write_run(out, tables, extra, parquet=parquet)
+    except OSError as exc:
+        raise _fail([f"--out: cannot write results (got {str(out)!r}: {exc.strerror or exc}, "
+                     "expected a writable folder)"]) from None
+
     if not quiet:
         console.print(_summary_table(results, tables["capacity"]))
         verdicts = judged["scorecard"]

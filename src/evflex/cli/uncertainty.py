@@ -49,6 +49,20 @@ ParquetOpt = Annotated[bool, typer.Option("--parquet/--no-parquet",
                                           help="Also write Parquet copies of the tables.")]
 
 
+#: Bounds of the options (assumption: far above any use; they keep a run finite in time
+#: and memory). A million draws put the p05 of a share within about 0.0002 of its
+#: limit (binomial standard error of a quantile's probability, sqrt(0.05 x 0.95 / 1e6)).
+MAX_DRAWS = 1_000_000
+MAX_CHUNK = 100_000
+MAX_REPLICAS = 10_000
+MAX_SAMPLES = 2**20
+
+
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**64:
+        raise _fail([f"--seed: out of range (got {seed}, expected 0 to 2**64 - 1)"])
+
+
 def _fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> typer.Exit:
     for line in lines:
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -129,13 +143,15 @@ def montecarlo(
     )
     from evflex.uncertainty.montecarlo import NoDistributions, run_montecarlo
 
-    if draws < 2:
-        raise _fail([f"--draws: too few (got {draws}, expected at least 2)"])
-    if chunk_size < 1:
-        raise _fail([f"--chunk-size: must be positive (got {chunk_size}, expected >= 1)"])
-    if simulate_replicas < 0:
-        raise _fail([f"--simulate-replicas: negative (got {simulate_replicas}, expected 0 "
-                     "(off) or more)"])
+    if not 2 <= draws <= MAX_DRAWS:
+        raise _fail([f"--draws: out of range (got {draws}, expected 2 to {MAX_DRAWS:,})"])
+    if not 1 <= chunk_size <= MAX_CHUNK:
+        raise _fail([f"--chunk-size: out of range (got {chunk_size}, expected 1 to "
+                     f"{MAX_CHUNK:,})"])
+    if not 0 <= simulate_replicas <= MAX_REPLICAS:
+        raise _fail([f"--simulate-replicas: out of range (got {simulate_replicas}, expected "
+                     f"0 (off) to {MAX_REPLICAS:,})"])
+    _check_seed(seed)
     sc = _load(scenario)
     start = time.perf_counter()
     replicas = None
@@ -229,6 +245,10 @@ def sensitivity(
     from evflex.uncertainty.ensemble import Quantity
     from evflex.uncertainty.sensitivity import run_sensitivity
 
+    if not 2 <= samples <= MAX_SAMPLES:
+        raise _fail([f"--samples: out of range (got {samples}, expected 2 to "
+                     f"{MAX_SAMPLES:,}, a power of two)"])
+    _check_seed(seed)
     sc = _load(scenario)
     regions, years = [*sc.regions, "World"], sc.years_axis
     try:

@@ -154,15 +154,17 @@ def _implied_with_rounding(count: str, share: str) -> tuple[pd.DataFrame, pd.Dat
 
 def _by_cell(table: pd.DataFrame, regions: list[str], iea_modes: list[str],
              years: list[int]) -> FloatArray:
+    """``table`` (index segment, year; a column per region) as (region, mode, year).
+
+    One selection per mode, not per cell: a country run has some 40 regions.
+    """
     out = np.full((len(regions), len(iea_modes), len(years)), np.nan)
-    for i, region in enumerate(regions):
-        if region not in table.columns:
-            continue
-        series = table[region]
-        for j, mode in enumerate(iea_modes):
-            if mode in series.index.get_level_values("segment"):
-                out[i, j] = series.xs(mode, level="segment").reindex(years).to_numpy(
-                    dtype=float)
+    wide = table.reindex(columns=regions)
+    modes = set(table.index.get_level_values("segment"))
+    for j, mode in enumerate(iea_modes):
+        if mode in modes:
+            out[:, j, :] = wide.xs(mode, level="segment").reindex(years).to_numpy(
+                dtype=float).T
     return out
 
 
