@@ -91,7 +91,7 @@ def test_no_sessions_and_custom_archetypes(tmp_path: Path) -> None:
     (["--base-kw-per-vehicle", "nan"], "--base-kw-per-vehicle"),
     (["--passes", "1000000"], "--passes"),
     (["--days", "0"], "--days"),
-    (["--chunk-size", "1500"], "--chunk-vehicles"),
+    (["--chunk-size", "1500"], "--chunk-size"),
     (["--mix", "nobody=1"], "--mix"),
     (["--mix", "commuter_home"], "--mix"),
     (["--strategies", "managed"], "--strategies"),

@@ -177,8 +177,8 @@ def run(
         try:
             sim_config.check()
         except SimulationInputError as exc:
-            raise _fail([str(exc).replace("--vehicles", "--sim-vehicles")
-                         .replace("--days", "--sim-days")]) from None
+            raise _fail([exc.as_option({"vehicles": "--sim-vehicles", "days": "--sim-days",
+                                         "seed": "--sim-seed"})]) from None
     if store is not None:
         try:
             from evflex.store import StoreError, record_run

@@ -28,6 +28,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from evflex.errors import InputError
 from evflex.scenario import Scenario, ScenarioError, load_scenario
 from evflex.uncertainty.execute import Executor, SchedulerError
 
@@ -49,6 +50,10 @@ ParquetOpt = Annotated[bool, typer.Option("--parquet/--no-parquet",
                                           help="Also write Parquet copies of the tables.")]
 
 
+#: Domain fields (see :mod:`evflex.errors`) → the options of these commands.
+OPTIONS = {"replicas": "--simulate-replicas"}
+#: Simulation fields → the options of `montecarlo --simulate-replicas`.
+SIMULATION_OPTIONS = {"vehicles": "--simulate-vehicles", "days": "--simulate-days"}
 #: Bounds of the options (assumption: far above any use; they keep a run finite in time
 #: and memory). A million draws put the p05 of a share within about 0.0002 of its
 #: limit (binomial standard error of a quantile's probability, sqrt(0.05 x 0.95 / 1e6)).
@@ -94,7 +99,7 @@ def _executor(scheduler: str | None) -> Executor:
     try:
         return Executor(scheduler)
     except SchedulerError as exc:
-        raise _fail([str(exc)]) from None
+        raise _fail([exc.as_option(OPTIONS)]) from None
 
 
 def _write(out: Path, tables: dict[str, pd.DataFrame],
@@ -168,14 +173,15 @@ def montecarlo(
                 with _progress("simulation replicas", "replicas") as update:
                     replicas = run_replicas(config, simulate_replicas, executor, update)
             except SimulationInputError as exc:
-                raise _fail([str(exc).replace("--vehicles", "--simulate-vehicles")
-                             .replace("--days", "--simulate-days")]) from None
+                raise _fail([exc.as_option(SIMULATION_OPTIONS)]) from None
         try:
             with _progress(f"montecarlo {sc.name}", "draws") as update:
                 result = run_montecarlo(sc, draws, seed, chunk_size, executor, update,
                                         replicas)
         except NoDistributions as exc:
             raise _fail([str(exc)]) from None
+        except InputError as exc:
+            raise _fail([exc.as_option(OPTIONS)]) from None
     elapsed = time.perf_counter() - start
     regions = [*sc.regions, "World"]
     title = f"{sc.name} v{sc.version} · {draws:,} draws, seed {seed}"
@@ -261,8 +267,8 @@ def sensitivity(
             with _progress(f"sensitivity {sc.name}", "model runs") as update:
                 result = run_sensitivity(sc, samples, seed, quantities, inputs, executor,
                                          update)
-        except ValueError as exc:
-            raise _fail([str(exc)]) from None
+        except InputError as exc:
+            raise _fail([exc.as_option(OPTIONS)]) from None
     elapsed = time.perf_counter() - start
     sobol = result.sobol
     title = (f"{sc.name} v{sc.version} · Sobol indices, N = {samples} "
@@ -318,7 +324,7 @@ def solve(
         parsed = [Target.parse(t, regions, years) for t in targets or []]
         solution = solve_targets(sc, parsed, levers)
     except SolveInputError as exc:
-        raise _fail([str(exc)]) from None
+        raise _fail([exc.as_option(OPTIONS)]) from None
 
     lever_table = solution.table()
     target_table = solution.targets_table()

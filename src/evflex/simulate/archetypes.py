@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evflex.errors import InputError
 from evflex.paths import FloatArray
 from evflex.simulate import behaviour
 
@@ -32,8 +33,9 @@ BLOCK = 1000
 MINUTES_PER_DAY = 1440
 
 
-class SimulationInputError(ValueError):
-    """Bad simulation input; the message names the field, the value and what was expected."""
+class SimulationInputError(InputError):
+    """Bad simulation input: the field (``vehicles``, ``days``, ``step``, ``mix``, ...), the
+    value and what was expected (:class:`evflex.errors.InputError`)."""
 
 
 class _Strict(BaseModel):
@@ -208,7 +210,7 @@ def shipped_archetypes() -> ArchetypeSet:
     return ArchetypeSet.model_validate(yaml.safe_load(text))
 
 
-def load_archetypes(path: Path | None = None, field: str = "--archetypes") -> ArchetypeSet:
+def load_archetypes(path: Path | None = None, field: str = "archetypes") -> ArchetypeSet:
     """Archetypes from a YAML file (default: the shipped set), validated.
 
     Errors name ``field`` (the option or argument the path came from), the value and
@@ -220,14 +222,14 @@ def load_archetypes(path: Path | None = None, field: str = "--archetypes") -> Ar
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise SimulationInputError(f"{field}: cannot read (got {str(path)!r}: {reason}, "
+        raise SimulationInputError(field, f"cannot read (got {str(path)!r}: {reason}, "
                                    "expected an archetypes YAML file)") from None
     try:
         return ArchetypeSet.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise SimulationInputError(f"{field}: {path}: {loc}: {err['msg']} (got "
+        raise SimulationInputError(field, f"{path}: {loc}: {err['msg']} (got "
                                    f"{err.get('input')!r}, expected a valid value)") from None
 
 
@@ -242,10 +244,10 @@ def parse_step(step: str | int) -> int:
         else:
             minutes = int(text)
     except ValueError:
-        raise SimulationInputError(f"--step: not a duration (got {step!r}, expected e.g. "
+        raise SimulationInputError("step", f"not a duration (got {step!r}, expected e.g. "
                                    "'15min', '1h' or a number of minutes)") from None
     if not 1 <= minutes <= 60 or MINUTES_PER_DAY % minutes:
-        raise SimulationInputError(f"--step: unsupported step (got {minutes} min, expected "
+        raise SimulationInputError("step", f"unsupported step (got {minutes} min, expected "
                                    "1 to 60 minutes dividing 1440)")
     return minutes
 
@@ -255,7 +257,7 @@ def parse_mix(mix: str | dict[str, float] | None, archetypes: ArchetypeSet,
     """Archetype shares, from ``"a=0.8,b=0.2"``, a mapping, or the segment's default."""
     if mix is None:
         if segment not in archetypes.mixes:
-            raise SimulationInputError(f"--segment: no default mix (got {segment!r}, expected "
+            raise SimulationInputError("segment", f"no default mix (got {segment!r}, expected "
                                        f"one of {sorted(archetypes.mixes)})")
         shares = dict(archetypes.mixes[segment])
     elif isinstance(mix, str):
@@ -265,20 +267,20 @@ def parse_mix(mix: str | dict[str, float] | None, archetypes: ArchetypeSet,
             try:
                 shares[name.strip()] = float(value)
             except ValueError:
-                raise SimulationInputError(f"--mix: bad entry (got {part!r}, expected "
+                raise SimulationInputError("mix", f"bad entry (got {part!r}, expected "
                                            "'archetype=share')") from None
     else:
         shares = dict(mix)
     for name, share in shares.items():
         if name not in archetypes.archetypes:
-            raise SimulationInputError(f"--mix: unknown archetype (got {name!r}, expected one "
+            raise SimulationInputError("mix", f"unknown archetype (got {name!r}, expected one "
                                        f"of {sorted(archetypes.archetypes)})")
         if share < 0:
-            raise SimulationInputError(f"--mix: negative share (got {name}={share}, "
+            raise SimulationInputError("mix", f"negative share (got {name}={share}, "
                                        "expected >= 0)")
     total = sum(shares.values())
     if total <= 0:
-        raise SimulationInputError(f"--mix: shares sum to 0 (got {shares}, expected > 0)")
+        raise SimulationInputError("mix", f"shares sum to 0 (got {shares}, expected > 0)")
     return {k: v / total for k, v in shares.items()}
 
 

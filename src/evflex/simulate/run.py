@@ -88,17 +88,17 @@ def read_base_load(path: Path | None = None) -> FloatArray:
             table = pd.read_csv(path, comment="#")
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
             UnicodeDecodeError) as exc:
-        raise SimulationInputError(f"--base-load: cannot read (got {str(path)!r}: {exc}, "
+        raise SimulationInputError("base_load", f"cannot read (got {str(path)!r}: {exc}, "
                                    "expected a CSV file with columns hour,load_pu)") from None
     if list(table.columns) != ["hour", "load_pu"]:
-        raise SimulationInputError(f"--base-load: columns (got {list(table.columns)}, "
+        raise SimulationInputError("base_load", f"columns (got {list(table.columns)}, "
                                    "expected ['hour', 'load_pu'])")
     if sorted(table["hour"].tolist()) != list(range(24)):
-        raise SimulationInputError(f"--base-load: hour (got {table['hour'].tolist()}, "
+        raise SimulationInputError("base_load", f"hour (got {table['hour'].tolist()}, "
                                    "expected each of 0-23 once)")
     values = pd.to_numeric(table.sort_values("hour")["load_pu"], errors="coerce").to_numpy()
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise SimulationInputError(f"--base-load: load_pu (got {values.tolist()}, expected "
+        raise SimulationInputError("base_load", f"load_pu (got {values.tolist()}, expected "
                                    "24 positive numbers)")
     return np.asarray(values / values.mean(), dtype=float)
 
@@ -127,49 +127,49 @@ class SimulationConfig:
     def check(self) -> None:
         """Raise :class:`SimulationInputError` naming the first bad field."""
         if not 1 <= self.vehicles <= MAX_VEHICLES:
-            raise SimulationInputError(f"--vehicles: out of range (got {self.vehicles}, "
+            raise SimulationInputError("vehicles", f"out of range (got {self.vehicles}, "
                                        f"expected 1 to {MAX_VEHICLES:,})")
         if not 0 <= self.seed < 2**64:
-            raise SimulationInputError(f"--seed: out of range (got {self.seed}, expected "
+            raise SimulationInputError("seed", f"out of range (got {self.seed}, expected "
                                        "0 to 2**64 - 1)")
-        for name, value, top in (("--base-kw-per-vehicle", self.base_kw_per_vehicle,
-                                  MAX_BASE_KW_PER_VEHICLE), ("--peak-hours", self.peak_hours,
+        for name, value, top in (("base_kw_per_vehicle", self.base_kw_per_vehicle,
+                                  MAX_BASE_KW_PER_VEHICLE), ("peak_hours", self.peak_hours,
                                                              24.0)):
             if not (math.isfinite(value) and 0 < value <= top):
-                raise SimulationInputError(f"{name}: out of range (got {value}, expected a "
+                raise SimulationInputError(name, f"out of range (got {value}, expected a "
                                            f"number > 0 and <= {top:g})")
         if not 1 <= self.passes <= MAX_PASSES:
-            raise SimulationInputError(f"--passes: out of range (got {self.passes}, "
+            raise SimulationInputError("passes", f"out of range (got {self.passes}, "
                                        f"expected 1 to {MAX_PASSES})")
         if not 0 <= self.sweeps <= MAX_SWEEPS_ALLOWED:
-            raise SimulationInputError(f"--sweeps: out of range (got {self.sweeps}, "
+            raise SimulationInputError("sweeps", f"out of range (got {self.sweeps}, "
                                        f"expected 0 to {MAX_SWEEPS_ALLOWED})")
         if not 1 <= self.days <= 366:
-            raise SimulationInputError(f"--days: out of range (got {self.days}, expected "
+            raise SimulationInputError("days", f"out of range (got {self.days}, expected "
                                        "1 to 366)")
         if not (1 <= self.step_minutes <= 60 and MINUTES_PER_DAY % self.step_minutes == 0):
-            raise SimulationInputError(f"--step: unsupported step (got {self.step_minutes} "
+            raise SimulationInputError("step", f"unsupported step (got {self.step_minutes} "
                                        "min, expected 1 to 60 minutes dividing 1440)")
         if not BLOCK <= self.chunk_vehicles <= MAX_VEHICLES or self.chunk_vehicles % BLOCK:
-            raise SimulationInputError(f"--chunk-vehicles: not a whole number of blocks (got "
+            raise SimulationInputError("chunk_vehicles", f"not a whole number of blocks (got "
                                        f"{self.chunk_vehicles}, expected a multiple of "
                                        f"{BLOCK})")
         if not self.base_kw_per_vehicle > 0:
-            raise SimulationInputError(f"--base-kw-per-vehicle: not positive (got "
+            raise SimulationInputError("base_kw_per_vehicle", f"not positive (got "
                                        f"{self.base_kw_per_vehicle}, expected > 0)")
         unknown = set(self.strategies) - set(STRATEGIES)
         if unknown or "unmanaged" not in self.strategies:
-            raise SimulationInputError(f"--strategies: (got {list(self.strategies)}, expected "
+            raise SimulationInputError("strategies", f"(got {list(self.strategies)}, expected "
                                        "'unmanaged' plus any of 'managed', 'v2g')")
         spd = MINUTES_PER_DAY // self.step_minutes
         if not 1 <= round(self.peak_hours * spd / 24) <= spd:
-            raise SimulationInputError(f"--peak-hours: out of range (got {self.peak_hours}, "
+            raise SimulationInputError("peak_hours", f"out of range (got {self.peak_hours}, "
                                        "expected a duration between one step and 24 h)")
         if self.passes < 1:
-            raise SimulationInputError(f"--passes: too few (got {self.passes}, "
+            raise SimulationInputError("passes", f"too few (got {self.passes}, "
                                        "expected >= 1)")
         if self.sweeps < 0:
-            raise SimulationInputError(f"--sweeps: negative (got {self.sweeps}, "
+            raise SimulationInputError("sweeps", f"negative (got {self.sweeps}, "
                                        "expected >= 0)")
 
 
