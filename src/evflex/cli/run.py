@@ -237,6 +237,11 @@ def run(
         verdicts = judged["scorecard"]
         console.print("Scorecard: " + ", ".join(
             f"{r.pathway} {r.verdict}" for r in verdicts.itertuples()), highlight=False)
+        if "stale" in verdicts.columns:  # the evidence behind a verdict may be old
+            for r in verdicts.itertuples():
+                if str(r.stale) != "none":
+                    err_console.print(f"note: {r.pathway} ({r.verdict}) rests on evidence "
+                                      f"{r.stale}", highlight=False, soft_wrap=True)
     if availability is not None:
         console.print(f"Availability from the {availability.source}: plugged in at the peak "
                       f"{availability.plug_in_share_at_peak:.1%}, state of charge "

@@ -32,8 +32,7 @@ from evflex.model import WORLD, Results, run
 from evflex.paths import FloatArray
 from evflex.scenario import Scenario, registry
 from evflex.scenario.edit import edit
-from evflex.scenario.load import models_to_sales_share
-from evflex.scenario.schema import PathSpec, site_name, split_site_name
+from evflex.scenario.schema import PathSpec, models_to_sales_share, site_name, split_site_name
 from evflex.uncertainty.ensemble import Quantity, evaluate_numbers
 
 #: Registry groups whose S-curve end values are the default levers.
