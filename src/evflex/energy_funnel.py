@@ -8,6 +8,7 @@ and power deliverable over the peak event.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -37,27 +38,42 @@ def energy_funnel(data: xr.Dataset, year: int, region: str = WORLD,
     (:attr:`evflex.model.Results.data`); ``region`` is a model region or ``World`` (summed),
     or a block named ``region`` whose ``members`` are summed.
     """
-    ds = data.sel(year=year)
-    if members is not None:
-        ds = ds.sel(region=list(members))
-    elif region != WORLD:
-        ds = ds.sel(region=[region])
+    years = list(data["year"].values)
+    if year not in years:
+        raise KeyError(f"year {year} not in the run")
+    t = years.index(year)
+    names = list(data["region"].values)
+    picked = (None if members is None and region == WORLD
+              else [names.index(m) for m in (members if members is not None else [region])])
+
+    def at(name: str) -> np.ndarray:
+        """Variable ``name`` in the year (and regions), other axes kept: plain numpy, no
+        xarray alignment, as this runs on every move of an explorer slider."""
+        da = data[name]
+        values = np.take(da.values, t, axis=da.dims.index("year"))
+        dims = [d for d in da.dims if d != "year"]
+        if picked is not None:
+            values = np.take(values, picked, axis=dims.index("region"))
+        return np.asarray(values, dtype=float)
+
+    funnel = at("funnel")  # (region, segment, step)
+    capable_kwh = at("capable_kwh")  # (region, segment)
     rows = []
-    for step in FUNNEL_STEPS:
-        vehicles = ds["funnel"].sel(step=step)
+    for k, step in enumerate(FUNNEL_STEPS):
+        vehicles = funnel[..., k]
         if step == "ev_stock":
-            energy = float(ds["capacity_naive_battery"].sum()) * KWH_PER_TWH / KWH_PER_GWH
+            energy = float(at("capacity_naive_battery").sum()) * KWH_PER_TWH / KWH_PER_GWH
         else:
-            energy = float((vehicles * ds["capable_kwh"]).sum()) / KWH_PER_GWH
+            energy = float((vehicles * capable_kwh).sum()) / KWH_PER_GWH
         rows.append((step, float(vehicles.sum()), energy, float("nan")))
-    plugged = ds["capacity_v2g_plugged_at_peak"]
+    plugged = at("capacity_v2g_plugged_at_peak")
     rows.append(("plugged_at_peak", float(plugged.sum()),
-                 float((plugged * ds["capable_kwh"]).sum()) / KWH_PER_GWH, float("nan")))
+                 float((plugged * capable_kwh).sum()) / KWH_PER_GWH, float("nan")))
     rows.append(("above_reserve", float(plugged.sum()),
-                 float((plugged * ds["usable_kwh"]).sum()) / KWH_PER_GWH, float("nan")))
+                 float((plugged * at("usable_kwh")).sum()) / KWH_PER_GWH, float("nan")))
     rows.append(("deliverable", float(plugged.sum()),
-                 float(ds["capacity_v2g_export_energy"].sum()),
-                 float(ds["capacity_v2g_export_power"].sum())))
+                 float(at("capacity_v2g_export_energy").sum()),
+                 float(at("capacity_v2g_export_power").sum())))
     df = pd.DataFrame(rows, columns=["stage", "vehicles", "energy_gwh", "power_gw"])
     df.insert(1, "label", df["stage"].map(STAGE_LABELS))
     df.insert(0, "year", year)

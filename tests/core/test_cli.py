@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,29 +127,24 @@ def test_unwritable_output_keeps_earlier_files(tmp_path: Path) -> None:
     assert "--out: cannot write results" in result.output
 
 
-def test_a_failure_while_moving_files_in_restores_the_earlier_ones(
+def test_a_failure_while_swapping_keeps_the_earlier_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     out.mkdir()
     for name in ("a.csv", "b.csv", "c.csv"):
         (out / name).write_text(f"old {name}")
     tables = {n: pd.DataFrame({"x": [1]}) for n in ("a", "b", "c")}
-    real_replace = os.replace
-    calls = {"n": 0}
 
-    def flaky(src: object, dst: object) -> None:
-        calls["n"] += 1
-        if calls["n"] == 5:  # 3 moved aside, 1 moved in, then the disk "fails"
-            raise OSError(28, "No space left on device")
-        real_replace(src, dst)  # type: ignore[arg-type]
+    def full_disk(a: object, b: object) -> bool:
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tables_module.os, "replace", flaky)
+    monkeypatch.setattr(tables_module, "_exchange", full_disk)
     with pytest.raises(OSError):
         tables_module.write_run(out, tables, parquet=False)
-    monkeypatch.setattr(tables_module.os, "replace", real_replace)
     for name in ("a.csv", "b.csv", "c.csv"):
         assert (out / name).read_text() == f"old {name}"
     assert sorted(p.name for p in out.iterdir()) == ["a.csv", "b.csv", "c.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging beside
 
 
 def test_a_failing_writer_changes_nothing(tmp_path: Path) -> None:

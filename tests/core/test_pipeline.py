@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 import evflex
 from evflex.cli import app
+from evflex.outputs.tables import read_csv
 from evflex.pipeline import JUDGEMENT_TABLES, PipelineError, Run, run
 from evflex.scenario import ScenarioError, load_scenario
 
@@ -58,7 +59,7 @@ def test_cli_writes_the_pipeline_tables(api_run: Run, tmp_path: Path) -> None:
                                  "--no-report", "--no-parquet", "--quiet"])
     assert result.exit_code == 0, result.output
     for name in COMPARED:
-        _same(pd.read_csv(tmp_path / f"{name}.csv"), api_run.tables[name], f"cli {name}")
+        _same(read_csv(tmp_path / f"{name}.csv"), api_run.tables[name], f"cli {name}")
 
 
 def test_explorer_downloads_the_pipeline_tables(api_run: Run) -> None:
@@ -71,7 +72,7 @@ def test_explorer_downloads_the_pipeline_tables(api_run: Run) -> None:
         assert response.status_code == 200, response.text
         zf = zipfile.ZipFile(io.BytesIO(response.content))
         for name in COMPARED:
-            _same(pd.read_csv(zf.open(f"{name}.csv")), api_run.tables[name], f"web {name}")
+            _same(read_csv(zf.open(f"{name}.csv")), api_run.tables[name], f"web {name}")
         checks = client.post("/api/checks", json={"scenario": "base"}).json()
     got = pd.DataFrame(checks["checks"])[["check", "status"]]
     _same(got, api_run.checks[["check", "status"]], "web /api/checks")

@@ -15,6 +15,7 @@ from evflex.export.fleet_profiles import (
     group_profiles,
 )
 from evflex.export.network import case_fleets
+from evflex.export.simulation import group_sizes
 from evflex.simulate.archetypes import Sessions, load_archetypes, parse_mix, sample_sessions
 
 
@@ -74,7 +75,8 @@ def test_profiles_reject_non_hourly_or_partial_weeks() -> None:
 @pytest.fixture(scope="module")
 def cars_groups():  # type: ignore[no-untyped-def]
     arch = load_archetypes()
-    return fleet_groups(sample_sessions(600, 7, 60, 3, parse_mix(None, arch, "cars"), arch))
+    mix = parse_mix(None, arch, "cars")
+    return fleet_groups(sample_sessions(600, 7, 60, 3, mix, arch), group_sizes(600, mix, arch))
 
 
 def test_simulated_groups_conserve_energy_and_bound_floors(cars_groups) -> None:  # type: ignore[no-untyped-def]
@@ -107,8 +109,10 @@ def test_node_components_from_counts(cars_groups) -> None:  # type: ignore[no-un
     np.testing.assert_allclose(ts["charger_p_max_pu"], elig.plugged_power_share)
     assert np.all((ts["store_e_min_pu"] >= 0) & (ts["store_e_min_pu"] <= 1))
     # grid-side energy of the fleet: battery energy / charge efficiency
+    other = cars_groups["other"]
+    share = elig.vehicles / (elig.vehicles + other.vehicles)
     battery_week = sum(g.daily_energy_kwh * 7 * n for g, n in
-                       ((elig, 8e5), (cars_groups["other"], 2e5)))
+                       ((elig, share * 1e6), (other, (1 - share) * 1e6)))
     assert ts["all_unmanaged_load"].sum() * 1000 == pytest.approx(battery_week / 0.9)
 
 

@@ -18,6 +18,7 @@ from evflex.capacity import METRICS
 from evflex.model import Results
 from evflex.outputs.report import write_report
 from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOURS, STATE_LABELS
+from evflex.outputs.tables import restore_formulas
 from evflex.scenario import parameter_table
 from evflex.states import STATES
 
@@ -79,7 +80,8 @@ def test_funnel_figure_equals_the_energy_funnel_csv(run_dir: Path) -> None:
     energy = pd.read_csv(run_dir / "energy_funnel.csv")
     (trace,) = fig["data"]
     assert trace["meta"] == energy["stage"].tolist()
-    assert trace["y"] == energy["label"].tolist()
+    # labels like "+ export permitted" are written "'+ export permitted" (CSV injection)
+    assert trace["y"] == restore_formulas(energy["label"]).tolist()
     np.testing.assert_allclose(trace["x"], energy["energy_gwh"], rtol=1e-12)
     np.testing.assert_allclose([c[0] for c in trace["customdata"]], energy["vehicles"],
                                rtol=1e-12)

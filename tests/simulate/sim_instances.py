@@ -21,7 +21,7 @@ def background_wh(s: Sessions, scale: float = 1.0) -> np.ndarray:
     """The shipped base-load shape for the fleet of ``s`` [Wh per step]."""
     spd = 1440 // s.step_minutes
     hours = (np.arange(s.n_steps) % spd) * s.step_minutes // 60
-    vehicles = int(s.vehicle.max()) + 1
+    vehicles = int(s.vehicle.max()) + 1 if len(s) else 1
     return read_base_load()[hours] * 1.23 * scale * vehicles * 1000.0 * s.dt_h
 
 

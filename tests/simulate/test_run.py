@@ -50,7 +50,7 @@ def test_seed_reproducible_and_chunking_does_not_change_sessions() -> None:
     pd.testing.assert_frame_equal(two.profile, again.profile)
     assert two.summary == again.summary
     # the managed schedule is the whole fleet's optimum however it is chunked
-    assert 0 <= two.summary["managed_gap"] < 1e-6
+    assert -1e-9 <= two.summary["managed_gap"] < 1e-6
     assert two.summary["peak_managed_kw"] == pytest.approx(one.summary["peak_managed_kw"],
                                                            rel=1e-9)
     other = simulate(SimulationConfig(vehicles=2500, days=2, seed=8, strategies=("unmanaged",)))
@@ -115,16 +115,19 @@ def test_simulate_for_run_gives_the_seam_and_a_profile() -> None:
 
 
 @pytest.mark.parametrize(("change", "field"), [
-    ({"vehicles": 0}, "--vehicles"), ({"days": 0}, "--days"), ({"step_minutes": 7}, "--step"),
-    ({"chunk_vehicles": 1500}, "--chunk-vehicles"), ({"base_kw_per_vehicle": -1.0},
-                                                     "--base-kw-per-vehicle"),
-    ({"strategies": ("managed",)}, "--strategies"), ({"peak_hours": 30.0}, "--peak-hours"),
-    ({"passes": 0}, "--passes"), ({"segment": "boats"}, "--segment"),
-    ({"mix": {"nobody": 1.0}}, "--mix"),
+    ({"vehicles": 0}, "vehicles"), ({"days": 0}, "days"), ({"step_minutes": 7}, "step"),
+    ({"chunk_vehicles": 1500}, "chunk_vehicles"), ({"base_kw_per_vehicle": -1.0},
+                                                   "base_kw_per_vehicle"),
+    ({"strategies": ("managed",)}, "strategies"), ({"peak_hours": 30.0}, "peak_hours"),
+    ({"passes": 0}, "passes"), ({"segment": "boats"}, "segment"),
+    ({"mix": {"nobody": 1.0}}, "mix"),
 ])
 def test_bad_configuration_names_the_field(change: dict, field: str) -> None:
-    with pytest.raises(SimulationInputError, match=f"^{field}: .*got .*expected"):
+    """The domain names its own field (the CLI maps it to an option)."""
+    with pytest.raises(SimulationInputError, match=f"^{field}: .*got .*expected") as info:
         simulate(SimulationConfig(**{"vehicles": 10, "days": 1, **change}))
+    assert info.value.field == field
+    assert "--" not in str(info.value).split(":")[0]
 
 
 @pytest.mark.slow
@@ -137,4 +140,4 @@ def test_one_million_vehicle_days_run_in_flat_memory() -> None:
     assert result.summary["sessions"] == 1_000_000
     assert peak_bytes < 2e9
     assert result.summary["peak_managed_kw"] < result.summary["peak_unmanaged_kw"]
-    assert 0 <= result.summary["managed_gap"] < 1e-6
+    assert -1e-9 <= result.summary["managed_gap"] < 1e-6

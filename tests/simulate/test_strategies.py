@@ -89,9 +89,10 @@ def test_every_vehicle_gets_exactly_its_energy_within_its_window_and_limit(
     order = np.lexsort((s.arrival, s.vehicle))
     same = s.vehicle[order][1:] == s.vehicle[order][:-1]
     assert np.all(s.arrival[order][1:][same] >= s.departure[order][:-1][same])
-    first = np.r_[True, ~same]
-    last = np.r_[~same, True]
-    assert np.all(s.departure[order][last] <= s.arrival[order][first] + s.n_steps)
+    if len(s):
+        first = np.r_[True, ~same]
+        last = np.r_[~same, True]
+        assert np.all(s.departure[order][last] <= s.arrival[order][first] + s.n_steps)
     # battery: arrival energy + session energy = departure target <= battery
     assert np.all(s.arrival_kwh >= s.reserve_kwh - 1e-9)
     assert np.all(s.arrival_kwh + s.energy_kwh <= s.battery_kwh + 1e-9)
@@ -122,7 +123,9 @@ def test_v2g_keeps_the_reserve_and_leaves_with_the_energy_needed(
     # (A): what a session exports, net of what it charged before the block, is at most
     # its export_max (its energy above the reserve, within what it can charge back)
     pre = per_session(slots, np.where(result.plan.phase == 0, result.wh, 0.0), len(s))
-    assert np.all(exported - pre <= result.plan.export_max + 1e-6)
+    # (within the kernel's tolerance, 1e-9 of the session's energies)
+    tol = 1e-9 * (s.energy_wh + result.plan.export_max + 1.0) + 1e-6
+    assert np.all(exported - pre <= result.plan.export_max + tol)
 
 
 @settings(max_examples=10, deadline=None)

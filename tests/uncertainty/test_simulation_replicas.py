@@ -41,5 +41,5 @@ def test_each_draw_takes_its_replicas_availability(small_uncertain: Scenario) ->
 
 
 def test_replica_count_is_checked() -> None:
-    with pytest.raises(ValueError, match="--simulate-replicas: too few"):
+    with pytest.raises(ValueError, match="replicas: too few"):
         simulate_replicas(CONFIG, 0)

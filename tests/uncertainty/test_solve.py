@@ -81,11 +81,11 @@ def test_bounds_come_from_the_scenarios_distribution(uncertain: Scenario) -> Non
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("v2g:2100", "--target: not a target (got 'v2g:2100', expected NAME[@REGION]:YEAR:VALUE"),
-    ("v2x:2100:0.3", "--target: unknown quantity (got 'v2x'"),
-    ("v2g@Mars:2100:0.3", "--target: unknown region (got 'Mars'"),
-    ("v2g:2200:0.3", "--target: year outside the scenario (got 2200, expected 2010 to 2100)"),
-    ("v2g:2100:1.3", "--target: a share outside 0-1 (got 1.3 for v2g:2100"),
+    ("v2g:2100", "target: not a target (got 'v2g:2100', expected NAME[@REGION]:YEAR:VALUE"),
+    ("v2x:2100:0.3", "target: unknown quantity (got 'v2x'"),
+    ("v2g@Mars:2100:0.3", "target: unknown region (got 'Mars'"),
+    ("v2g:2200:0.3", "target: year outside the scenario (got 2200, expected 2010 to 2100)"),
+    ("v2g:2100:1.3", "target: a share outside 0-1 (got 1.3 for v2g:2100"),
 ])
 def test_bad_targets_are_named(base: Scenario, text: str, message: str) -> None:
     with pytest.raises(SolveInputError) as info:
@@ -94,6 +94,6 @@ def test_bad_targets_are_named(base: Scenario, text: str, message: str) -> None:
 
 
 def test_bad_levers_are_named(base: Scenario) -> None:
-    message = "--vary: no such number (got 'v2g_enrolled.value'"
+    message = "vary: no such number (got 'v2g_enrolled.value'"
     with pytest.raises(SolveInputError, match=re.escape(message)):
         solve(base, _targets(base, "v2g:2100:0.35"), levers=["v2g_enrolled.value"])

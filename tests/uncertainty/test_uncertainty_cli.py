@@ -48,11 +48,13 @@ def test_montecarlo_writes_tables_and_fan_charts(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["base", "--draws", "10"], "scenario 'base' has no distributions (got 0 'dist' entries"),
-    (["--draws", "1"], "--draws: too few (got 1, expected at least 2)"),
+    (["--draws", "1"], "--draws: out of range (got 1, expected 2 to 1,000,000)"),
+    (["--draws", "1000000000"], "--draws: out of range (got 1000000000, expected 2 to"),
+    (["--seed", "-1"], "--seed: out of range (got -1, expected 0 to 2**64 - 1)"),
     (["nowhere.yaml"], "scenario: no such file or shipped scenario (got 'nowhere.yaml'"),
     (["--draws", "10", "--scheduler", "tcp://127.0.0.1:1"],
      "--scheduler: cannot connect (got 'tcp://127.0.0.1:1'"),
-    (["--chunk-size", "0"], "--chunk-size: must be positive (got 0, expected >= 1)"),
+    (["--chunk-size", "0"], "--chunk-size: out of range (got 0, expected 1 to 100,000)"),
 ])
 def test_montecarlo_bad_input_is_one_line_and_exit_1(tmp_path: Path, args: list[str],
                                                      message: str) -> None:
@@ -158,4 +160,4 @@ def test_montecarlo_with_simulation_replicas(tmp_path: Path) -> None:
     bad = runner.invoke(app, [*args[:-6], "--simulate-replicas", "2", "--simulate-vehicles",
                               "0"])
     assert bad.exit_code == 1
-    assert "--simulate-vehicles: too few (got 0, expected >= 1)" in bad.output
+    assert "--simulate-vehicles: out of range (got 0, expected 1 to 1,000,000)" in bad.output

@@ -56,7 +56,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "serve": CommandSpec("evflex.cli.web", "Serve the interactive explorer in the browser.",
                          "web"),
     "export": CommandSpec("evflex.export.command", "Export the run for energy-system models: "
-                          "PyPSA components, NetCDF.", None),
+                          "PyPSA components (also the pypsa extra), NetCDF.", "sim"),
 }
 
 #: Top-level packages of each optional extra (see ``pyproject.toml``).

@@ -177,8 +177,8 @@ def run(
         try:
             sim_config.check()
         except SimulationInputError as exc:
-            raise _fail([str(exc).replace("--vehicles", "--sim-vehicles")
-                         .replace("--days", "--sim-days")]) from None
+            raise _fail([exc.as_option({"vehicles": "--sim-vehicles", "days": "--sim-days",
+                                         "seed": "--sim-seed"})]) from None
     if store is not None:
         try:
             from evflex.store import StoreError, record_run
@@ -218,12 +218,7 @@ def run(
         from evflex.outputs.report import write_report
 
         extra["report.html"] = lambda p: write_report(p, results, tables)
-    try:
-        written = write_run(out, tables, extra, parquet=parquet)
-    except OSError as exc:
-        raise _fail([f"--out: cannot write results (got {str(out)!r}: {exc.strerror or exc}, "
-                     "expected a writable folder)"]) from None
-
+    # The store first: a refused store must leave --out untouched.
     if store is not None:
         try:
             run_id = record_run(store, results, tables, resolve_path(scenario),
@@ -231,11 +226,22 @@ def run(
         except StoreError as exc:
             raise _fail([str(exc)]) from None
         console.print(f"Recorded run {run_id} in {store}", highlight=False)
+    try:
+        written = write_run(out, tables, extra, parquet=parquet)
+    except OSError as exc:
+        raise _fail([f"--out: cannot write results (got {str(out)!r}: {exc.strerror or exc}, "
+                     "expected a writable folder)"]) from None
+
     if not quiet:
         console.print(_summary_table(results, tables["capacity"]))
         verdicts = judged["scorecard"]
         console.print("Scorecard: " + ", ".join(
             f"{r.pathway} {r.verdict}" for r in verdicts.itertuples()), highlight=False)
+        if "stale" in verdicts.columns:  # the evidence behind a verdict may be old
+            for r in verdicts.itertuples():
+                if str(r.stale) != "none":
+                    err_console.print(f"note: {r.pathway} ({r.verdict}) rests on evidence "
+                                      f"{r.stale}", highlight=False, soft_wrap=True)
     if availability is not None:
         console.print(f"Availability from the {availability.source}: plugged in at the peak "
                       f"{availability.plug_in_share_at_peak:.1%}, state of charge "

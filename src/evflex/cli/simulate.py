@@ -114,6 +114,10 @@ def simulation_progress(console: Console, disable: bool = False
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
+#: Simulation fields (:mod:`evflex.errors`) whose option is not ``--field``.
+OPTIONS = {"archetypes": "SCENARIO", "chunk_vehicles": "--chunk-size"}
+
+
 def _fail(message: str) -> typer.Exit:
     err_console.print(message, markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(1)
@@ -166,7 +170,7 @@ def simulate(
         try:
             archetypes = None
             if scenario is not None:
-                archetypes = load_archetypes(Path(scenario), field="SCENARIO")
+                archetypes = load_archetypes(Path(scenario))
             config = parse_config(vehicles, days, step, seed, segment, mix, base_load,
                                   base_kw_per_vehicle, chunk_size, peak_hours, strategies,
                                   passes, sweeps, keep_sessions=False, archetypes=archetypes)
@@ -175,7 +179,7 @@ def simulate(
                 result = run_simulation(config, archetypes, progress=report,
                                         sessions_csv=sessions_csv)
         except SimulationInputError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(exc.as_option(OPTIONS)) from None
 
         summary = pd.DataFrame({"metric": list(result.summary),
                                 "value": [float(v) for v in result.summary.values()]})

@@ -28,6 +28,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from evflex.errors import InputError
 from evflex.scenario import Scenario, ScenarioError, load_scenario
 from evflex.uncertainty.execute import Executor, SchedulerError
 
@@ -47,6 +48,24 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the draws.")]
 ParquetOpt = Annotated[bool, typer.Option("--parquet/--no-parquet",
                                           help="Also write Parquet copies of the tables.")]
+
+
+#: Domain fields (see :mod:`evflex.errors`) → the options of these commands.
+OPTIONS = {"replicas": "--simulate-replicas"}
+#: Simulation fields → the options of `montecarlo --simulate-replicas`.
+SIMULATION_OPTIONS = {"vehicles": "--simulate-vehicles", "days": "--simulate-days"}
+#: Bounds of the options (assumption: far above any use; they keep a run finite in time
+#: and memory). A million draws put the p05 of a share within about 0.0002 of its
+#: limit (binomial standard error of a quantile's probability, sqrt(0.05 x 0.95 / 1e6)).
+MAX_DRAWS = 1_000_000
+MAX_CHUNK = 100_000
+MAX_REPLICAS = 10_000
+MAX_SAMPLES = 2**20
+
+
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**64:
+        raise _fail([f"--seed: out of range (got {seed}, expected 0 to 2**64 - 1)"])
 
 
 def _fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> typer.Exit:
@@ -80,7 +99,7 @@ def _executor(scheduler: str | None) -> Executor:
     try:
         return Executor(scheduler)
     except SchedulerError as exc:
-        raise _fail([str(exc)]) from None
+        raise _fail([exc.as_option(OPTIONS)]) from None
 
 
 def _write(out: Path, tables: dict[str, pd.DataFrame],
@@ -129,13 +148,15 @@ def montecarlo(
     )
     from evflex.uncertainty.montecarlo import NoDistributions, run_montecarlo
 
-    if draws < 2:
-        raise _fail([f"--draws: too few (got {draws}, expected at least 2)"])
-    if chunk_size < 1:
-        raise _fail([f"--chunk-size: must be positive (got {chunk_size}, expected >= 1)"])
-    if simulate_replicas < 0:
-        raise _fail([f"--simulate-replicas: negative (got {simulate_replicas}, expected 0 "
-                     "(off) or more)"])
+    if not 2 <= draws <= MAX_DRAWS:
+        raise _fail([f"--draws: out of range (got {draws}, expected 2 to {MAX_DRAWS:,})"])
+    if not 1 <= chunk_size <= MAX_CHUNK:
+        raise _fail([f"--chunk-size: out of range (got {chunk_size}, expected 1 to "
+                     f"{MAX_CHUNK:,})"])
+    if not 0 <= simulate_replicas <= MAX_REPLICAS:
+        raise _fail([f"--simulate-replicas: out of range (got {simulate_replicas}, expected "
+                     f"0 (off) to {MAX_REPLICAS:,})"])
+    _check_seed(seed)
     sc = _load(scenario)
     start = time.perf_counter()
     replicas = None
@@ -152,14 +173,15 @@ def montecarlo(
                 with _progress("simulation replicas", "replicas") as update:
                     replicas = run_replicas(config, simulate_replicas, executor, update)
             except SimulationInputError as exc:
-                raise _fail([str(exc).replace("--vehicles", "--simulate-vehicles")
-                             .replace("--days", "--simulate-days")]) from None
+                raise _fail([exc.as_option(SIMULATION_OPTIONS)]) from None
         try:
             with _progress(f"montecarlo {sc.name}", "draws") as update:
                 result = run_montecarlo(sc, draws, seed, chunk_size, executor, update,
                                         replicas)
         except NoDistributions as exc:
             raise _fail([str(exc)]) from None
+        except InputError as exc:
+            raise _fail([exc.as_option(OPTIONS)]) from None
     elapsed = time.perf_counter() - start
     regions = [*sc.regions, "World"]
     title = f"{sc.name} v{sc.version} · {draws:,} draws, seed {seed}"
@@ -229,6 +251,10 @@ def sensitivity(
     from evflex.uncertainty.ensemble import Quantity
     from evflex.uncertainty.sensitivity import run_sensitivity
 
+    if not 2 <= samples <= MAX_SAMPLES:
+        raise _fail([f"--samples: out of range (got {samples}, expected 2 to "
+                     f"{MAX_SAMPLES:,}, a power of two)"])
+    _check_seed(seed)
     sc = _load(scenario)
     regions, years = [*sc.regions, "World"], sc.years_axis
     try:
@@ -241,8 +267,8 @@ def sensitivity(
             with _progress(f"sensitivity {sc.name}", "model runs") as update:
                 result = run_sensitivity(sc, samples, seed, quantities, inputs, executor,
                                          update)
-        except ValueError as exc:
-            raise _fail([str(exc)]) from None
+        except InputError as exc:
+            raise _fail([exc.as_option(OPTIONS)]) from None
     elapsed = time.perf_counter() - start
     sobol = result.sobol
     title = (f"{sc.name} v{sc.version} · Sobol indices, N = {samples} "
@@ -298,7 +324,7 @@ def solve(
         parsed = [Target.parse(t, regions, years) for t in targets or []]
         solution = solve_targets(sc, parsed, levers)
     except SolveInputError as exc:
-        raise _fail([str(exc)]) from None
+        raise _fail([exc.as_option(OPTIONS)]) from None
 
     lever_table = solution.table()
     target_table = solution.targets_table()

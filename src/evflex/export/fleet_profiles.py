@@ -147,18 +147,24 @@ def _end_of_step_levels(sessions: Sessions) -> dict[str, np.ndarray]:
     return sums
 
 
-def group_profiles(sessions: Sessions, mask: np.ndarray) -> GroupProfiles:
+def group_profiles(sessions: Sessions, mask: np.ndarray,
+                   vehicles: int | None = None) -> GroupProfiles:
     """Weekly per-vehicle profiles of the vehicles whose sessions ``mask`` selects.
 
     ``mask`` is a boolean per session; a vehicle's sessions must all be in or all out.
+    ``vehicles``: how many vehicles the group has, counting those that did not plug in
+    during the simulated days (default: the vehicles with a session). Shares and
+    per-vehicle profiles are per vehicle of the group; the ratings, battery and SoC
+    window are means over the vehicles with a session.
     """
     check_sessions(sessions)
     sub = _subset(sessions, mask)
     h = sub.n_steps
-    vehicles = np.unique(sub.vehicle)
-    n = int(vehicles.size)
-    if n == 0:
-        raise ProfileInputError("simulation: no vehicles in the group (expected at least one)")
+    seen = int(np.unique(sub.vehicle).size)
+    n = seen if vehicles is None else int(vehicles)
+    if seen == 0 or n < seen:
+        raise ProfileInputError(f"simulation: vehicles in the group (got {n} for {seen} with "
+                                "sessions, expected at least one and at least those)")
     first = np.unique(sub.vehicle, return_index=True)[1]
     slots = session_slots(sub)
     un = unmanaged(sub, slots) / 1000.0  # kWh per slot, one-hour steps: kW
@@ -176,7 +182,7 @@ def group_profiles(sessions: Sessions, mask: np.ndarray) -> GroupProfiles:
         battery_kwh=float(sub.battery_kwh[first].mean()),
         daily_energy_kwh=float(sub.energy_kwh.sum() / n / days),
         plugged_share=_fold_week(plugged / n, h),
-        plugged_power_share=_fold_week(plugged_kw / float(sub.max_kw[first].sum()), h),
+        plugged_power_share=_fold_week(plugged_kw / (n * float(sub.max_kw[first].mean())), h),
         unmanaged_kw=_fold_week(np.bincount(slots.col, weights=un, minlength=h) / n, h),
         driving_kw=_fold_week(levels["driving"] / n, h),
         floor_export_kwh=_fold_week((levels["floor_export"] + levels["away_level"]) / n, h),
@@ -192,11 +198,17 @@ def _subset(s: Sessions, mask: np.ndarray) -> Sessions:
     return Sessions(names=s.names, step_minutes=s.step_minutes, n_steps=s.n_steps, **cols)
 
 
-def fleet_groups(sessions: Sessions) -> dict[str, GroupProfiles | None]:
-    """Profiles of the ``eligible`` and ``other`` groups (``None`` for an empty group)."""
+def fleet_groups(sessions: Sessions,
+                 vehicles: dict[str, int] | None = None) -> dict[str, GroupProfiles | None]:
+    """Profiles of the ``eligible`` and ``other`` groups (``None`` for an empty group).
+
+    ``vehicles``: each group's number of vehicles, counting those without a session
+    (default: those with one).
+    """
     check_sessions(sessions)
     out: dict[str, GroupProfiles | None] = {}
     for group, mask in (("eligible", sessions.v2g_eligible),
                         ("other", ~sessions.v2g_eligible)):
-        out[group] = group_profiles(sessions, mask) if mask.any() else None
+        count = None if vehicles is None else vehicles.get(group, 0)
+        out[group] = (group_profiles(sessions, mask, count) if mask.any() else None)
     return out

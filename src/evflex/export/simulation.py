@@ -23,7 +23,9 @@ from evflex.export.fleet_profiles import (
     fleet_groups,
 )
 from evflex.simulate.archetypes import (
+    ArchetypeSet,
     SimulationInputError,
+    _vehicle_archetypes,
     load_archetypes,
     parse_mix,
     sample_sessions,
@@ -92,7 +94,7 @@ def simulate_segments(segments: Sequence[str], vehicles: int, days: int,
             result = simulate(config, archetypes)
             mix = parse_mix(None, archetypes, segment)
             sessions = sample_sessions(vehicles, days, STEP_MINUTES, seed, mix, archetypes)
-            groups[segment] = fleet_groups(sessions)
+            groups[segment] = fleet_groups(sessions, group_sizes(vehicles, mix, archetypes))
         except (SimulationInputError, ProfileInputError) as exc:
             raise ExportInputError(str(exc)) from None
         rows.append({"segment": segment, **{k: float(v) for k, v in result.summary.items()}})
@@ -104,6 +106,16 @@ def simulate_segments(segments: Sequence[str], vehicles: int, days: int,
                                "expected numbers)")
     return ExportSimulation(groups=groups, summary=summary, availability=tables,
                             vehicles=vehicles, days=days, seed=seed)
+
+
+def group_sizes(vehicles: int, mix: dict[str, float],
+                archetypes: ArchetypeSet) -> dict[str, int]:
+    """Vehicles of the ``eligible`` and ``other`` groups, as the simulation assigns them
+    archetypes (a vehicle that never plugs in during the simulated days still counts)."""
+    kinds = _vehicle_archetypes(0, vehicles, mix, tuple(mix))
+    flags = np.array([archetypes.archetypes[a].v2g_eligible for a in mix], dtype=bool)
+    eligible = int(flags[kinds].sum())
+    return {"eligible": eligible, "other": vehicles - eligible}
 
 
 def groups_table(groups: Mapping[str, Mapping[str, GroupProfiles | None]]) -> pd.DataFrame:

@@ -155,6 +155,12 @@ def _read(path: Path) -> pd.DataFrame:
     except FileNotFoundError:
         raise EvidenceError([EvidenceProblem(label, 0, "(file)", label,
                                              "an existing CSV file")]) from None
+    except IsADirectoryError:
+        raise EvidenceError([EvidenceProblem(label, 0, "(file)", f"{label} (a folder)",
+                                             "a CSV file")]) from None
+    except OSError as exc:
+        raise EvidenceError([EvidenceProblem(label, 0, "(file)", f"{label} ({exc.strerror})",
+                                             "a readable CSV file")]) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise EvidenceError([EvidenceProblem(label, 0, "(file)", str(exc).strip(),
                                              "a CSV file with a header row")]) from None
@@ -190,7 +196,7 @@ def _check_row(label: str, line: int, row: dict[str, str]) -> list[EvidenceProbl
     if not row["region"]:
         bad("region", "a market or region name (e.g. UK, USA, World)")
     if _iso_date(row["date"]) is None:
-        bad("date", "an ISO date YYYY-MM-DD")
+        bad("date", f"an ISO date YYYY-MM-DD in {DATE_YEARS[0]}-{DATE_YEARS[1]}")
     try:
         value = float(row["value"])
     except ValueError:
@@ -210,12 +216,20 @@ def _check_row(label: str, line: int, row: dict[str, str]) -> list[EvidenceProbl
     return problems
 
 
+#: Years a ledger date may take: what a nanosecond timestamp holds (1677-2262), cut to
+#: whole years of plausible evidence.
+DATE_YEARS = (1900, 2200)
+
+
 def _iso_date(text: str) -> pd.Timestamp | None:
-    try:
-        day = pd.Timestamp(text) if len(text) == 10 else None
-    except ValueError:
+    if len(text) != 10 or not text[:4].isdigit() or not (
+            DATE_YEARS[0] <= int(text[:4]) <= DATE_YEARS[1]):
         return None
-    return day if day is not None and day.strftime("%Y-%m-%d") == text else None
+    try:
+        day = pd.Timestamp(text)
+    except (ValueError, OverflowError):
+        return None
+    return day if day.strftime("%Y-%m-%d") == text else None
 
 
 def _check_source(row: dict[str, str], bad: Callable[[str, str], None],
@@ -364,12 +378,32 @@ def series(evidence: pd.DataFrame, measures: tuple[str, ...] | list[str],
            pathway: str | None = None) -> dict[tuple[str, str], pd.DataFrame]:
     """Rows of the given measures, split into series keyed (indicator, region), by date
     (each keeps the ledger's row labels)."""
-    if evidence.empty:
+    sub = _series_rows(evidence, measures, pathway)
+    if sub.empty:
         return {}
-    mask = evidence["indicator"].map(measure_of).isin(list(measures))
+    keys = list(zip(sub["indicator"].astype(str), sub["region"].astype(str), strict=True))
+    out = {}
+    start = 0
+    for i in range(1, len(keys) + 1):  # one pass over the rows sorted by series and date
+        if i == len(keys) or keys[i] != keys[start]:
+            out[keys[start]] = sub.iloc[start:i]
+            start = i
+    return out
+
+
+def of_measures(indicators: pd.Series, measures: tuple[str, ...] | list[str]) -> pd.Series:
+    """Which indicators are of the given measures (split once per distinct indicator)."""
+    wanted = set(measures)
+    hits = [u for u in indicators.unique() if measure_of(str(u)) in wanted]
+    return indicators.isin(hits)
+
+
+def _series_rows(evidence: pd.DataFrame, measures: tuple[str, ...] | list[str],
+                 pathway: str | None) -> pd.DataFrame:
+    """Rows of the measures (and pathway), sorted by indicator, region and date."""
+    if evidence.empty:
+        return evidence
+    mask = of_measures(evidence["indicator"], measures)
     if pathway is not None:
         mask &= evidence["pathway"] == pathway
-    out = {}
-    for (ind, region), rows in evidence[mask].groupby(["indicator", "region"], sort=True):
-        out[(str(ind), str(region))] = rows.sort_values("date", kind="stable")
-    return out
+    return evidence[mask].sort_values(["indicator", "region", "date"], kind="stable")

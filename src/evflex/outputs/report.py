@@ -444,7 +444,9 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
     summary_lines = []
     if summary is not None:
         for rec in summary.to_dict("records"):
-            summary_lines.append([str(v) for v in rec.values()
+            # the written sentences; the section names are the table's keys, not prose
+            values = [rec["text"]] if "text" in rec else list(rec.values())
+            summary_lines.append([str(v) for v in values
                                   if not (isinstance(v, float) and math.isnan(v))])
     scorecard = tables.get("scorecard")
     verdicts = []

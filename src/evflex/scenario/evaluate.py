@@ -19,8 +19,13 @@ import numpy as np
 
 from evflex.paths import FloatArray, interpolate_points, logistic, midpoint_through
 from evflex.regions import hierarchy
-from evflex.scenario.load import models_to_sales_share
-from evflex.scenario.schema import Parameter, PathSpec, Scenario, split_site_name
+from evflex.scenario.schema import (
+    Parameter,
+    PathSpec,
+    Scenario,
+    models_to_sales_share,
+    split_site_name,
+)
 
 
 def evaluate_path(spec: PathSpec, years: FloatArray, scenario: Scenario) -> FloatArray:

@@ -22,8 +22,15 @@ from pydantic import BaseModel, ValidationError
 
 from evflex.paths import midpoint_through
 from evflex.regions import hierarchy
+from evflex.scenario.problems import Problem, ScenarioError
 from evflex.scenario.reader import ReadProblem, read_mapping
-from evflex.scenario.schema import Parameter, PathSpec, Scenario, SchemaProblem
+from evflex.scenario.schema import (
+    Parameter,
+    PathSpec,
+    Scenario,
+    SchemaProblem,
+    models_to_sales_share,
+)
 
 #: The regions of the block-level scenarios (``evflex/data/regions.csv`` lists every known
 #: region, countries included; see :mod:`evflex.regions`).
@@ -38,26 +45,6 @@ MAX_EXTENDS, MAX_NAME = 16, 255
 MAX_PROBLEMS = 50
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a scenario file."""
-
-    path: str
-    problem: str
-    got: str
-    expected: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.problem} (got {self.got}, expected {self.expected})"
-
-
-class ScenarioError(Exception):
-    """A scenario file that cannot be used; ``problems`` says why, one line each."""
-
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @dataclass(frozen=True)
@@ -284,19 +271,6 @@ def _from_validation_error(exc: ValidationError) -> list[Problem]:
             continue
         problems.append(Problem(loc, msg, got, _expected(err)))
     return problems
-
-
-def models_to_sales_share(scenario: Scenario) -> float:
-    """Share of sales implied by the V2G-capable model count [fraction].
-
-    ``(capable_models / ev_models) x sales_weight`` with
-    ``ev_models = capable_models / model_share``; see :class:`BidirectionalModels`.
-    """
-    bm = scenario.bidirectional_models
-    if bm.capable_models == 0:
-        return 0.0
-    ev_models = bm.capable_models / bm.model_share
-    return min(1.0, bm.capable_models / ev_models * bm.sales_weight)
 
 
 def _check_path(name: str, where: str, spec: PathSpec, info: ParameterInfo,

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from evflex.scenario.load import Problem
+    from evflex.scenario.problems import Problem
     from evflex.scenario.schema import Scenario
 
 def _problem(path: str, problem: str, got: str, expected: str) -> Problem:
-    from evflex.scenario.load import Problem
+    from evflex.scenario.problems import Problem
 
     return Problem(path, problem, got, expected)
 

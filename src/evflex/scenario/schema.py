@@ -428,3 +428,16 @@ def split_site_name(name: str) -> tuple[str, str | None, str | int]:
                          "PARAMETER[/OVERRIDE].TARGET, e.g. v2g_enrolled.end)")
     parameter, _, override = where.partition("/")
     return parameter, (override or None), (int(target) if target.isdigit() else target)
+
+
+def models_to_sales_share(scenario: Scenario) -> float:
+    """Share of sales implied by the V2G-capable model count [fraction].
+
+    ``(capable_models / ev_models) x sales_weight`` with
+    ``ev_models = capable_models / model_share``; see :class:`BidirectionalModels`.
+    """
+    bm = scenario.bidirectional_models
+    if bm.capable_models == 0:
+        return 0.0
+    ev_models = bm.capable_models / bm.model_share
+    return min(1.0, bm.capable_models / ev_models * bm.sales_weight)

@@ -24,15 +24,18 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evflex.errors import InputError
 from evflex.paths import FloatArray
+from evflex.simulate import behaviour
 
 #: Vehicles per sampling block (each block has its own spawned generator).
 BLOCK = 1000
 MINUTES_PER_DAY = 1440
 
 
-class SimulationInputError(ValueError):
-    """Bad simulation input; the message names the field, the value and what was expected."""
+class SimulationInputError(InputError):
+    """Bad simulation input: the field (``vehicles``, ``days``, ``step``, ``mix``, ...), the
+    value and what was expected (:class:`evflex.errors.InputError`)."""
 
 
 class _Strict(BaseModel):
@@ -64,30 +67,92 @@ class Choice(_Strict):
         return self
 
 
+class ElaadRef(_Strict):
+    """A distribution of the shipped ElaadNL sessions (:mod:`.behaviour`)."""
+
+    table: Literal["arrival_weekday", "arrival_weekend", "connection_h", "energy_kwh"]
+    site: Literal["private", "public", "workplace"]
+
+
+class ModelsRef(_Strict):
+    """A column of the shipped Dutch EV models, weighted by registrations."""
+
+    column: Literal["battery_kwh", "max_ac_kw"]
+
+
 class Dist(_Strict):
-    """A sourced distribution: ``normal`` (clipped to [min, max]) or ``choice``."""
+    """A sourced distribution: ``normal`` (clipped to [min, max]), ``choice``, ``elaad``
+    (an ElaadNL session table) or ``nl_models`` (the Dutch EV models)."""
 
     normal: Normal | None = None
     choice: Choice | None = None
+    elaad: ElaadRef | None = None
+    nl_models: ModelsRef | None = None
     source: str
     year: int | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Dist:
-        if (self.normal is None) == (self.choice is None):
-            raise ValueError("give exactly one of 'normal' or 'choice'")
+        given = [x is not None for x in (self.normal, self.choice, self.elaad,
+                                         self.nl_models)]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of 'normal', 'choice', 'elaad' or "
+                             "'nl_models'")
         return self
 
     def sample(self, rng: np.random.Generator, n: int) -> FloatArray:
         if self.normal is not None:
             d = self.normal
             return np.clip(rng.normal(d.mean, d.sd, n), d.min, d.max)
+        if self.elaad is not None:
+            return behaviour.sample_table(rng, self.elaad.table, self.elaad.site, n)
+        if self.nl_models is not None:
+            models = behaviour.ev_models_nl()
+            w = models["registrations"].to_numpy(float)
+            values = models[self.nl_models.column].to_numpy(float)
+            return np.asarray(values[rng.choice(values.size, size=n, p=w / w.sum())])
         assert self.choice is not None
         values = np.asarray(self.choice.values, dtype=float)
         if len(values) == 1:
             return np.full(n, values[0])
         w = np.asarray(self.choice.weights or [1.0] * len(values), dtype=float)
         return values[rng.choice(len(values), size=n, p=w / w.sum())]
+
+
+class Sourced(_Strict):
+    value: Annotated[float, Field(gt=0)]
+    source: str
+    year: int | None = None
+
+
+class PlugIn(_Strict):
+    """How often the vehicle plugs in: calibrated so that its sessions at the given
+    ElaadNL sites charge, on average, ``daily_km x kwh_per_km`` a day
+    (:func:`evflex.simulate.behaviour.plug_in_calibration`)."""
+
+    daily_km: Sourced
+    kwh_per_km: Sourced
+    weekday_site: Literal["private", "public", "workplace"]
+    weekend_site: Literal["private", "public", "workplace"]
+
+    def calibration(self, archetype: Archetype | None = None
+                    ) -> behaviour.PlugInCalibration:
+        """Plug-in probability on each day of the week (0 = Monday), and its inputs.
+
+        With ``archetype``, sessions are counted at the energy they really deliver:
+        the mean of ``min(energy, charger x connection time, (target - reserve) x
+        battery)`` over 20,000 draws of each day type (a fixed seed), so the vehicle
+        charges its daily need on average.
+        """
+        need = self.daily_km.value * self.kwh_per_km.value
+        delivered = None
+        if archetype is not None:
+            key = archetype.model_dump_json()
+            if key not in _DELIVERED:
+                _DELIVERED[key] = archetype.delivered_kwh()
+            delivered = _DELIVERED[key]
+        return behaviour.plug_in_calibration(need, self.weekday_site, self.weekend_site,
+                                             delivered)
 
 
 class DayType(_Strict):
@@ -107,6 +172,27 @@ class Archetype(_Strict):
     battery_kwh: Dist
     reserve_soc: Dist
     target_soc: Dist
+    #: None: plugs in every day
+    plug_in: PlugIn | None = None
+
+    def delivered_kwh(self, draws: int = 20_000) -> tuple[float, float]:
+        """Mean energy a session delivers [kWh] on weekdays and at weekends: its
+        sampled energy within its charger's reach over its connection time and its
+        battery's room between reserve and departure target (a fixed seed)."""
+        rng = np.random.default_rng(20_240_000)
+        kw = self.charger_kw.sample(rng, draws)
+        room = ((self.target_soc.sample(rng, draws) - self.reserve_soc.sample(rng, draws))
+                * self.battery_kwh.sample(rng, draws))
+        out = []
+        for daytype in (self.weekday, self.weekend):
+            energy = daytype.energy_kwh.sample(rng, draws)
+            reach = kw * daytype.dwell_h.sample(rng, draws)
+            out.append(float(np.minimum.reduce([energy, reach, room]).mean()))
+        return out[0], out[1]
+
+
+#: Delivered energy per archetype (its JSON) for the plug-in calibration.
+_DELIVERED: dict[str, tuple[float, float]] = {}
 
 
 class ArchetypeSet(_Strict):
@@ -124,7 +210,7 @@ def shipped_archetypes() -> ArchetypeSet:
     return ArchetypeSet.model_validate(yaml.safe_load(text))
 
 
-def load_archetypes(path: Path | None = None, field: str = "--archetypes") -> ArchetypeSet:
+def load_archetypes(path: Path | None = None, field: str = "archetypes") -> ArchetypeSet:
     """Archetypes from a YAML file (default: the shipped set), validated.
 
     Errors name ``field`` (the option or argument the path came from), the value and
@@ -136,14 +222,14 @@ def load_archetypes(path: Path | None = None, field: str = "--archetypes") -> Ar
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise SimulationInputError(f"{field}: cannot read (got {str(path)!r}: {reason}, "
+        raise SimulationInputError(field, f"cannot read (got {str(path)!r}: {reason}, "
                                    "expected an archetypes YAML file)") from None
     try:
         return ArchetypeSet.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise SimulationInputError(f"{field}: {path}: {loc}: {err['msg']} (got "
+        raise SimulationInputError(field, f"{path}: {loc}: {err['msg']} (got "
                                    f"{err.get('input')!r}, expected a valid value)") from None
 
 
@@ -158,10 +244,10 @@ def parse_step(step: str | int) -> int:
         else:
             minutes = int(text)
     except ValueError:
-        raise SimulationInputError(f"--step: not a duration (got {step!r}, expected e.g. "
+        raise SimulationInputError("step", f"not a duration (got {step!r}, expected e.g. "
                                    "'15min', '1h' or a number of minutes)") from None
     if not 1 <= minutes <= 60 or MINUTES_PER_DAY % minutes:
-        raise SimulationInputError(f"--step: unsupported step (got {minutes} min, expected "
+        raise SimulationInputError("step", f"unsupported step (got {minutes} min, expected "
                                    "1 to 60 minutes dividing 1440)")
     return minutes
 
@@ -171,7 +257,7 @@ def parse_mix(mix: str | dict[str, float] | None, archetypes: ArchetypeSet,
     """Archetype shares, from ``"a=0.8,b=0.2"``, a mapping, or the segment's default."""
     if mix is None:
         if segment not in archetypes.mixes:
-            raise SimulationInputError(f"--segment: no default mix (got {segment!r}, expected "
+            raise SimulationInputError("segment", f"no default mix (got {segment!r}, expected "
                                        f"one of {sorted(archetypes.mixes)})")
         shares = dict(archetypes.mixes[segment])
     elif isinstance(mix, str):
@@ -181,20 +267,20 @@ def parse_mix(mix: str | dict[str, float] | None, archetypes: ArchetypeSet,
             try:
                 shares[name.strip()] = float(value)
             except ValueError:
-                raise SimulationInputError(f"--mix: bad entry (got {part!r}, expected "
+                raise SimulationInputError("mix", f"bad entry (got {part!r}, expected "
                                            "'archetype=share')") from None
     else:
         shares = dict(mix)
     for name, share in shares.items():
         if name not in archetypes.archetypes:
-            raise SimulationInputError(f"--mix: unknown archetype (got {name!r}, expected one "
+            raise SimulationInputError("mix", f"unknown archetype (got {name!r}, expected one "
                                        f"of {sorted(archetypes.archetypes)})")
         if share < 0:
-            raise SimulationInputError(f"--mix: negative share (got {name}={share}, "
+            raise SimulationInputError("mix", f"negative share (got {name}={share}, "
                                        "expected >= 0)")
     total = sum(shares.values())
     if total <= 0:
-        raise SimulationInputError(f"--mix: shares sum to 0 (got {shares}, expected > 0)")
+        raise SimulationInputError("mix", f"shares sum to 0 (got {shares}, expected > 0)")
     return {k: v / total for k, v in shares.items()}
 
 
@@ -296,11 +382,25 @@ def _sample_block(rng: np.random.Generator, first: int, kinds: np.ndarray,
             out["arr_h"][r] = daytype.arrival_h.sample(rng, r.size)
             out["dwell_h"][r] = daytype.dwell_h.sample(rng, r.size)
             out["energy"][r] = daytype.energy_kwh.sample(rng, r.size)
+    # plug-in frequency: a vehicle skips a day with its archetype's probability
+    present = np.ones(n * days, bool)
+    for a, name in enumerate(names):
+        plug_in = archetypes.archetypes[name].plug_in
+        if plug_in is not None:
+            rows = np.flatnonzero(kind == a)
+            p = plug_in.calibration(archetypes.archetypes[name]).probability
+            present[rows] = rng.uniform(size=rows.size) < p[day[rows] % 7]
     arrival = day * spd + np.floor(out["arr_h"] * spd / 24).astype(int)
     departure = arrival + np.maximum(np.round(out["dwell_h"] * spd / 24).astype(int), 1)
     # a vehicle leaves before its next session begins (the horizon wraps around)
-    nxt = np.roll(arrival.reshape(n, days), -1, axis=1)
-    nxt[:, -1] += days * spd
+    arr = arrival.reshape(n, days)
+    pres = present.reshape(n, days)
+    carry = np.where(pres.any(axis=1), arr[np.arange(n), pres.argmax(axis=1)] + days * spd,
+                     np.iinfo(np.int64).max)
+    nxt = np.empty_like(arr)
+    for d in range(days - 1, -1, -1):
+        nxt[:, d] = carry
+        carry = np.where(pres[:, d], arr[:, d], carry)
     departure = np.minimum(departure, nxt.ravel())
     departure = np.maximum(departure, arrival + 1)
     dt_h = 24.0 / spd
@@ -312,7 +412,7 @@ def _sample_block(rng: np.random.Generator, first: int, kinds: np.ndarray,
     energy = np.minimum(out["energy"], slot_wh * (departure - arrival) / 1000.0)
     energy = np.minimum(energy, target - reserve)
     energy = np.floor(energy * 1000.0) / 1000.0  # whole Wh: energies are delivered exactly
-    return {
+    cols = {
         "vehicle": vehicle, "archetype": kind, "day": day, "arrival": arrival,
         "departure": departure, "energy_kwh": energy, "max_kw": out["kw"],
         "export_kw": out["ex_kw"], "battery_kwh": battery, "reserve_kwh": reserve,
@@ -320,3 +420,4 @@ def _sample_block(rng: np.random.Generator, first: int, kinds: np.ndarray,
         "v2g_eligible": np.array([archetypes.archetypes[names[k]].v2g_eligible
                                   for k in kind], dtype=bool),
     }
+    return {k: v[present] for k, v in cols.items()}

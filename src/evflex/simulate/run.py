@@ -17,6 +17,7 @@ coordinate descent; no step raises the peak).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,6 +36,7 @@ from evflex.simulate.archetypes import (
     ArchetypeSet,
     Sessions,
     SimulationInputError,
+    _vehicle_archetypes,
     load_archetypes,
     parse_mix,
     parse_step,
@@ -65,6 +67,12 @@ BASE_KW_PER_VEHICLE = 1.23
 #: ``peak_duration_h`` in the base scenario).
 PEAK_HOURS = 4.0
 STRATEGIES = ("unmanaged", "managed", "v2g")
+#: Bounds of the inputs (assumption: far above any use; they keep runs finite in time and
+#: memory): vehicles [-], base load [kW per vehicle], passes and sweeps [-].
+MAX_VEHICLES = 1_000_000
+MAX_BASE_KW_PER_VEHICLE = 1000.0
+MAX_PASSES = 50
+MAX_SWEEPS_ALLOWED = 10_000
 SESSION_COLUMNS = ["vehicle", "archetype", "arrival_step", "departure_step", "energy_kwh",
                    "max_kw", "battery_kwh", "reserve_kwh"]
 
@@ -80,17 +88,17 @@ def read_base_load(path: Path | None = None) -> FloatArray:
             table = pd.read_csv(path, comment="#")
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
             UnicodeDecodeError) as exc:
-        raise SimulationInputError(f"--base-load: cannot read (got {str(path)!r}: {exc}, "
+        raise SimulationInputError("base_load", f"cannot read (got {str(path)!r}: {exc}, "
                                    "expected a CSV file with columns hour,load_pu)") from None
     if list(table.columns) != ["hour", "load_pu"]:
-        raise SimulationInputError(f"--base-load: columns (got {list(table.columns)}, "
+        raise SimulationInputError("base_load", f"columns (got {list(table.columns)}, "
                                    "expected ['hour', 'load_pu'])")
     if sorted(table["hour"].tolist()) != list(range(24)):
-        raise SimulationInputError(f"--base-load: hour (got {table['hour'].tolist()}, "
+        raise SimulationInputError("base_load", f"hour (got {table['hour'].tolist()}, "
                                    "expected each of 0-23 once)")
     values = pd.to_numeric(table.sort_values("hour")["load_pu"], errors="coerce").to_numpy()
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise SimulationInputError(f"--base-load: load_pu (got {values.tolist()}, expected "
+        raise SimulationInputError("base_load", f"load_pu (got {values.tolist()}, expected "
                                    "24 positive numbers)")
     return np.asarray(values / values.mean(), dtype=float)
 
@@ -118,35 +126,50 @@ class SimulationConfig:
 
     def check(self) -> None:
         """Raise :class:`SimulationInputError` naming the first bad field."""
-        if self.vehicles < 1:
-            raise SimulationInputError(f"--vehicles: too few (got {self.vehicles}, "
-                                       "expected >= 1)")
+        if not 1 <= self.vehicles <= MAX_VEHICLES:
+            raise SimulationInputError("vehicles", f"out of range (got {self.vehicles}, "
+                                       f"expected 1 to {MAX_VEHICLES:,})")
+        if not 0 <= self.seed < 2**64:
+            raise SimulationInputError("seed", f"out of range (got {self.seed}, expected "
+                                       "0 to 2**64 - 1)")
+        for name, value, top in (("base_kw_per_vehicle", self.base_kw_per_vehicle,
+                                  MAX_BASE_KW_PER_VEHICLE), ("peak_hours", self.peak_hours,
+                                                             24.0)):
+            if not (math.isfinite(value) and 0 < value <= top):
+                raise SimulationInputError(name, f"out of range (got {value}, expected a "
+                                           f"number > 0 and <= {top:g})")
+        if not 1 <= self.passes <= MAX_PASSES:
+            raise SimulationInputError("passes", f"out of range (got {self.passes}, "
+                                       f"expected 1 to {MAX_PASSES})")
+        if not 0 <= self.sweeps <= MAX_SWEEPS_ALLOWED:
+            raise SimulationInputError("sweeps", f"out of range (got {self.sweeps}, "
+                                       f"expected 0 to {MAX_SWEEPS_ALLOWED})")
         if not 1 <= self.days <= 366:
-            raise SimulationInputError(f"--days: out of range (got {self.days}, expected "
+            raise SimulationInputError("days", f"out of range (got {self.days}, expected "
                                        "1 to 366)")
         if not (1 <= self.step_minutes <= 60 and MINUTES_PER_DAY % self.step_minutes == 0):
-            raise SimulationInputError(f"--step: unsupported step (got {self.step_minutes} "
+            raise SimulationInputError("step", f"unsupported step (got {self.step_minutes} "
                                        "min, expected 1 to 60 minutes dividing 1440)")
-        if self.chunk_vehicles < BLOCK or self.chunk_vehicles % BLOCK:
-            raise SimulationInputError(f"--chunk-vehicles: not a whole number of blocks (got "
+        if not BLOCK <= self.chunk_vehicles <= MAX_VEHICLES or self.chunk_vehicles % BLOCK:
+            raise SimulationInputError("chunk_vehicles", f"not a whole number of blocks (got "
                                        f"{self.chunk_vehicles}, expected a multiple of "
                                        f"{BLOCK})")
         if not self.base_kw_per_vehicle > 0:
-            raise SimulationInputError(f"--base-kw-per-vehicle: not positive (got "
+            raise SimulationInputError("base_kw_per_vehicle", f"not positive (got "
                                        f"{self.base_kw_per_vehicle}, expected > 0)")
         unknown = set(self.strategies) - set(STRATEGIES)
         if unknown or "unmanaged" not in self.strategies:
-            raise SimulationInputError(f"--strategies: (got {list(self.strategies)}, expected "
+            raise SimulationInputError("strategies", f"(got {list(self.strategies)}, expected "
                                        "'unmanaged' plus any of 'managed', 'v2g')")
         spd = MINUTES_PER_DAY // self.step_minutes
         if not 1 <= round(self.peak_hours * spd / 24) <= spd:
-            raise SimulationInputError(f"--peak-hours: out of range (got {self.peak_hours}, "
+            raise SimulationInputError("peak_hours", f"out of range (got {self.peak_hours}, "
                                        "expected a duration between one step and 24 h)")
         if self.passes < 1:
-            raise SimulationInputError(f"--passes: too few (got {self.passes}, "
+            raise SimulationInputError("passes", f"too few (got {self.passes}, "
                                        "expected >= 1)")
         if self.sweeps < 0:
-            raise SimulationInputError(f"--sweeps: negative (got {self.sweeps}, "
+            raise SimulationInputError("sweeps", f"negative (got {self.sweeps}, "
                                        "expected >= 0)")
 
 
@@ -216,6 +239,13 @@ class _Fleet:
         self.peak_step = int(np.argmax(self.base_kw))
         self.starts = list(range(0, config.vehicles, config.chunk_vehicles))
 
+    def eligible_vehicles(self, k: int) -> float:
+        """V2G-eligible vehicles of chunk ``k``."""
+        n = min(self.config.chunk_vehicles, self.config.vehicles - self.starts[k])
+        kinds = _vehicle_archetypes(self.starts[k], n, self.mix, tuple(self.mix))
+        flags = np.array([self.archetypes.archetypes[a].v2g_eligible for a in self.mix])
+        return float(flags[kinds].sum())
+
     def sessions(self, k: int) -> Sessions:
         first = self.starts[k]
         n = min(self.config.chunk_vehicles, self.config.vehicles - first)
@@ -263,7 +293,7 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
     # pass 1: unmanaged charging, availability, and the classes of sessions
     for k in range(n_chunks):
         s = fleet.sessions(k)
-        acc.observe(s, fleet)
+        acc.observe(s, fleet, k)
         table = _sessions_frame(s) if (config.keep_sessions or sessions_csv) else None
         if table is not None and sessions_csv is not None:
             table.to_csv(sessions_csv, mode="a", header=False, index=False)
@@ -327,8 +357,8 @@ class _Accumulator:
                        "battery_kwh_at_peak": 0.0, "v2g_active_sessions": 0.0,
                        "v2g_min_soc_margin_kwh": np.inf}
 
-    def observe(self, s: Sessions, fleet: _Fleet) -> None:
-        """Add the unmanaged charging and availability of sessions ``s``."""
+    def observe(self, s: Sessions, fleet: _Fleet, k: int) -> None:
+        """Add the unmanaged charging and availability of chunk ``k``'s sessions ``s``."""
         block = np.zeros((kernels.OBS_ROWS, fleet.h))
         at_peak = np.zeros(2)
         kernels.observe_sessions(
@@ -341,7 +371,8 @@ class _Accumulator:
         self.totals["reserve_kwh_at_peak"] += float(at_peak[0])
         self.totals["battery_kwh_at_peak"] += float(at_peak[1])
         self.totals["energy_kwh"] += float(s.energy_wh.sum()) / 1000.0
-        self.totals["v2g_eligible_vehicles"] += float(s.v2g_eligible.sum()) / fleet.config.days
+        # vehicles, not sessions: a vehicle that skips days is still in the fleet
+        self.totals["v2g_eligible_vehicles"] += fleet.eligible_vehicles(k)
         self.totals["sessions"] += len(s)
 
     def observe_v2g(self, s: Sessions, slots: Slots, wh: np.ndarray) -> None:

@@ -248,8 +248,17 @@ class RunStore:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
-            raise StoreError(f"{self.lock_path}: cannot open the lock file "
-                             f"({exc.strerror or exc})") from None
+            if exclusive:
+                raise StoreError(f"{self.lock_path}: cannot open the lock file "
+                                 f"({exc.strerror or exc})") from None
+            # A reader needs only a shared lock, which a read-only descriptor can take;
+            # where even that cannot be opened (a read-only store whose lock file was
+            # never made), no process can write the store, so reading needs no lock.
+            try:
+                fd = os.open(self.lock_path, os.O_RDONLY)
+            except OSError:
+                yield
+                return
         try:
             mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
             self._retry(lambda: fcntl.flock(fd, mode | fcntl.LOCK_NB),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from evflex.errors import InputError
 from evflex.paths import FloatArray
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class SchedulerError(Exception):
-    """The Dask scheduler cannot be reached or used; the message says why."""
+class SchedulerError(InputError):
+    """The Dask scheduler cannot be reached or used (field ``scheduler``)."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,12 @@ class Executor:
             try:
                 from distributed import Client
             except ImportError as exc:  # pragma: no cover - a declared dependency
-                raise SchedulerError("--scheduler: the 'distributed' package is not "
+                raise SchedulerError("scheduler", "the 'distributed' package is not "
                                      "installed (got none, expected dask[distributed])") from exc
             try:
                 self.client = Client(scheduler, timeout="10s", set_as_default=False)
             except (OSError, TimeoutError, ValueError) as exc:
-                raise SchedulerError(f"--scheduler: cannot connect (got {scheduler!r}: "
+                raise SchedulerError("scheduler", f"cannot connect (got {scheduler!r}: "
                                      f"{exc}, expected the address of a running Dask "
                                      "scheduler, e.g. tcp://127.0.0.1:8786)") from None
             self._own_client = True

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evflex.capacity import AVAILABILITY_FIELDS, METRICS
+from evflex.errors import InputError
 from evflex.paths import FloatArray
 from evflex.scenario import Scenario
 from evflex.states import STATES
@@ -168,7 +169,7 @@ def run_montecarlo(scenario: Scenario, draws: int, seed: int,
             f"scenario {scenario.name!r} has no distributions (got 0 'dist' entries, "
             "expected at least one; see the shipped scenario 'uncertain')")
     if draws < 2:
-        raise ValueError(f"--draws: too few (got {draws}, expected at least 2)")
+        raise InputError("draws", f"too few (got {draws}, expected at least 2)")
     ensemble = Ensemble(scenario, space, table)
     verdicts = verdict_rules(scenario, rules)
     executor = executor or Executor()

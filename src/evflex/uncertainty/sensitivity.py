@@ -33,6 +33,7 @@ import pandas as pd
 from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import sobol as sobol_sample
 
+from evflex.errors import InputError
 from evflex.paths import FloatArray
 from evflex.scenario import Scenario
 from evflex.uncertainty.distributions import Space
@@ -77,7 +78,7 @@ def sobol_chain(space: Space, model: Callable[[FloatArray], FloatArray], output_
     ``samples`` (``N``) must be a power of two.
     """
     if not _is_power_of_two(samples):
-        raise ValueError(f"--samples: not a power of two (got {samples}, expected e.g. "
+        raise InputError("samples", f"not a power of two (got {samples}, expected e.g. "
                          f"{1 << max(samples, 1).bit_length()})")
     names = space.names
     problem = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
@@ -141,7 +142,7 @@ def run_sensitivity(scenario: Scenario, samples: int = DEFAULT_SAMPLES, seed: in
     if inputs:
         unknown = [n for n in inputs if n not in space.names]
         if unknown:
-            raise ValueError(f"--input: no such distribution (got {unknown[0]!r}, expected "
+            raise InputError("input", f"no such distribution (got {unknown[0]!r}, expected "
                              f"one of {', '.join(space.names)})")
         space = space.subset(inputs)
     if space.correlated:

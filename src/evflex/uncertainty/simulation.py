@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from evflex.capacity import AVAILABILITY_FIELDS
+from evflex.errors import InputError
 from evflex.uncertainty.execute import Executor
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def simulate_replicas(config: SimulationConfig, replicas: int, executor: Executo
     summary.
     """
     if replicas < 1:
-        raise ValueError(f"--simulate-replicas: too few (got {replicas}, expected >= 1)")
+        raise InputError("replicas", f"too few (got {replicas}, expected >= 1)")
     config.check()
     seeds = replica_seeds(config.seed, replicas)
     rows: list[dict[str, float] | None] = [None] * replicas

@@ -27,12 +27,12 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
+from evflex.errors import InputError
 from evflex.model import WORLD, Results, run
 from evflex.paths import FloatArray
 from evflex.scenario import Scenario, registry
 from evflex.scenario.edit import edit
-from evflex.scenario.load import models_to_sales_share
-from evflex.scenario.schema import PathSpec, site_name, split_site_name
+from evflex.scenario.schema import PathSpec, models_to_sales_share, site_name, split_site_name
 from evflex.uncertainty.ensemble import Quantity, evaluate_numbers
 
 #: Registry groups whose S-curve end values are the default levers.
@@ -41,8 +41,8 @@ LEVER_GROUPS = ("capability", "filter")
 ABS_TOL, REL_TOL = 1e-4, 1e-4
 
 
-class SolveInputError(ValueError):
-    """A target or lever that cannot be used; the message names it."""
+class SolveInputError(InputError):
+    """A target or lever that cannot be used (field ``target`` or ``vary``)."""
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,14 @@ class Target:
             number = float(value)
         except ValueError:
             raise SolveInputError(
-                f"--target: not a target (got {text!r}, expected NAME[@REGION]:YEAR:VALUE, "
+                "target", f"not a target (got {text!r}, expected NAME[@REGION]:YEAR:VALUE, "
                 "e.g. v2g:2100:0.30)") from None
         try:
             quantity = Quantity.parse(head, regions, years)
         except ValueError as exc:
-            raise SolveInputError(f"--target: {exc}") from None
+            raise SolveInputError("target", f"{exc}") from None
         if quantity.unit == "fraction" and not 0 <= number <= 1:
-            raise SolveInputError(f"--target: a share outside 0-1 (got {number:g} for "
+            raise SolveInputError("target", f"a share outside 0-1 (got {number:g} for "
                                   f"{quantity.label}, expected between 0 and 1)")
         return cls(quantity, number)
 
@@ -101,7 +101,7 @@ def _spec(scenario: Scenario, name: str) -> PathSpec:
     spec = None if param is None else param if override is None else param.overrides.get(override)
     if spec is None or target not in spec.dist_targets():
         raise SolveInputError(
-            f"--vary: no such number (got {name!r}, expected PARAMETER[/OVERRIDE].TARGET of a "
+            "vary", f"no such number (got {name!r}, expected PARAMETER[/OVERRIDE].TARGET of a "
             "path, e.g. v2g_enrolled.end, bidirectional_charger.midpoint)")
     return spec
 
@@ -135,7 +135,7 @@ def make_lever(scenario: Scenario, name: str) -> Lever:
             high = min(high, anchor - margin)
         origin += " and anchor"
     if not (np.isfinite(low) and np.isfinite(high)):
-        raise SolveInputError(f"--vary: unbounded (got {name!r} with bounds {low:g} to "
+        raise SolveInputError("vary", f"unbounded (got {name!r} with bounds {low:g} to "
                               f"{high:g}, expected a number with finite bounds: give it a "
                               "bounded 'dist' in the scenario)")
     return Lever(name, base, float(low), float(high), origin)
@@ -285,11 +285,11 @@ def solve(scenario: Scenario, targets: list[Target], levers: list[str] | None = 
           max_iterations: int = 100) -> Solution:
     """Lever values closest to the base that meet every target within the bounds."""
     if not targets:
-        raise SolveInputError("--target: none given (got 0, expected at least one "
+        raise SolveInputError("target", "none given (got 0, expected at least one "
                               "NAME[@REGION]:YEAR:VALUE)")
     names = levers or default_levers(scenario)
     if len(set(names)) != len(names):
-        raise SolveInputError(f"--vary: a lever named twice (got {names})")
+        raise SolveInputError("vary", f"a lever named twice (got {names})")
     lever_list = [make_lever(scenario, n) for n in names]
     problem = _Problem(scenario, targets, lever_list)
     wanted = np.array([t.value for t in targets])

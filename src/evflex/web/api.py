@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from evflex.model import WORLD
 from evflex.regions import hierarchy
@@ -24,7 +24,10 @@ from evflex.web.overrides import (
     shipped_scenario,
 )
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+#: A finite number, given as a JSON number (``true`` or ``"0.5"`` are refused, not coerced).
+Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+#: A whole number, given as a JSON integer (``true`` or ``2050.5`` are refused).
+Whole = Annotated[int, Strict()]
 #: Longest name of a scenario, a region or an override key the API reads.
 MAX_NAME = 80
 
@@ -62,7 +65,7 @@ class RunRequest(BaseModel):
                                    "(GET /api/scenarios); never a file path.")] = "base"
     region: Annotated[str, Field(max_length=MAX_NAME, description="A region of the scenario, "
                                  "or 'World' (their sum).")] = WORLD
-    funnel_year: Annotated[int, Field(ge=1900, le=2300, description="Year of the energy "
+    funnel_year: Annotated[Whole, Field(ge=1900, le=2300, description="Year of the energy "
                                       "funnel; inside the scenario's years.")] = 2050
     overrides: Annotated[dict[Annotated[str, Field(max_length=MAX_NAME)], PathOverride],
                          Field(max_length=MAX_OVERRIDES, description=(
@@ -265,8 +268,8 @@ class UncertaintyRequest(RunRequest):
     A number set by an override is fixed at that value (its distribution is dropped).
     """
 
-    draws: Annotated[int, Field(ge=MIN_DRAWS, le=MAX_DRAWS, description="Draws (bounded).")] = 200
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the draws.")] = 1
+    draws: Annotated[Whole, Field(ge=MIN_DRAWS, le=MAX_DRAWS, description="Draws (bounded).")] = 200
+    seed: Annotated[Whole, Field(ge=0, le=2**31 - 1, description="Seed of the draws.")] = 1
 
 
 class UncertaintyResponse(BaseModel):

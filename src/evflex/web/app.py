@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from importlib import resources
@@ -87,6 +87,14 @@ ENGINE_SLOTS = 2
 FILE_SLOTS = 1
 #: Recent runs kept, keyed by scenario and overrides.
 RESULT_CACHE = 64
+#: Requests admitted at once (running or waiting for a slot): engine runs (``/api/run``,
+#: ``/api/checks``) and heavy builds (``/api/uncertainty``, ``/download/...``). More get
+#: 503 with ``Retry-After`` [s] instead of an ever longer wait.
+ADMIT = {"engine": 32, "heavy": 4}
+RETRY_AFTER_S = {"engine": 1, "heavy": 5}
+#: Host names a loopback-bound explorer answers to (DNS-rebinding defence); ``testserver``
+#: is Starlette's test client, a name no DNS resolves.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "testserver")
 #: Query keys of the page state that are not overrides.
 STATE_KEYS = ("scenario", "region", "year")
 
@@ -152,7 +160,7 @@ def request_from_query(params: MutableMapping[str, str] | Any) -> RunRequest:
     for key in params:
         value = params[key]
         if key == "year":
-            fields["funnel_year"] = value
+            fields["funnel_year"] = int(value) if value.isdigit() and len(value) <= 4 else value
         elif key in STATE_KEYS:
             fields[key] = value
         else:
@@ -234,6 +242,101 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def _json_response(status: int, message: str, kind: str,
+                   headers: list[tuple[bytes, bytes]] | None = None
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+    body = json.dumps({"detail": [{"loc": ["request"], "type": kind, "msg": message}],
+                       "messages": [message]}).encode()
+    start = {"type": "http.response.start", "status": status,
+             "headers": [(b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode()), *(headers or [])]}
+    return start, {"type": "http.response.body", "body": body}
+
+
+def _class_of(path: str) -> str | None:
+    if path in ("/api/run", "/api/checks"):
+        return "engine"
+    if path == "/api/uncertainty" or path.startswith("/download/"):
+        return "heavy"
+    return None
+
+
+class Admission:
+    """ASGI middleware: a bounded number of engine and heavy requests in the server.
+
+    A request over the bound (:data:`ADMIT`) is answered at once with 503 and
+    ``Retry-After``, so a burst cannot queue without end behind the engine slots.
+    """
+
+    def __init__(self, app: Any, admit: dict[str, int] | None = None):
+        self.app = app
+        self.admit = dict(admit or ADMIT)
+        self.in_flight = dict.fromkeys(self.admit, 0)
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        kind = _class_of(scope.get("path", "")) if scope["type"] == "http" else None
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight[kind] >= self.admit[kind]:
+            retry = RETRY_AFTER_S[kind]
+            for message in _json_response(
+                    503, f"busy: {self.admit[kind]} {kind} requests in progress; retry in "
+                    f"{retry} s", "busy", [(b"retry-after", str(retry).encode())]):
+                await send(message)
+            return
+        self.in_flight[kind] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight[kind] -= 1
+
+
+def host_of(header: str) -> str:
+    """The host name of a ``Host`` header, without port (``[::1]:8050`` → ``::1``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class HostCheck:
+    """ASGI middleware: answer only requests whose ``Host`` names this server.
+
+    A page on another site can make a browser send requests to a loopback port through
+    a DNS name it controls (DNS rebinding); such requests carry that name in ``Host``
+    and get 421. ``*`` in ``allowed`` accepts any host (a server bound to all interfaces).
+    """
+
+    def __init__(self, app: Any, allowed: Sequence[str]):
+        self.app = app
+        self.allowed = {h.strip("[]").lower() for h in allowed}
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] not in ("http", "websocket") or "*" in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        host = host_of(headers.get(b"host", b"").decode("latin-1"))
+        if host not in self.allowed:
+            for message in _json_response(421, f"unknown host (got {host[:80]!r}, expected "
+                                          f"one of {sorted(self.allowed)})", "host"):
+                await send(message)
+            return
+        await self.app(scope, receive, send)
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """Host names to answer for a server bound to ``host``."""
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    if host in LOOPBACK_HOSTS:
+        return list(LOOPBACK_HOSTS)
+    return [host, *LOOPBACK_HOSTS]
+
+
 def _replay(messages: list[Any], then: Callable[[], Awaitable[Any]] | None = None
             ) -> Callable[[], Awaitable[Any]]:
     """An ASGI ``receive`` that gives ``messages`` first, then waits on ``then``."""
@@ -300,8 +403,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def create_app() -> FastAPI:
-    """The explorer as an ASGI app (the first engine run happens at start-up)."""
+def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
+    """The explorer as an ASGI app (the first engine run happens at start-up).
+
+    ``hosts``: the ``Host`` names it answers to (:func:`allowed_hosts` of the bound
+    address); ``("*",)`` answers any.
+    """
     app = FastAPI(
         lifespan=_lifespan,
         title="evflex explorer",
@@ -471,15 +578,19 @@ def create_app() -> FastAPI:
             "Content-Disposition": f'attachment; filename="evflex_{label}.{ext}"'})
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(Admission)
+    app.add_middleware(HostCheck, allowed=list(hosts))
     return app
 
 
 def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame]) -> bytes:
     if ext == "zip":
+        from evflex.outputs.tables import csv_text
+
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
             for key, df in tables.items():
-                zf.writestr(f"{key}.csv", df.to_csv(index=False))
+                zf.writestr(f"{key}.csv", csv_text(df))
         return buffer.getvalue()
     from evflex.outputs.report import write_report
     from evflex.outputs.workbook import write_workbook
@@ -494,4 +605,4 @@ def serve(host: str = "127.0.0.1", port: int = 8050, log_level: str = "info") ->
     """Run the explorer with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(), host=host, port=port, log_level=log_level)
+    uvicorn.run(create_app(allowed_hosts(host)), host=host, port=port, log_level=log_level)

@@ -23,6 +23,7 @@ from evflex.outputs.workbook.cells import (
 # ---------------------------------------------------------------- judgement and sources
 #: Wide text columns of the judgement tables.
 TEXT_COLUMNS = {"source", "note", "rule", "evidence", "detail", "text", "implication",
+                "would_move", "stale", "evidence_rows",
                 "reason", "reasons", "description", "summary", "proposed_change", "why",
                 "consequence", "action"}
 
@@ -39,7 +40,7 @@ PRINTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "triggers": ("trigger", "indicator", "latest_value", "threshold", "fired", "parameter",
                  "proposed_change", "evidence_date", "direction", "rationale"),
     "implications": ("audience", "implication", "basis"),
-    "scorecard": ("pathway", "verdict", "rule", "evidence", "reasons"),
+    "scorecard": ("pathway", "verdict", "rule", "would_move", "reasons"),
 }
 #: Printed width of a judgement sheet [column-width units].
 JUDGEMENT_PRINT_WIDTH = 180.0
