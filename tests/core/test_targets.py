@@ -21,7 +21,7 @@ from evflex.scenario.load import models_to_sales_share, resolve_path
 from evflex.scenario.targets import target_set
 
 runner = CliRunner()
-SHIPPED = ("base", "slow_v2g", "uncertain", "countries")
+SHIPPED = ("base", "slow_v2g", "uncertain", "countries", "steps", "segments")
 
 
 def _no_workbook(*args: str) -> list[str]:
