@@ -73,9 +73,13 @@ def _edit(src: Path, dst: Path) -> int:
 def _changed_scenario(path: Path) -> None:
     raw = read_raw(resolve_path("base"))
     curve = raw["parameters"]["v2g_enrolled"]["scurve"]
-    assert "anchor" not in curve and "overrides" not in raw["parameters"]["v2g_enrolled"]
+    assert "overrides" not in raw["parameters"]["v2g_enrolled"]
+    # start, end and the anchor scaled by one factor keep the midpoint: the whole curve
+    # (the workbook's column of enrolment shares) scales by it
     curve["start"] *= ENROLMENT_FACTOR
     curve["end"] *= ENROLMENT_FACTOR
+    if "anchor" in curve:
+        curve["anchor"]["value"] *= ENROLMENT_FACTOR
     plug = raw["parameters"]["plug_in_share_at_peak"]
     assert "overrides" not in plug
     plug["value"] = PLUG_IN_SHARE
