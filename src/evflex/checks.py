@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -455,6 +456,14 @@ def check_history_ev_stock(results: Results) -> list[Check]:
     return out
 
 
+def covers_world(results: Results) -> bool:
+    """Whether the run's regions are a whole resolution, so its World is the IEA's World."""
+    from evflex.regions import RESOLUTIONS, hierarchy
+
+    regions = set(results.scenario.regions)
+    return any(regions == set(hierarchy().resolution(r)) for r in RESOLUTIONS)
+
+
 def check_history_vehicle_stock(results: Results) -> list[Check]:
     """Modelled total vehicle stock against the stock implied by the IEA, over history.
 
@@ -482,8 +491,11 @@ def check_history_vehicle_stock(results: Results) -> list[Check]:
         members = (results.blocks.get(region, [region]) if region != WORLD
                    else list(sc.regions))
         own = implied_vehicle_stock([region], segments, years, modes)[0]
-        judged = bool(np.isfinite(own).any())
-        if judged:
+        if region == WORLD and not covers_world(results):
+            own = np.full_like(own, np.nan)  # a partial run's World is the sum of its regions
+        has_own = bool(np.isfinite(own).any())
+        judged = has_own or region == WORLD
+        if has_own:
             implied = own
             err = implied_vehicle_stock_rounding([region], segments, years, modes)[0]
         else:
@@ -505,9 +517,107 @@ def check_history_vehicle_stock(results: Results) -> list[Check]:
                   f"± {rounding[k]:,.0f} (rounding)")
         if not judged:
             detail += "; reported only: no IEA total for this block"
+        elif not has_own:
+            detail += "; the run's World is the sum of its regions"
         out.append(Check(f"history_vehicle_stock_{region}", bool(excess.max() <= 0), rel,
                          f"<= {tol:g} (relative) + IEA rounding", detail, kind="test",
                          failure="fail" if judged else "off"))
+    return out
+
+
+def check_nowcast(results: Results) -> list[Check]:
+    """The modelled present against the observations of the shipped evidence ledger.
+
+    One row per line of ``evflex/data/nowcast_checks.csv`` (:mod:`evflex.nowcast_checks`):
+    modelled value, observed value and the tolerance band with its reason; ``missing``
+    where the ledger has no observation the check needs (it says what it would need).
+    """
+    from evflex.judgement import load_evidence
+    from evflex.nowcast_checks import QUANTITIES, nowcast
+
+    out = []
+    for row in nowcast(results, load_evidence()):
+        unit = QUANTITIES[row.quantity][1]
+        if row.status == "missing":
+            limit = "no observation"
+        else:
+            assert row.low is not None and row.high is not None
+            limit = f"{row.low:.4g} to {row.high:.4g} [{unit}]"
+        detail = (f"{QUANTITIES[row.quantity][2]}, {row.region} {row.year}, modelled; "
+                  f"observed: {row.observation}; tolerance: {row.reason}")
+        value = row.modelled if np.isfinite(row.modelled) else 0.0  # not in this run
+        out.append(Check(row.check, row.status == "pass", value, limit, detail,
+                         kind="test", failure=row.status if row.status != "pass" else "fail"))
+    return out
+
+
+#: Ratio band of modelled to projected values within which evflex "agrees" with an outside
+#: projection: the IEA rounds to two significant figures (up to 5 %), plus 5 %.
+PROJECTION_BAND = (0.90, 1.10)
+
+
+@cache
+def outside_projections() -> pd.DataFrame:
+    """The shipped IEA STEPS 2030 projection for cars (``data/iea_steps2030.csv``).
+
+    Columns scenario, region, parameter, powertrain, year, value, unit; ``RestOfWorld``
+    added as World less China, Europe and USA (EV sales and stock).
+    """
+    from importlib import resources
+
+    with resources.files("evflex.data").joinpath("iea_steps2030.csv").open(
+            "r", encoding="utf-8") as fh:
+        table = pd.read_csv(fh, comment="#")
+    counts = table[table["parameter"].isin(["ev_sales", "ev_stock"])]
+    wide = counts.pivot_table(index=["scenario", "parameter", "powertrain", "year"],
+                              columns="region", values="value")
+    rest = (wide["World"] - wide[["China", "Europe", "USA"]].sum(axis=1)).rename("value")
+    rows = rest.reset_index()
+    rows["region"] = "RestOfWorld"
+    rows["unit"] = rows["parameter"].map({"ev_sales": "vehicles/year", "ev_stock": "vehicles"})
+    return pd.concat([table, rows[table.columns]], ignore_index=True)
+
+
+def check_outside_projections(results: Results) -> list[Check]:
+    """evflex's 2030 EV sales, sales share and stock against the IEA STEPS projection.
+
+    World and each region of the run named like a STEPS region. Status ``pass`` when the
+    ratio modelled / STEPS is inside :data:`PROJECTION_BAND`, else ``above`` or ``below``
+    (reported, not failed: an outside projection is a comparison, not a truth).
+    """
+    from evflex.nowcast_checks import _model_region
+
+    table = outside_projections()
+    agg = results.aggregated
+    lo, hi = PROJECTION_BAND
+    out = []
+    for key, rows in table.groupby(["scenario", "year", "region"]):
+        scen, region = str(key[0]), str(key[2])
+        year = int(key[1])  # type: ignore[call-overload]
+        if year not in results.scenario.years_axis or region == "Rest of the world":
+            continue  # STEPS's rest of the world is not the IEA history's (unlisted countries)
+        where = _model_region(results, region)
+        if where is None or (where == WORLD and not covers_world(results)):
+            continue  # a partial run's World is not the IEA's
+        cell = {"region": where, "segment": ALL_SEGMENTS, "year": year}
+        for parameter, label in (("ev_sales", "EV sales"), ("ev_sales_share", "EV sales share"),
+                                 ("ev_stock", "EV stock")):
+            got = rows[rows["parameter"] == parameter]
+            if got.empty:
+                continue
+            projected = float(got["value"].sum())
+            modelled = float(agg[parameter].sel(cell))
+            if not projected > 0 or not np.isfinite(modelled):
+                continue
+            ratio = modelled / projected
+            status = ("pass" if lo <= ratio <= hi else "above" if ratio > hi else "below")
+            fmt = "{:.3f}" if parameter.endswith("share") else "{:,.0f}"
+            out.append(Check(
+                f"{scen.lower()}_{year}_{parameter}_{where}", status == "pass", ratio,
+                f"{lo:g} to {hi:g} (ratio)",
+                f"{label}, {where} {year}: evflex {fmt.format(modelled)} against IEA "
+                f"{scen} {fmt.format(projected)} (IEA Global EV Outlook 2025, cars; ratio "
+                "band: IEA rounding plus 5 %)", kind="test", failure=status))
     return out
 
 
@@ -556,6 +666,8 @@ CHECKS: tuple[Callable[[Results], list[Check]], ...] = (
     check_calibration_states,
     check_history_ev_stock,
     check_history_vehicle_stock,
+    check_nowcast,
+    check_outside_projections,
     check_capacity_physical,
 )
 

@@ -270,7 +270,7 @@ def validate(regions: pd.DataFrame, blocks: pd.DataFrame,
 @cache
 def hierarchy() -> Hierarchy:
     """The shipped hierarchy, validated against the names of the shipped IEA extract."""
-    from evflex.fleet.history import iea_raw
+    from evflex.iea import iea_raw
 
     return validate(_read("regions.csv"), _read("blocks.csv"),
                     set(iea_raw()["region"]))

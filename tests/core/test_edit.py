@@ -12,9 +12,10 @@ from evflex.uncertainty.solve import with_numbers
 
 def test_an_edit_moves_the_run_and_keeps_the_rest() -> None:
     base = load_scenario("base")
-    lower = edit(base, {"v2g_active.end": 0.5}, note="test: halved")
-    assert lower.parameters["v2g_active"].scurve.end == 0.5  # type: ignore[union-attr]
-    assert lower.parameters["v2g_active"].note == "test: halved"
+    # lowered, but above the 2025 value the curve is pinned at (0.6)
+    lower = edit(base, {"v2g_active.end": 0.7}, note="test: lowered")
+    assert lower.parameters["v2g_active"].scurve.end == 0.7  # type: ignore[union-attr]
+    assert lower.parameters["v2g_active"].note == "test: lowered"
     assert lower.parameters["v2g_enrolled"] == base.parameters["v2g_enrolled"]
     v2g = run(lower).world_state_shares(2100)["v2g"]
     assert v2g < run(base).world_state_shares(2100)["v2g"]

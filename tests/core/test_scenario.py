@@ -108,9 +108,11 @@ def test_overrides_take_precedence_region_segment_over_region_over_segment(
 
 def test_scurve_anchor_passes_through_the_anchor() -> None:
     sc = load_scenario("base")
-    share = evaluate(sc, "ev_sales_share", np.array([2025.0]))[..., 0]
+    anchor = sc.parameters["ev_sales_share"].overrides["China"].scurve.anchor  # type: ignore[union-attr]
+    assert anchor is not None
+    share = evaluate(sc, "ev_sales_share", np.array([float(anchor.year)]))[..., 0]
     china = sc.regions.index("China")
-    assert share[china, 0] == pytest.approx(0.57, abs=1e-12)
+    assert share[china, 0] == pytest.approx(float(anchor.value), abs=1e-12)
 
 
 def test_missing_file_is_a_clear_error() -> None:

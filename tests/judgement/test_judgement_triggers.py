@@ -153,11 +153,18 @@ def test_applied_moves_change_exactly_the_named_numbers() -> None:
     old_p, new_p = raw["parameters"], new["parameters"]
     assert new_p["v2g_enrolled"]["scurve"]["end"] == pytest.approx(
         old_p["v2g_enrolled"]["scurve"]["end"] + 0.05)
-    assert new_p["v2g_enrolled"]["scurve"]["midpoint"] == old_p["v2g_enrolled"]["scurve"][
-        "midpoint"]
-    # an anchored S-curve is shifted by moving its anchor year
-    assert new_p["bidirectional_share"]["scurve"]["anchor"]["year"] == (
-        old_p["bidirectional_share"]["scurve"]["anchor"]["year"] - 5)
+    assert new_p["v2g_enrolled"]["scurve"]["anchor"] == old_p["v2g_enrolled"]["scurve"][
+        "anchor"]
+    # an S-curve pinned at the present keeps its anchor; its midpoint moves 5 years
+    # earlier through a steeper pace
+    old_sc, new_sc = old_p["bidirectional_share"]["scurve"], new_p["bidirectional_share"]["scurve"]
+    assert new_sc["anchor"] == old_sc["anchor"]
+    assert new_sc["steepness"] > old_sc["steepness"]
+    v = min(1.0, raw["bidirectional_models"]["model_share"]
+            * raw["bidirectional_models"]["sales_weight"])
+    lr = math.log((v - old_sc["start"]) / (old_sc["end"] - v))
+    assert (2025 - lr / new_sc["steepness"]) == pytest.approx(
+        2025 - lr / old_sc["steepness"] - 5)
     assert new_p["plug_in_share_at_peak"]["value"] == pytest.approx(
         old_p["plug_in_share_at_peak"]["value"] * 1.1)
     untouched = set(old_p) - {"v2g_enrolled", "bidirectional_share", "plug_in_share_at_peak"}

@@ -298,3 +298,23 @@ def test_judgement_tables_with_dates_and_gaps(tmp_path: Path, base_results: Resu
     sources = _sheet_frame(wb["Sources"], 4).set_index("source")
     assert sources.loc["source A (2025)", "year"] == "2025-06-30"
     assert sources.loc["source B (2024)", "used for"] == "smart_charger_share"
+
+
+def test_simulated_availability_becomes_the_capacity_inputs(tmp_path: Path) -> None:
+    """A run whose availability came from elsewhere (a simulation) shows that availability
+    as the inputs of Capacity by Cell, and the capacity the engine computed from it."""
+    from evflex.capacity import Availability
+    from evflex.model import run
+
+    avail = Availability(plug_in_share_at_peak=0.5, soc_at_peak=0.72, mobility_reserve_soc=0.31,
+                         charging_coincidence_at_peak=0.27, source="simulation: a test")
+    results = run("base", availability=avail)
+    write_workbook(tmp_path / "w.xlsx", results, {})
+    cells = read_block(tmp_path / "w.xlsx", "capacity_cells")
+    for name in ("plug_in_share_at_peak", "soc_at_peak", "mobility_reserve_soc",
+                 "charging_coincidence_at_peak"):
+        column = next(c for c in cells.columns if c.startswith(f"{name} ["))
+        assert (cells[column] == getattr(avail, name)).all(), name
+    want = results.data["capacity_v2g_export_power"].transpose("region", "segment", "year")
+    np.testing.assert_allclose(cells["v2g_export_power [GW]"].astype(float),
+                               want.values.reshape(-1), rtol=1e-12)

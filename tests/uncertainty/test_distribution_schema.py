@@ -48,14 +48,14 @@ def _dist(param: str, target: str, text: str) -> str:
      "v2g_enrolled [fraction] (got -inf to inf"),
     (_dist("v2g_enrolled", "end", "{kind: uniform, low: 0.8, high: 0.9, source: assumption}"),
      "parameters.v2g_enrolled.dist.end: the path's own value lies outside the distribution "
-     "(got 0.745, expected between 0.8 and 0.9)"),
-    (_dist("v2g_enrolled", "midpoint", "{kind: uniform, low: 1850, high: 2050, "
+     "(got 0.7446, expected between 0.8 and 0.9)"),
+    (_dist("v2g_enrolled", "steepness", "{kind: uniform, low: 0.1, high: 9, "
            "source: assumption}"),
-     "parameters.v2g_enrolled.dist.midpoint: distribution reaches outside the bounds of an "
-     "S-curve midpoint [year] (got 1850 to 2050"),
+     "parameters.v2g_enrolled.dist.steepness: distribution reaches outside the bounds of an "
+     "S-curve steepness [1/year] (got 0.1 to 9"),
     (_dist("v2g_enrolled", "value", "{kind: uniform, low: 0.1, high: 0.9, source: assumption}"),
      "parameters.v2g_enrolled.dist.value: nothing to vary in this scurve path (got 'value', "
-     "expected one of 'start', 'end', 'steepness', 'midpoint')"),
+     "expected one of 'start', 'end', 'steepness')"),
     (_dist("charging_access", "2060", "{kind: uniform, low: 0.5, high: 0.9, "
            "source: assumption}"),
      "parameters.charging_access.dist.2060: nothing to vary in this points path (got 2060"),
@@ -132,7 +132,7 @@ def test_shipped_uncertain_scenario_keeps_the_base_paths_and_sources_every_range
     kinds = {s.dist.kind for s in sites}
     assert kinds == {"uniform", "triangular", "normal", "lognormal", "beta"}
     targets = {str(s.target) for s in sites}
-    assert {"value", "end", "midpoint", "steepness", "2100"} <= targets
+    assert {"value", "end", "steepness", "2100"} <= targets
     assert any(s.override is not None for s in sites)
     for s in sites:
         sourced = not s.dist.source.lower().startswith("assumption")
@@ -153,7 +153,7 @@ def test_shipped_uncertain_scenario_keeps_the_base_paths_and_sources_every_range
 def test_a_child_form_drops_the_parents_distribution(tmp_path: Path) -> None:
     (tmp_path / "parent.yaml").write_text(HEADER.replace("child", "parent") + _dist(
         "v2g_enrolled", "end", "{kind: uniform, low: 0.5, high: 0.9, source: assumption}")
-        + "      midpoint: {kind: uniform, low: 2040, high: 2050, source: assumption}\n")
+        + "      steepness: {kind: uniform, low: 0.1, high: 0.2, source: assumption}\n")
     child = tmp_path / "child.yaml"
     child.write_text("extends: parent\nname: c\nversion: '1'\nparameters:\n  v2g_enrolled:\n"
                      "    value: 0.3\n    source: assumption\n")
@@ -175,7 +175,7 @@ def test_draws_at_the_scenarios_own_values_reproduce_the_single_run(uncertain: S
 
 def test_drawn_numbers_change_exactly_their_paths(uncertain: Scenario) -> None:
     """A draw equals the single run of the scenario with those numbers written in."""
-    numbers = {"v2g_enrolled.end": 0.5, "v2g_enrolled.midpoint": 2050.0,
+    numbers = {"v2g_enrolled.end": 0.5, "v2g_enrolled.steepness": 0.2,
                "charging_access/China.2100": 0.62, "ev_sales_share/USA.steepness": 0.15,
                "bidirectional_share.end": 0.6, "plug_in_share_at_peak.value": 0.4}
     drawn = evaluate_draws(uncertain, {k: np.array([v]) for k, v in numbers.items()})
@@ -183,8 +183,8 @@ def test_drawn_numbers_change_exactly_their_paths(uncertain: Scenario) -> None:
     for name, values in written.items():
         np.testing.assert_allclose(drawn[name][0], values, rtol=1e-12, atol=1e-15,
                                    err_msg=name)
-    # the anchored S-curves still pass through their 2025 anchors
-    year = uncertain.years_axis.index(2025)
+    # the anchored S-curves still pass through their anchors (the IEA's 2024 share)
+    year = uncertain.years_axis.index(2024)
     usa = uncertain.regions.index("USA")
     assert drawn["ev_sales_share"][0, usa, 0, year] == pytest.approx(0.10, rel=1e-12)
     # and a changed number does change its parameter

@@ -68,6 +68,9 @@ def test_any_draw_keeps_the_invariants(u: list[float], factor: float) -> None:
     np.testing.assert_allclose(share.sum(axis=2), 1.0, atol=1e-12)
     assert share.min() >= -1e-12 and share.max() <= 1 + 1e-12
     v2g = summary["state_vehicles"][:, :, 0]
-    assert np.all(v2g[1] <= v2g[0] * (1 + 1e-12) + 1e-6)
+    # the curve is pinned at its 2025 value: from then on a stricter end never raises V2G
+    # (before it, curves through the same present cross; see README, Scenarios)
+    pinned = scenario.years_axis.index(2025)
+    assert np.all(v2g[1][..., pinned:] <= v2g[0][..., pinned:] * (1 + 1e-12) + 1e-6)
     capacity = summary["capacity"]
     assert np.all(capacity >= -1e-9)

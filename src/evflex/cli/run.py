@@ -249,8 +249,10 @@ def run(
                       f"{availability.mobility_reserve_soc:.1%}, charging coincidence "
                       f"{availability.charging_coincidence_at_peak:.1%}", highlight=False)
     n_pass = int((checks["status"] == "pass").sum())
-    console.print(f"Wrote {len(written)} files to {out} · checks: {n_pass}/{len(checks)} pass",
-                  highlight=False)
+    others = checks.loc[checks["status"] != "pass", "status"].value_counts()
+    reported = "".join(f", {n} {status}" for status, n in others.items())
+    console.print(f"Wrote {len(written)} files to {out} · checks: {n_pass}/{len(checks)} pass"
+                  f"{reported}", highlight=False)
     for r in checks[checks["status"] == "missed"].itertuples():
         err_console.print(f"calibration target missed: {r.check} (value {r.value:.6g}, target "
                           f"{r.limit})", markup=False, highlight=False, soft_wrap=True)

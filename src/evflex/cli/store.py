@@ -314,7 +314,8 @@ def _print_diff(d: object, chart_year: int) -> None:
         moved = [(rows.iloc[0], rows.set_index("group")["attribution"])
                  for _name, rows in at.groupby("output", sort=False)
                  if rows.iloc[0]["total_change"] != 0]
-        wide = 32 + 13 * (len(d.players) + 1) <= console.width
+        # The terminal's width now (a module-level console keeps the width it saw first).
+        wide = 32 + 13 * (len(d.players) + 1) <= Console().width
         if wide:  # one row per output, one column per changed assumption
             t.add_column("output")
             for p in d.players:

@@ -11,24 +11,15 @@ of the world" is a small residual of unlisted countries and is not used).
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
+from evflex.iea import iea_raw
 from evflex.paths import FloatArray
 
-EXTRACT = "iea_gev2025_extract.csv"
 POWERTRAINS = ("bev", "phev")
 SOURCE = "IEA (2025), Global EV Data 2025 (Global EV Outlook 2025), CC BY 4.0"
-
-
-@cache
-def iea_raw() -> pd.DataFrame:
-    """The shipped extract as stored: region (IEA name), segment, parameter, powertrain,
-    year, value, unit."""
-    with resources.files("evflex.data").joinpath(EXTRACT).open("r", encoding="utf-8") as fh:
-        return pd.read_csv(fh, comment="#")
 
 
 @cache

@@ -256,8 +256,37 @@ def _clip(value: float, lo: float | None, hi: float | None) -> float:
     return value
 
 
-def _move_path(path: dict[str, Any], move: Move, bounds: tuple[float | None, float | None]
-               ) -> str | None:
+def _shift_pinned(sc: dict[str, Any], move: Move, dist: Any,
+                  named: dict[str, float] | None = None) -> str:
+    """Shift the midpoint of an S-curve pinned at the present by changing its pace.
+
+    The anchor (today's value, from evidence) stays; the steepness becomes the one whose
+    midpoint is ``move`` years away: ``k' = -ln((v - s) / (e - v)) / (m' - t_a)``. A
+    midpoint that would cross the anchor year stops half a year short of it.
+    """
+    year, value = float(sc["anchor"]["year"]), sc["anchor"]["value"]
+    if isinstance(value, str) and named and value in named:
+        value = named[value]
+    if not isinstance(value, int | float):
+        raise TriggerError(f"'{move.text}': the anchor value {value!r} is not a number; "
+                           "move the steepness instead (scurve.steepness *F)")
+    start, end, k = float(sc["start"]), float(sc["end"]), float(sc["steepness"])
+    log_ratio = math.log((float(value) - start) / (end - float(value)))
+    midpoint = year - log_ratio / k
+    side = 1.0 if midpoint >= year else -1.0
+    target = _op(midpoint, move)
+    if (target - year) * side < 0.5:
+        target = year + 0.5 * side
+    new = min(max(-log_ratio / (target - year), 1e-6), 5.0)
+    sc["steepness"] = new
+    if isinstance(dist, dict):
+        dist.pop("steepness", None)
+    return (f"midpoint {midpoint:.1f} -> {year - log_ratio / new:.1f} through the "
+            f"{int(year)} anchor (scurve.steepness {k:g} -> {new:.4g})")
+
+
+def _move_path(path: dict[str, Any], move: Move, bounds: tuple[float | None, float | None],
+               named: dict[str, float] | None = None) -> str | None:
     """Apply a move to one path mapping in place; a description, or None if not applicable."""
     form, _, field = move.target.partition(".")
     lo, hi = bounds
@@ -274,9 +303,7 @@ def _move_path(path: dict[str, Any], move: Move, bounds: tuple[float | None, flo
             if move.op not in "+-":
                 raise TriggerError(f"'{move.text}': an anchored S-curve can only be shifted "
                                    "(+N or -N years)")
-            old_year = int(sc["anchor"]["year"])
-            sc["anchor"]["year"] = round(_op(old_year, move))
-            return f"anchor year {old_year} -> {sc['anchor']['year']}"
+            return _shift_pinned(sc, move, dist, named)
         if field not in sc:
             return None
         old = float(sc[field])
@@ -311,6 +338,10 @@ def apply_moves(raw: dict[str, Any], parameter: str, moves: list[Move], label: s
     info = registry().get(parameter)
     bounds = (info.min, info.max) if info is not None else (None, None)
     param = params[parameter]
+    bm = raw.get("bidirectional_models")
+    named = ({"bidirectional_models": min(1.0, float(bm["model_share"]) * float(
+        bm["sales_weight"]))} if isinstance(bm, dict) and float(bm.get("capable_models", 0))
+        else {"bidirectional_models": 0.0})
     done = []
     for move in moves:
         paths: list[tuple[str, dict[str, Any]]] = []
@@ -321,7 +352,7 @@ def apply_moves(raw: dict[str, Any], parameter: str, moves: list[Move], label: s
                 paths.append((key, spec))
         changed = []
         for key, path in paths:
-            what = _move_path(path, move, bounds)
+            what = _move_path(path, move, bounds, named)
             if what is not None:
                 changed.append(f"{key}: {what}")
         if not changed:
@@ -366,6 +397,13 @@ def apply_triggers(scenario: str | Path, fired: pd.DataFrame) -> str:
         param["note"] = f"{param['note']}; {note}" if param.get("note") else note
         applied.append((name, str(rec["parameter"]), str(rec["proposed_change"]), when))
     old_version = str(raw.get("version", ""))
+    if applied and raw.get("targets") is not None:
+        # the moves change the numbers the targets were solved for: the revised scenario is
+        # no longer calibrated to them, so it drops them (and says so) instead of failing
+        dropped = raw.pop("targets")
+        raw["description"] = (str(raw.get("description", "")).strip()
+                              + f" Not calibrated to target set {dropped}: the triggers moved "
+                              "numbers it was solved for.").strip()
     if applied:
         raw["version"] = bump_version(old_version)
         listed = "; ".join(f"{n} ({p}: {m}{w})" for n, p, m, w in applied)

@@ -444,7 +444,9 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
     summary_lines = []
     if summary is not None:
         for rec in summary.to_dict("records"):
-            summary_lines.append([str(v) for v in rec.values()
+            # the written sentences; the section names are the table's keys, not prose
+            values = [rec["text"]] if "text" in rec else list(rec.values())
+            summary_lines.append([str(v) for v in values
                                   if not (isinstance(v, float) and math.isnan(v))])
     scorecard = tables.get("scorecard")
     verdicts = []
@@ -462,7 +464,7 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
         "version": __version__,
         "availability": str(results.data.attrs.get("availability_source", "scenario")),
         "checks_pass": n_pass, "checks_total": len(checks),
-        "checks_failed": checks[checks["status"] != "pass"]["check"].tolist(),
+        "checks_failed": checks[checks["status"] == "fail"]["check"].tolist(),
         "key_figures": _key_figures_table(key_figures(results, tables["capacity"])),
         "summary_lines": summary_lines, "verdicts": verdicts,
         "figures": figures,

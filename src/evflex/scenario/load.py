@@ -183,6 +183,8 @@ def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
             [Problem("extends", "circular extends", parent_name, "a chain without loops")],
         )
     parent = read_raw(parent_path, (*_seen, path.resolve()))
+    # a named target set is the parent's calibration, not a property its variants share
+    parent.pop("targets", None)
     return merge(parent, data)
 
 
@@ -282,6 +284,18 @@ def _check_path(name: str, where: str, spec: PathSpec, info: ParameterInfo,
     if spec.scurve is not None:
         sc = spec.scurve
         values += [(f"{where}.scurve.start", sc.start), (f"{where}.scurve.end", sc.end)]
+        if sc.anchor is not None and not isinstance(sc.anchor.value, str) and not (
+                (info.min is None or sc.anchor.value >= info.min)
+                and (info.max is None or sc.anchor.value <= info.max)):
+            # the reference value (today's, pinned by evidence) outside the bounds: one line
+            # naming it, not also the start/end ordering it breaks
+            problems.append(Problem(
+                f"{where}.scurve.anchor.value",
+                f"reference value out of range for {name} [{info.unit}]",
+                _short(sc.anchor.value),
+                f"between {info.min} and {info.max}" if info.max is not None
+                else f">= {info.min}"))
+            return problems
         if sc.anchor is not None:
             anchor = (models_to_sales_share(scenario) if sc.anchor.value == "bidirectional_models"
                       else float(sc.anchor.value))
@@ -457,7 +471,15 @@ def parse(data: dict[str, Any], source: str = "(scenario)") -> Scenario:
     :mod:`evflex.scenario.rules`; raises :class:`ScenarioError` with one line per problem.
     """
     from evflex.scenario.rules import rule_problems
+    from evflex.scenario.targets import apply_targets
 
+    if isinstance(data, dict):
+        data = dict(data)
+        if isinstance(data.get("calibration"), dict):
+            data["calibration"] = dict(data["calibration"])
+        problem = apply_targets(data)
+        if problem is not None:
+            raise ScenarioError(source, [Problem(*problem)])
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

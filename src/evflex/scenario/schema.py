@@ -374,6 +374,9 @@ class Scenario(StrictModel):
     segments: dict[str, Segment] = Field(min_length=1)
     options: Options = Field(default_factory=Options)
     bidirectional_models: BidirectionalModels
+    targets: str | None = Field(
+        None, description="A named target set (evflex/data/targets) the scenario is "
+        "calibrated to, e.g. 'seed-v3.0'; not inherited through 'extends'.")
     calibration: Calibration = Field(default_factory=Calibration)
     uncertainty: Uncertainty = Field(default_factory=Uncertainty)
     parameters: dict[str, Parameter]

@@ -243,9 +243,11 @@ def assumption_changes(a: Scenario, b: Scenario, by: Literal["parameter", "group
         elif va != vb:
             rows.append({"item": section, "applies_to": "", "what": "provenance",
                          "a": _short(va), "b": _short(vb), "player": ""})
-    for section in ("name", "version", "description", "calibration", "uncertainty"):
+    for section in ("name", "version", "description", "targets", "calibration",
+                    "uncertainty"):
         if da_map[section] != db_map[section]:
             what = {"calibration": "calibration targets (checks only)",
+                    "targets": "named target set (checks only)",
                     "uncertainty": "correlations"}.get(section, "label")
             rows.append({"item": section, "applies_to": "", "what": what,
                          "a": _short(da_map[section]), "b": _short(db_map[section]),
@@ -339,6 +341,7 @@ def _strip_uncertainty(data: dict[str, Any]) -> dict[str, Any]:
     compared here do not read them (and A's targets need not lie on B's year axis)."""
     data.pop("uncertainty", None)
     data.pop("calibration", None)
+    data.pop("targets", None)
     for param in data.get("parameters", {}).values():
         param.pop("dist", None)
         for spec in param.get("overrides", {}).values():

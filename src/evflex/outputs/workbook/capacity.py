@@ -87,9 +87,11 @@ def availability_inputs(results: Results, availability: Availability | None
                         ) -> dict[str, np.ndarray]:
     """The availability of the run per (region, segment, year) row [fraction].
 
-    From the scenario's parameters unless the run took it from a simulation, in which
-    case ``availability`` must be the object the run used.
+    From the scenario's parameters unless the run took it from a simulation: then the
+    object the run used (``availability``, else the one the run carries).
     """
+    if availability is None:
+        availability = results.availability
     ds = results.data
     order = ("region", "segment", "year")
     shape = tuple(ds.sizes[d] for d in order)

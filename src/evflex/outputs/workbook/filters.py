@@ -244,9 +244,8 @@ def _write_world_funnel(wb: Workbook, ws: Worksheet, fmts: _Formats, layout: _Fi
     e_cols = [Column("label", "stage", kind="label", width=30),
               Column("vehicles", "vehicles [vehicles]", "#,##0"),
               Column("energy_gwh", "energy [GWh]", "#,##0.0"),
-              Column("power_gw", "power at the peak [GW]", "#,##0.0")]
+              Column("power_gw", "power at the peak [GW]", "#,##0.0", width=21)]
     e_first, e_last = _write_table(ws, fmts, funnel_energy, e_cols, e_row, col)
-    ws.set_row(e_row, 30)
     ws.write_string(e_last + 1, col, "The chart's axis is logarithmic: bar lengths are not "
                     "proportional to energy; read the numbers.", fmts.note)
     ws.set_column(col, col, 30)

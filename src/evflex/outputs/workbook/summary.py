@@ -8,6 +8,7 @@ from typing import Any
 from xlsxwriter.workbook import Workbook
 
 from evflex import __version__
+from evflex.judgement.summary import rule_text
 from evflex.model import Results
 from evflex.outputs.content import VERDICT_FILLS, is_missing, key_figures, plain
 from evflex.outputs.workbook.capacity import CapacityLayout
@@ -120,8 +121,9 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
             else:
                 ws.write_string(r, 1, verdict, fmts.cell("value"))
             if "rule" in rec:
-                ws.merge_range(r, 2, r, 5, str(rec["rule"]), fmts.cell("text"))
-                ws.set_row(r, LINE_HEIGHT * text_lines(str(rec["rule"]), 4 * 12))
+                rule = rule_text(str(rec["rule"]))
+                ws.merge_range(r, 2, r, 5, rule, fmts.cell("text"))
+                ws.set_row(r, LINE_HEIGHT * text_lines(rule, 4 * 12))
         for name, fill in VERDICT_FILLS.items():
             ws.conditional_format(row + 1, 1, row + len(scorecard), 1, {
                 "type": "cell", "criteria": "==", "value": f'"{name}"',
@@ -133,8 +135,8 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
         ws.write_string(row, 0, "Executive summary (judgement layer)", fmts.subtitle)
         row += 1
         for rec in summary.to_dict("records"):
-            parts = [str(v) for v in rec.values() if not is_missing(plain(v))]
-            text = " · ".join(parts)
+            values = [rec["text"]] if "text" in rec else list(rec.values())
+            text = " · ".join(str(v) for v in values if not is_missing(plain(v)))
             ws.merge_range(row, 0, row, 5, text, fmts.cell("text"))
             ws.set_row(row, LINE_HEIGHT * text_lines(text, SUMMARY_WIDTH))
             row += 1
