@@ -137,18 +137,20 @@ def check_funnel_monotone(results: Results) -> list[Check]:
 
 
 def _reconcile(stock: xr.DataArray, sales: xr.DataArray, retirements: xr.DataArray,
-               before: xr.DataArray | float) -> tuple[xr.DataArray, xr.DataArray]:
+               before: xr.DataArray | float, *parts: xr.DataArray
+               ) -> tuple[xr.DataArray, xr.DataArray]:
     """Error of ``stock = previous + sales - retirements`` and its round-off scale.
 
     The scale is the largest term of the identity, not the stock alone: when a stock
     falls to almost nothing, the float round-off of ``previous - retirements`` is
-    relative to ``previous``.
+    relative to ``previous``. ``parts``: terms that make up ``sales`` (e.g. new sales and
+    net exports), whose size sets the round-off when they nearly cancel.
     """
     previous = stock.shift(year=1)
     previous = previous.where(previous["year"] != stock["year"][0], before)
     error = stock - (previous + sales - retirements)
-    scale = xr.concat([abs(stock), abs(previous), abs(sales), abs(retirements)],
-                      dim="term").max("term")
+    scale = xr.concat([abs(stock), abs(previous), abs(sales), abs(retirements),
+                       *(abs(p) for p in parts)], dim="term").max("term")
     return error, scale
 
 
@@ -158,7 +160,8 @@ def check_stock_reconciles(results: Results) -> list[Check]:
     total, total_scale = _reconcile(ds["stock"], ds["sales"], ds["retirements"],
                                     ds["stock_before"])
     ev_in = ds["ev_sales_pt"] - ds["ev_net_exports_pt"]
-    ev, ev_scale = _reconcile(ds["ev_stock_pt"], ev_in, ds["ev_retirements_pt"], 0.0)
+    ev, ev_scale = _reconcile(ds["ev_stock_pt"], ev_in, ds["ev_retirements_pt"], 0.0,
+                              ds["ev_sales_pt"], ds["ev_net_exports_pt"])
     neg = float(-min(float(ds["retirements"].min()), float(ds["ev_retirements_pt"].min())))
     return [
         _identity("stock_reconciles", total, total_scale,
