@@ -308,6 +308,25 @@ class Results:
         """Blocks reported as aggregates (all their members are regions of the run)."""
         return hierarchy().aggregates(self.scenario.regions)
 
+    def region_total(self, name: str, region: str) -> np.ndarray:
+        """Variable ``name`` of the dataset summed over segments, for one model region, a
+        block (the sum of its members) or ``World`` (the sum of all) [its unit].
+
+        The same sums as :attr:`aggregated`, for one region and one variable at a time,
+        without building every aggregate (the explorer draws one region per request).
+        """
+        da = self.data[name]
+        values = da.values.sum(axis=da.dims.index("segment"))
+        axis = da.dims.index("region")  # region comes before segment in every variable
+        names = [str(r) for r in self.data["region"].values]
+        if region == WORLD:
+            members = list(range(len(names)))
+        elif region in self.blocks:
+            members = [names.index(m) for m in self.blocks[region]]
+        else:
+            return np.asarray(np.take(values, names.index(region), axis=axis))
+        return np.asarray(np.take(values, members, axis=axis).sum(axis=axis))
+
     @property
     def aggregate_regions(self) -> list[str]:
         """The aggregate regions of the output tables: the blocks, then ``World``."""

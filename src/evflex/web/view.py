@@ -22,7 +22,7 @@ import numpy as np
 from evflex.capacity import METRICS
 from evflex.energy_funnel import energy_funnel
 from evflex.filters import CONDITIONAL_FILTERS, FILTER_LABELS
-from evflex.model import WORLD, Results
+from evflex.model import Results
 from evflex.outputs.style import STATE_COLOURS, STATE_LABELS
 from evflex.scenario import Scenario, registry
 from evflex.scenario.edit import path_number
@@ -114,29 +114,13 @@ def _finite(values: Any, digits: int = 6) -> list[float | None]:
     return out
 
 
-def _region_sum(results: Results, name: str, region: str) -> np.ndarray:
-    """Variable ``name`` summed over segments (and regions for World) [its unit]."""
-    da = results.data[name]
-    values = da.values
-    seg_axis = da.dims.index("segment")
-    values = values.sum(axis=seg_axis)
-    reg_axis = da.dims.index("region")  # before segment in every variable
-    if region == WORLD:
-        return np.asarray(values.sum(axis=reg_axis))
-    names = list(results.data["region"].values)
-    if region in results.blocks:  # a block: the sum over its members
-        members = [names.index(m) for m in results.blocks[region]]
-        return np.asarray(np.take(values, members, axis=reg_axis).sum(axis=reg_axis))
-    return np.asarray(np.take(values, names.index(region), axis=reg_axis))
-
-
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
 
 def _states(results: Results, region: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vehicles by (state, year), EV stock by year and shares by (state, year)."""
-    states = _region_sum(results, "states", region)
+    states = results.region_total("states", region)
     ev_stock = states.sum(axis=0)
     shares = np.where(ev_stock > 0, states / np.where(ev_stock > 0, ev_stock, 1.0),
                       np.asarray([[1.0 if s == "outside" else 0.0] for s in STATES]))
@@ -147,7 +131,7 @@ def reference_view(results: Results, region: str) -> dict[str, Any]:
     """State shares and capacity metrics of ``region`` by year: the comparison lines."""
     _, _, shares = _states(results, region)
     return {"share": {s: _finite(shares[k], 9) for k, s in enumerate(STATES)},
-            "capacity": {m: _finite(_region_sum(results, f"capacity_{m}", region))
+            "capacity": {m: _finite(results.region_total(f"capacity_{m}", region))
                          for m in METRICS}}
 
 
@@ -156,15 +140,15 @@ def view(results: Results, region: str, funnel_year: int) -> dict[str, Any]:
     sc = results.scenario
     years = list(sc.years_axis)
     states, ev_stock, shares = _states(results, region)  # (state, year)
-    sales = _region_sum(results, "sales", region)
-    stock = _region_sum(results, "stock", region)
-    ev_sales = _region_sum(results, "ev_sales_pt", region).sum(axis=0)
-    capable = _region_sum(results, "capable_stock", region)
+    sales = results.region_total("sales", region)
+    stock = results.region_total("stock", region)
+    ev_sales = results.region_total("ev_sales_pt", region).sum(axis=0)
+    capable = results.region_total("capable_stock", region)
 
     capacity = {}
     for metric, unit in METRICS.items():
         capacity[metric] = {"unit": unit,
-                            "values": _finite(_region_sum(results, f"capacity_{metric}",
+                            "values": _finite(results.region_total(f"capacity_{metric}",
                                                           region))}
     funnel = energy_funnel(results.data, funnel_year, region, results.blocks.get(region))
     headline = []
