@@ -14,25 +14,14 @@ regions, so 10x the regions should cost far less than 10x the time).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
+
+from bench_run import median_ms  # the same timing rule as the base benchmark
 
 from evflex.checks import run_checks
 from evflex.model import run
 from evflex.scenario import load_scenario
 
 TARGET_MS = 100.0
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def main() -> None:

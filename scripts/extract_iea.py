@@ -86,14 +86,18 @@ def extract(source: Path) -> pd.DataFrame:
     return out[cols].sort_values(cols[:5]).reset_index(drop=True)
 
 
-def main(argv: list[str]) -> None:
-    source = Path(argv[1] if len(argv) > 1 else "../shared/data/iea-global-ev-data-2025.csv")
-    target = Path(__file__).resolve().parents[1] / "src/evflex/data/iea_gev2025_extract.csv"
-    table = extract(source)
+def write_extract(table: pd.DataFrame, name: str, header: str) -> None:
+    """Write ``table`` under ``src/evflex/data/NAME`` after its source ``header``."""
+    target = Path(__file__).resolve().parents[1] / "src/evflex/data" / name
     with target.open("w", encoding="utf-8") as fh:
-        fh.write(HEADER)
+        fh.write(header)
         table.to_csv(fh, index=False, float_format="%.6g")
     print(f"wrote {len(table)} rows to {target}")
+
+
+def main(argv: list[str]) -> None:
+    source = Path(argv[1] if len(argv) > 1 else "../shared/data/iea-global-ev-data-2025.csv")
+    write_extract(extract(source), "iea_gev2025_extract.csv", HEADER)
 
 
 if __name__ == "__main__":

@@ -47,13 +47,10 @@ def extract(source: Path) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> None:
+    from extract_iea import write_extract  # the same writer as the history extract
+
     source = Path(argv[1] if len(argv) > 1 else "../shared/data/iea-global-ev-data-2025.csv")
-    target = Path(__file__).resolve().parents[1] / "src/evflex/data/iea_steps2030.csv"
-    table = extract(source)
-    with target.open("w", encoding="utf-8") as fh:
-        fh.write(HEADER)
-        table.to_csv(fh, index=False, float_format="%.6g")
-    print(f"wrote {len(table)} rows to {target}")
+    write_extract(extract(source), "iea_steps2030.csv", HEADER)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from evflex.outputs.workbook.cells import (
     _setup_print,
     _sheet,
     _sheet_title,
+    _write_cell_labels,
     text_lines,
 )
 from evflex.outputs.workbook.filters import _FilterLayout, _LiveInputs
@@ -173,14 +174,9 @@ def _write_capacity_cells(wb: Workbook, fmts: _Formats, results: Results, live: 
     states = {s: st.count_col[s] for s in ("v2g", "v2h_v2b", "grid_managed")}
     expected = {m: flat(f"capacity_{m}") for m in METRICS}
     expected["usable_kwh"] = flat("usable_kwh")
-    regions = live.labels["region"].astype(str).tolist()
-    segments = live.labels["segment"].astype(str).tolist()
-    years = live.labels["year"].astype(int).tolist()
+    _write_cell_labels(ws, first, live.labels, label, year_fmt)
     for i in range(n):
         r = first + i
-        ws.write_string(r, 0, regions[i], label)
-        ws.write_string(r, 1, segments[i], label)
-        ws.write_number(r, 2, years[i], year_fmt)
         for k, values in engine_values.items():
             ws.write_number(r, col[k], float(values[i]), value_fmt[k])
         for k, values in inputs.items():

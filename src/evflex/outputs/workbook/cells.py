@@ -152,6 +152,17 @@ def _write_table(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, columns: Seque
     return first, first + len(df) - 1
 
 
+def _write_cell_labels(ws: Worksheet, first: int, labels: pd.DataFrame, label: Any,
+                       year_fmt: Any) -> None:
+    """The region, segment and year of each per-cell row, in columns A to C from ``first``."""
+    rows = zip(labels["region"].astype(str), labels["segment"].astype(str),
+               labels["year"].astype(int), strict=True)
+    for i, (region, segment, year) in enumerate(rows):
+        ws.write_string(first + i, 0, region, label)
+        ws.write_string(first + i, 1, segment, label)
+        ws.write_number(first + i, 2, year, year_fmt)
+
+
 def _sheet_title(ws: Worksheet, fmts: _Formats, title: str, note: str) -> None:
     ws.write_string(0, 0, title, fmts.title)
     ws.write_string(1, 0, note, fmts.note)

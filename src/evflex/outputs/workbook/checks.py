@@ -45,6 +45,7 @@ from evflex.outputs.workbook.cells import (
     _sheet,
     _sheet_title,
     _table_sheet,
+    _write_cell_labels,
     text_lines,
 )
 from evflex.outputs.workbook.filters import _FilterLayout, _LiveInputs
@@ -205,14 +206,9 @@ def _write_check_cells(wb: Workbook, fmts: _Formats, results: Results, live: _Li
     values["funnel_monotone"] = np.max(np.clip(f[:, 1:] - f[:, :-1], 0.0, None)
                                        / np.maximum(f[:, :-1], 1.0), axis=1)
     by_name = {m.check: m for m in measures}
-    regions = live.labels["region"].astype(str).tolist()
-    segments = live.labels["segment"].astype(str).tolist()
-    years = live.labels["year"].astype(int).tolist()
+    _write_cell_labels(ws, first, live.labels, label, year_fmt)
     for i in range(n):
         r = first + i
-        ws.write_string(r, 0, regions[i], label)
-        ws.write_string(r, 1, segments[i], label)
-        ws.write_number(r, 2, years[i], year_fmt)
         for name, j in col.items():
             if name == "states_shares_sum_to_one":
                 formula = f"=ABS({_ref(SHEET_STATES, r, st.sum_col)}-1)"
