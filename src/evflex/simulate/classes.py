@@ -218,15 +218,21 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
         """The schedule (any sweep's: each delivers every class's energy) meets the bound."""
         return done > 0 and bool(total.max() <= lower + PROOF_RTOL * abs(lower))
 
+    rising = True  # the last bound computed raised the best one
     while len(t) and done < max_sweeps and not proven():
         kernels.fill_sweeps(arrival, length, start, cap, need, wh, total, h, 1)
         done += 1
         if progress is not None:
             progress(done, max_sweeps)
-        if not proven():
+        if rising and not proven():
+            # the bound settles within a few sweeps (the top level sets stop changing)
+            # while the peak keeps converging to it; once a new bound does not beat
+            # the best, later sweeps only bring the peak down to it
             order = np.argsort(-total, kind="stable")
-            lower = max(lower, float(kernels.nested_cut_bounds(arrival, length, cap, need,
-                                                               order, background, h).max()))
+            bound = float(kernels.nested_cut_bounds(arrival, length, cap, need, order,
+                                                    background, h).max())
+            rising = bound > lower * (1 + 1e-12)
+            lower = max(lower, bound)
     if len(t) and not proven():
         row = np.repeat(np.arange(len(t)), length)
         offset = np.arange(row.size) - np.repeat(start, length)
