@@ -15,6 +15,7 @@ from sim_instances import background_wh, lp_min_peak, sessions
 from evflex.simulate import kernels
 from evflex.simulate.archetypes import sample_sessions
 from evflex.simulate.classes import (
+    class_shares,
     count_classes,
     merge_classes,
     min_peak_classes,
@@ -33,16 +34,17 @@ from evflex.simulate.strategies import (
 @settings(max_examples=20, deadline=None)
 @given(n=st.integers(2, 80), days=st.integers(1, 2), seed=st.integers(0, 10_000),
        scale=st.sampled_from([0.05, 0.4, 1.0]), step=st.sampled_from([15, 30, 60]),
-       segment=st.sampled_from(["cars", "vans", "buses"]), flatten=st.booleans())
+       segment=st.sampled_from(["cars", "vans", "buses"]),
+       sweeps=st.sampled_from([0, 1, 16]))
 def test_class_schedule_splits_into_exact_session_schedules(
         n: int, days: int, seed: int, scale: float, step: int, segment: str,
-        flatten: bool) -> None:
+        sweeps: int) -> None:
     s = sessions(n, days, seed, step, segment)
     slots = session_slots(s)
     bg = background_wh(s, scale)
     classes = count_classes(s)
-    exact = min_peak_classes(classes, bg, flatten=flatten)
-    wh = split_class_schedule(classes, exact.wh, exact.start, s, slots.start)
+    exact = min_peak_classes(classes, bg, max_sweeps=sweeps)
+    wh = split_class_schedule(class_shares(classes, exact.wh, exact.start), s, slots.start)
     np.testing.assert_allclose(per_session(slots, wh, len(s)), s.energy_wh, rtol=1e-9,
                                atol=1e-6)
     assert np.all(wh >= -1e-9)
@@ -66,10 +68,11 @@ def test_chunks_split_their_share_and_add_up_to_the_class_schedule() -> None:
     assert classes.table.equals(count_classes(whole).table)
     bg = background_wh(whole, 0.4)
     exact = min_peak_classes(classes, bg)
+    shares = class_shares(classes, exact.wh, exact.start)
     total = np.zeros(whole.n_steps)
     for p in parts:
         slots = session_slots(p)
-        wh = split_class_schedule(classes, exact.wh, exact.start, p, slots.start)
+        wh = split_class_schedule(shares, p, slots.start)
         np.testing.assert_allclose(per_session(slots, wh, len(p)), p.energy_wh, atol=1e-6)
         assert np.all(wh <= p.slot_wh[slots.row] + 1e-6)
         total += aggregate(slots, wh, p.n_steps)

@@ -33,6 +33,7 @@ class's polytope) and the upper ends to at least ``q - 1``, so one interpolation
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,12 +44,13 @@ from evflex.simulate import kernels
 from evflex.simulate.archetypes import Sessions
 
 KEYS = ["arrival", "length", "cap_wh", "q"]
-#: The classes' flattening: at most this many sweeps, stopping earlier when no step's
-#: load moves by more than FLATTEN_RTOL of the peak in a sweep (numerical settings: it
-#: flattens the load below the exact peak, which it never changes; at 20,000 cars x 7
-#: days the 100 highest steps stop moving after 4 sweeps while ties keep trading places).
-FLATTEN_SWEEPS = 8
-FLATTEN_RTOL = 1e-6
+#: Valley filling of the classes (:func:`min_peak_classes`): at most this many sweeps
+#: before the maximum-flow method takes over, stopping as soon as the peak is within
+#: PROOF_RTOL of a proven lower bound (numerical settings, not data: at 20,000 and
+#: 100,000 cars x 7 days the bound is met after 6-8 sweeps; the rounding of a flow in
+#: whole flow units leaves about 1e-9 too).
+PROOF_SWEEPS = 16
+PROOF_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -101,44 +103,46 @@ def merge_classes(parts: list[SessionClasses]) -> SessionClasses:
     return SessionClasses(table=table, n_steps=parts[0].n_steps)
 
 
-def split_class_schedule(classes: SessionClasses, class_wh: FloatArray,
-                         class_start: np.ndarray, sessions: Sessions,
+@dataclass(frozen=True)
+class ClassShares:
+    """What a class schedule gives each of its sessions (module docstring): per class
+    slot ``phi`` and ``psi``, from class ``j``'s slots on at ``start[j]``."""
+
+    classes: SessionClasses
+    phi: FloatArray
+    psi: FloatArray
+    start: np.ndarray
+
+
+def class_shares(classes: SessionClasses, class_wh: FloatArray, class_start: np.ndarray,
+                 in_place: bool = False) -> ClassShares:
+    """The split of the classes' schedule ``class_wh`` [Wh per slot] (computed once for
+    the fleet; :func:`split_class_schedule` then splits any group of its sessions).
+    ``in_place``: ``class_wh`` is overwritten (it becomes ``psi``; saves memory)."""
+    t = classes.table
+    y = np.asarray(class_wh, dtype=float)
+    phi = np.empty_like(y)
+    psi = y if in_place else np.empty_like(y)
+    kernels.class_shares(t["length"].to_numpy(np.int64),
+                         np.asarray(class_start, dtype=np.int64), t["count"].to_numpy(float),
+                         t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
+                         t["energy_wh"].to_numpy(float), y, phi, psi)
+    return ClassShares(classes=classes, phi=phi, psi=psi,
+                       start=np.asarray(class_start, dtype=np.int64))
+
+
+def split_class_schedule(shares: ClassShares, sessions: Sessions,
                          session_start: np.ndarray) -> FloatArray:
     """Per-slot energies [Wh] of ``sessions`` from their classes' schedules.
 
-    ``class_wh`` holds each class's energy per slot [Wh], class ``j``'s slots from
-    ``class_start[j]``; ``session_start`` is each session's first slot in the result
-    (the layout of :func:`evflex.simulate.strategies.session_slots`). The sessions of a
-    class here may be a subset of the class (one chunk of the fleet): each session's
-    share depends only on its own energy, so chunks split independently and add up to
-    the class schedule over the whole fleet.
+    ``shares`` splits the classes' schedule (:func:`class_shares`); ``session_start``
+    is each session's first slot in the result (the layout of
+    :func:`evflex.simulate.strategies.session_slots`). The sessions here may be a subset
+    of their classes (one chunk of the fleet): each session's share depends only on its
+    own energy, so chunks split independently and add up to the class schedule over the
+    whole fleet.
     """
-    t = classes.table
-    k = t["count"].to_numpy(float)
-    c = t["cap_wh"].to_numpy(float)
-    q = t["q"].to_numpy(float)
-    e = t["energy_wh"].to_numpy(float)
-    length = t["length"].to_numpy()
-    big_r = e - k * (q - 1.0) * c                     # sum of r_i, in (0, k c]
-    kc = k * c
-    row = np.repeat(np.arange(len(t)), length)
-    y = np.asarray(class_wh, dtype=float)
-    slack = kc - big_r
-    degenerate = slack <= 1e-9 * kc                   # every r_i = c: equal shares
-    safe = np.where(degenerate, 1.0, slack)
-    lo = np.where(degenerate[row], 0.0, np.maximum(0.0, (y - big_r[row]) / safe[row]))
-    hi = y / kc[row]
-    sum_lo = np.bincount(row, weights=lo, minlength=len(t))
-    sum_hi = np.bincount(row, weights=hi, minlength=len(t))
-    width = sum_hi - sum_lo
-    theta = np.clip(np.divide(q - 1.0 - sum_lo, width, out=np.zeros(len(t)),
-                              where=width > 0), 0.0, 1.0)
-    phi = lo + theta[row] * (hi - lo)
-    phi = np.where(degenerate[row], hi * (q[row] - 1.0) / q[row], phi)
-    psi = np.where(degenerate[row], hi / q[row], (y - kc[row] * phi) / big_r[row])
-    psi = np.maximum(psi, 0.0)
-
-    # each session's class and its slots
+    t = shares.classes.table
     keys = session_keys(sessions)
     keys["session"] = np.arange(len(keys))
     keys = keys[keys["energy_wh"] > 0]
@@ -146,15 +150,14 @@ def split_class_schedule(classes: SessionClasses, class_wh: FloatArray,
     joined = keys.merge(index, on=KEYS, how="left", validate="many_to_one")
     if joined["cls"].isna().any():
         raise ValueError("a session's class is missing from the classes")
-    cls = joined["cls"].to_numpy(np.int64)
-    sess = joined["session"].to_numpy(np.int64)
     n_out = int(session_start[-1] + sessions.departure[-1] - sessions.arrival[-1]) \
         if len(sessions) else 0
     out = np.zeros(n_out)
-    kernels.split_slots(cls, sess, joined["energy_wh"].to_numpy(float),
-                        np.asarray(session_start, dtype=np.int64),
-                        np.asarray(class_start, dtype=np.int64), length.astype(np.int64), c,
-                        q, phi, psi, out)
+    kernels.split_slots(joined["cls"].to_numpy(np.int64), joined["session"].to_numpy(np.int64),
+                        joined["energy_wh"].to_numpy(float),
+                        np.asarray(session_start, dtype=np.int64), shares.start,
+                        t["length"].to_numpy(np.int64), t["cap_wh"].to_numpy(float),
+                        t["q"].to_numpy(float), shares.phi, shares.psi, out)
     return out
 
 
@@ -164,7 +167,9 @@ class ClassMinPeak:
 
     ``wh``: each class's energy per slot [Wh], class ``j``'s from ``start[j]``;
     ``load_wh``: the classes' total per step [Wh]; ``level_wh``: peak of background +
-    fleet [Wh/step]; ``lower_wh``: proven lower bound on any schedule's peak.
+    fleet [Wh/step]; ``lower_wh``: proven lower bound on any schedule's peak;
+    ``sweeps``: valley-filling sweeps done; ``flows``: maximum flows solved (0 when the
+    sweeps met the bound).
     """
 
     wh: FloatArray
@@ -177,40 +182,71 @@ class ClassMinPeak:
 
 
 def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
-                     flatten: bool = True, max_sweeps: int | None = None) -> ClassMinPeak:
+                     max_sweeps: int = PROOF_SWEEPS,
+                     progress: Callable[[int, int], None] | None = None) -> ClassMinPeak:
     """Exact min-peak managed charging of every session of ``classes`` together.
 
-    With ``flatten``, Gauss-Seidel best responses of the classes then flatten the load
-    below the peak (valley filling, :mod:`evflex.simulate.kernels`; they never raise
-    it): on classes, not sessions, so a sweep costs what the classes' slots cost. The
-    flattest schedule is a better start for V2G and a fairer managed profile.
+    Gauss-Seidel valley filling of the classes (each class's best response to the load
+    of the others, :func:`evflex.simulate.kernels.fill_sweeps`) converges to the
+    flattest load, whose highest level set is the critical set of the minimum cut
+    (Fujishige 1980). After each sweep the steps sorted by load give nested candidate
+    sets whose cut bounds (:func:`evflex.simulate.kernels.nested_cut_bounds`) are
+    proven lower bounds on any schedule's peak; the sweeps stop once the schedule's peak
+    is within :data:`PROOF_RTOL` of the best bound: that schedule is optimal, with its
+    proof. If ``max_sweeps`` sweeps do not get there, the exact maximum-flow method
+    (:func:`evflex.simulate.strategies.exact_min_peak`) starts from the best bound and
+    the remaining sweeps flatten its schedule below the peak (they never raise it).
+    ``progress(done, max_sweeps)`` is called after each sweep.
     """
-    from evflex.simulate.strategies import Slots, aggregate, exact_min_peak
+    from evflex.simulate.strategies import Slots, exact_min_peak
 
     t = classes.table
     h = classes.n_steps
     length = t["length"].to_numpy(np.int64)
     arrival = t["arrival"].to_numpy(np.int64)
-    row = np.repeat(np.arange(len(t)), length)
     start = np.cumsum(length) - length
-    offset = np.arange(row.size) - np.repeat(start, length)
-    slots = Slots(row=row, col=(arrival[row] + offset) % h, offset=offset, start=start,
-                  length=length)
-    cap = (t["cap_wh"] * t["count"]).to_numpy(np.int64)
-    need = t["energy_wh"].to_numpy(np.int64)
-    wh, level, lower, _, flows = exact_min_peak(arrival, slots, need, cap, background_wh, h)
-    load = aggregate(slots, wh, h)
+    cap = (t["cap_wh"] * t["count"]).to_numpy(float)
+    need = t["energy_wh"].to_numpy(float)
+    background = np.asarray(background_wh, dtype=float)
+    wh = np.zeros(int(length.sum()))
+    total = background.copy()
+    lower = float(background.max())
     done = 0
-    if flatten and len(t):
-        total = np.asarray(background_wh, dtype=float) + load
-        k = len(t)
-        done = int(kernels.sweeps(arrival, length, start, np.zeros(slots.size),
-                                  cap[row].astype(float), np.full(slots.size, kernels.CHARGE,
-                                                                  np.int8),
-                                  need.astype(float), np.zeros(k), np.zeros(k), wh, total, h,
-                                  FLATTEN_SWEEPS if max_sweeps is None else max_sweeps,
-                                  FLATTEN_RTOL, np.arange(k), 0.0))
-        load = aggregate(slots, wh, h)
-        level = float((np.asarray(background_wh, dtype=float) + load).max())
-    return ClassMinPeak(wh=wh, start=start, load_wh=load, level_wh=level, lower_wh=lower,
-                        flows=flows, sweeps=done)
+    flows = 0
+
+    def proven() -> bool:
+        """The schedule (any sweep's: each delivers every class's energy) meets the bound."""
+        return done > 0 and bool(total.max() <= lower + PROOF_RTOL * abs(lower))
+
+    rising = True  # the last bound computed raised the best one
+    while len(t) and done < max_sweeps and not proven():
+        kernels.fill_sweeps(arrival, length, start, cap, need, wh, total, h, 1)
+        done += 1
+        if progress is not None:
+            progress(done, max_sweeps)
+        if rising and not proven():
+            # the bound settles within a few sweeps (the top level sets stop changing)
+            # while the peak keeps converging to it; once a new bound does not beat
+            # the best, later sweeps only bring the peak down to it
+            order = np.argsort(-total, kind="stable")
+            bound = float(kernels.nested_cut_bounds(arrival, length, cap, need, order,
+                                                    background, h).max())
+            rising = bound > lower * (1 + 1e-12)
+            lower = max(lower, bound)
+    if len(t) and not proven():
+        row = np.repeat(np.arange(len(t)), length)
+        offset = np.arange(row.size) - np.repeat(start, length)
+        slots = Slots(row=row, col=(arrival[row] + offset) % h, offset=offset, start=start,
+                      length=length)
+        wh, _, lower, _, flows = exact_min_peak(arrival, slots, need.astype(np.int64),
+                                                cap.astype(np.int64), background, h,
+                                                lower_start=lower)
+        total = background + np.bincount(slots.col, weights=wh, minlength=h)
+        del slots, row, offset
+        if done < max_sweeps:
+            # flatten below the peak with the sweeps left
+            kernels.fill_sweeps(arrival, length, start, cap, need, wh, total, h,
+                                max_sweeps - done)
+            done = max_sweeps
+    return ClassMinPeak(wh=wh, start=start, load_wh=total - background,
+                        level_wh=float(total.max()), lower_wh=lower, flows=flows, sweeps=done)

@@ -412,3 +412,120 @@ def split_slots(cls: np.ndarray, sess: np.ndarray, energy: np.ndarray,
         c0 = class_start[k]
         for o in range(length[k]):
             out[s0 + o] = cap[k] * phi[c0 + o] + r * psi[c0 + o]
+
+
+@njit(cache=True, nogil=True)
+def nested_cut_bounds(arrival: np.ndarray, length: np.ndarray, cap: np.ndarray,
+                      need: np.ndarray, order: np.ndarray, background: np.ndarray,
+                      n_steps: int) -> np.ndarray:  # pragma: no cover
+    """The cut bound of every set of the ``k`` first steps of ``order`` [Wh per step].
+
+    Entry ``k - 1`` is ``(background(S_k) + sum_i max(0, need_i - cap_i |W_i \\ S_k|))
+    / k`` for ``S_k`` the first ``k`` steps of ``order`` (a lower bound on the peak of
+    any schedule, see :func:`evflex.simulate.strategies.cut_bound`). One pass over the
+    rows: row ``i``'s forced energy rises only when one of the last ``q_i`` of its
+    steps (in ``order``) joins the set.
+    """
+    pos = np.empty(n_steps, np.int64)
+    for k in range(n_steps):
+        pos[order[k]] = k
+    mmax = 1
+    for i in range(arrival.size):
+        mmax = max(mmax, length[i])
+    buf = np.empty(mmax, np.int64)
+    rise = np.zeros(n_steps + 1)
+    for i in range(arrival.size):
+        m = length[i]
+        c = cap[i]
+        e = need[i]
+        if e <= 0.0:
+            continue
+        for k in range(m):
+            buf[k] = pos[(arrival[i] + k) % n_steps]
+        steps = np.sort(buf[:m])
+        # after the j-th of its steps joins (j = 1..m), m - j steps stay outside
+        for j in range(m, 0, -1):
+            outside = m - j
+            now = e - c * outside
+            if now <= 0.0:
+                break
+            rise[steps[j - 1]] += now - max(e - c * (outside + 1), 0.0)
+    out = np.empty(n_steps)
+    forced = 0.0
+    base = 0.0
+    for k in range(n_steps):
+        forced += rise[k]
+        base += background[order[k]]
+        out[k] = (base + forced) / (k + 1)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def fill_sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, cap: np.ndarray,
+                need: np.ndarray, x: np.ndarray, load: np.ndarray, n_steps: int,
+                n_sweeps: int) -> None:  # pragma: no cover
+    """Gauss-Seidel valley filling of rows charging ``0 <= x <= cap[i]`` per slot, in
+    place on ``x`` and ``load``: :func:`sweeps` without V2G phases or per-slot bounds
+    (row ``i``'s best response is ``clip(level - others, 0, cap[i])``)."""
+    mmax = 1
+    for i in range(arrival.size):
+        mmax = max(mmax, length[i])
+    others = np.empty(mmax)
+    zeros = np.zeros(mmax)
+    keys = np.empty(2 * mmax)
+    for _ in range(n_sweeps):
+        for i in range(arrival.size):
+            m = length[i]
+            c = cap[i]
+            if m == 0 or c <= 0.0:
+                continue
+            s0 = start[i]
+            t = arrival[i]
+            for k in range(m):
+                load[t] -= x[s0 + k]
+                others[k] = load[t]
+                t += 1
+                if t == n_steps:
+                    t = 0
+            level = _uniform_level(others, zeros, m, c, 0.0, need[i], keys)
+            t = arrival[i]
+            for k in range(m):
+                v = min(max(level - others[k], 0.0), c)
+                x[s0 + k] = v
+                load[t] += v
+                t += 1
+                if t == n_steps:
+                    t = 0
+
+
+@njit(cache=True, nogil=True)
+def class_shares(length: np.ndarray, start: np.ndarray, count: np.ndarray, cap: np.ndarray,
+                 q: np.ndarray, energy: np.ndarray, y: np.ndarray, phi: np.ndarray,
+                 psi: np.ndarray) -> None:  # pragma: no cover
+    """``phi`` and ``psi`` per class slot from the class schedule ``y`` [Wh per slot]
+    (:mod:`evflex.simulate.classes`); ``psi`` may be ``y`` itself (overwritten)."""
+    for j in range(length.size):
+        kc = count[j] * cap[j]
+        big_r = energy[j] - count[j] * (q[j] - 1.0) * cap[j]   # sum of r_i, in (0, k c]
+        slack = kc - big_r
+        s0 = start[j]
+        m = length[j]
+        if slack <= 1e-9 * kc:
+            # every r_i = c: equal shares
+            for k in range(s0, s0 + m):
+                hi = y[k] / kc
+                phi[k] = hi * (q[j] - 1.0) / q[j]
+                psi[k] = hi / q[j]
+            continue
+        sum_lo = 0.0
+        sum_hi = 0.0
+        for k in range(s0, s0 + m):
+            sum_lo += max(0.0, (y[k] - big_r) / slack)
+            sum_hi += y[k] / kc
+        width = sum_hi - sum_lo
+        theta = min(max((q[j] - 1.0 - sum_lo) / width, 0.0), 1.0) if width > 0.0 else 0.0
+        for k in range(s0, s0 + m):
+            lo = max(0.0, (y[k] - big_r) / slack)
+            f = lo + theta * (y[k] / kc - lo)
+            phi[k] = f
+            psi[k] = max((y[k] - kc * f) / big_r, 0.0)

@@ -208,14 +208,15 @@ def min_peak(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
 
 
 def exact_min_peak(arrival: np.ndarray, slots: Slots, need: np.ndarray, cap: np.ndarray,
-                   background_wh: np.ndarray, n_steps: int
+                   background_wh: np.ndarray, n_steps: int, lower_start: float = -np.inf
                    ) -> tuple[FloatArray, float, float, np.ndarray, int]:
     """The exact min-peak schedule of rows (sessions or classes of sessions).
 
     Row ``i`` arrives at step ``arrival[i]``, needs ``need[i]`` [Wh] and takes at most
     ``cap[i]`` [Wh] per step in its slots. Returns the per-slot energies [Wh], the peak
     of background + rows [Wh/step], the proven lower bound [Wh/step], the steps of the
-    cut that proves it, and the number of maximum flows solved.
+    cut that proves it, and the number of maximum flows solved. ``lower_start``: a
+    lower bound already proven (Dinkelbach's levels start there).
     """
     n, h = need.size, n_steps
     background = np.asarray(background_wh, dtype=float)
@@ -223,7 +224,7 @@ def exact_min_peak(arrival: np.ndarray, slots: Slots, need: np.ndarray, cap: np.
         raise ValueError("a session needs more energy than its window and charger allow")
     total = int(need.sum())
     all_steps = np.ones(h, bool)
-    lower = max(float(background.max()),
+    lower = max(float(background.max()), lower_start,
                 cut_bound(slots, cap.astype(float), need.astype(float), background,
                           all_steps))
     if total == 0:
