@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
+import evflex.fleet.consistency
 import evflex.fleet.stock
 import evflex.fleet.survival
 import evflex.paths
@@ -17,7 +18,8 @@ from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage
 from evflex.fleet.survival import survival_by_age, survival_matrix, weibull_survival
 
 
-@pytest.mark.parametrize("module", [evflex.paths, evflex.fleet.survival, evflex.fleet.stock])
+@pytest.mark.parametrize("module", [evflex.paths, evflex.fleet.survival, evflex.fleet.stock,
+                                    evflex.fleet.consistency])
 def test_doctests(module: object) -> None:
     result = doctest.testmod(module)  # type: ignore[arg-type]
     assert result.failed == 0
