@@ -131,3 +131,19 @@ def test_progress_and_each_regions_binding_week() -> None:
     sim = simulate_regions(sc, SMALL, progress=lambda d, t: calls.append((d, t)))
     assert calls[-1][0] == calls[-1][1]                 # progress reaches its total
     assert len(sim.hourly.groupby("region")) == len(sc.regions)
+
+
+def test_base_coincidence_default_is_the_simulated_binding_season() -> None:
+    """base.yaml's charging coincidence (0.12) against Europe's simulated winter peak
+    (another seed and fleet than the 10,000 cars per region it was read from)."""
+    sc = load_scenario("base")
+    default = sc.parameters["charging_coincidence_at_peak"].value
+    profile = region_profiles(sc)["Europe"]
+    year = simulate_year(SimulationConfig(vehicles=3000, days=7, seed=11, keep_sessions=False,
+                                          strategies=("unmanaged",)),
+                         regional_archetypes(shipped_archetypes(), profile), profile.climate)
+    t = year.seasons.set_index("season")
+    binding = float(t.loc[year.binding, "charging_coincidence_at_peak"])
+    assert year.binding == "winter"
+    assert binding == pytest.approx(default, abs=0.015)
+    assert year.annual["charging_coincidence_at_peak"] < binding - 0.01

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -205,3 +206,39 @@ def simulate_year(config: SimulationConfig, archetypes: ArchetypeSet,
     annual = {f: float(np.average(table[f], weights=table["weight"])) for f in FIGURES}
     binding = str(table["season"].iloc[int(np.argmax(table["peak_unmanaged_kw"]))])
     return YearResult(seasons=table, annual=annual, binding=binding, results=results)
+
+
+def seasons_chart(table: pd.DataFrame, path: Path) -> None:
+    """Per region and season (``simulation_seasons``): charging coincidence and plug-in
+    share of V2G-eligible cars at the peak, with each season's temperature."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    regions = list(dict.fromkeys(table["region"]))
+    seasons = list(season_table()["season"])
+    colours = dict(zip(seasons, ("#0072B2", "#009E73", "#E69F00", "#CC79A7"), strict=True))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), constrained_layout=True)
+    width = 0.8 / len(seasons)
+    panels = (("charging_coincidence_at_peak", "cars charging at the peak if unmanaged"),
+              ("plug_in_share_at_peak_v2g_eligible", "V2G-eligible cars plugged in at the peak"))
+    for ax, (column, title) in zip(axes, panels, strict=True):
+        for k, season in enumerate(seasons):
+            rows = table[table["season"] == season].set_index("region").loc[regions]
+            x = np.arange(len(regions)) + (k - (len(seasons) - 1) / 2) * width
+            bars = ax.bar(x, rows[column], width, color=colours[season], label=season)
+            for bar, temp, binding in zip(bars, rows["temp_c"], rows["binding"], strict=True):
+                label = "" if np.isnan(temp) else f"{temp:.0f}°"
+                ax.annotate(label + ("*" if binding else ""),
+                            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(regions)), regions)
+        ax.set_ylabel("share of cars")
+        ax.set_title(f"{title}\n(label: season's mean temperature [°C]; * binding season)",
+                     fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+        ax.set_ylim(0, float(table[column].max()) * 1.2)
+    axes[0].legend(fontsize=8, loc="upper right", ncol=len(seasons))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
