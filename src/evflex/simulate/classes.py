@@ -43,7 +43,9 @@ from evflex.paths import FloatArray
 from evflex.simulate import kernels
 from evflex.simulate.archetypes import Sessions
 
-KEYS = ["arrival", "length", "cap_wh", "q"]
+#: A class's key: its window, charger limit and full steps, and a group of the caller's
+#: (e.g. whether its sessions take part in V2G: finer classes stay exact)
+KEYS = ["arrival", "length", "cap_wh", "q", "group"]
 #: Valley filling of the classes (:func:`min_peak_classes`): at most this many sweeps
 #: before the maximum-flow method takes over, stopping as soon as the peak is within
 #: PROOF_RTOL of a proven lower bound (numerical settings, not data: at 20,000 and
@@ -73,7 +75,7 @@ class SessionClasses:
         return int(self.table["length"].sum())
 
 
-def session_keys(sessions: Sessions) -> pd.DataFrame:
+def session_keys(sessions: Sessions, group: np.ndarray | None = None) -> pd.DataFrame:
     """Each session's class key columns and its energy [Wh] (sessions needing energy)."""
     energy = sessions.energy_wh
     cap = sessions.slot_wh
@@ -82,12 +84,15 @@ def session_keys(sessions: Sessions) -> pd.DataFrame:
         "arrival": (sessions.arrival % sessions.n_steps).astype(np.int64),
         "length": (sessions.departure - sessions.arrival).astype(np.int64),
         "cap_wh": cap.astype(np.int64), "q": q.astype(np.int64),
+        "group": np.zeros(len(sessions), np.int8) if group is None
+        else np.asarray(group, dtype=np.int8),
         "energy_wh": energy.astype(np.int64)})
 
 
-def count_classes(sessions: Sessions) -> SessionClasses:
-    """The classes of ``sessions`` (sessions without energy to take are left out)."""
-    keys = session_keys(sessions)
+def count_classes(sessions: Sessions, group: np.ndarray | None = None) -> SessionClasses:
+    """The classes of ``sessions`` (sessions without energy to take are left out), by
+    ``group`` too when given (one small integer per session)."""
+    keys = session_keys(sessions, group)
     keys = keys[keys["energy_wh"] > 0]
     table = (keys.groupby(KEYS, sort=True)["energy_wh"].agg(["size", "sum"])
              .rename(columns={"size": "count", "sum": "energy_wh"}).reset_index())
@@ -105,34 +110,33 @@ def merge_classes(parts: list[SessionClasses]) -> SessionClasses:
 
 @dataclass(frozen=True)
 class ClassShares:
-    """What a class schedule gives each of its sessions (module docstring): per class
-    slot ``phi`` and ``psi``, from class ``j``'s slots on at ``start[j]``."""
+    """What a class schedule gives each of its sessions (module docstring): the class
+    schedule ``wh`` [Wh per slot], class ``j``'s slots from ``start[j]``, and each
+    class's interpolation ``theta`` (``phi`` and ``psi`` follow slot by slot)."""
 
     classes: SessionClasses
-    phi: FloatArray
-    psi: FloatArray
+    wh: FloatArray
     start: np.ndarray
+    theta: FloatArray
 
 
-def class_shares(classes: SessionClasses, class_wh: FloatArray, class_start: np.ndarray,
-                 in_place: bool = False) -> ClassShares:
+def class_shares(classes: SessionClasses, class_wh: FloatArray,
+                 class_start: np.ndarray) -> ClassShares:
     """The split of the classes' schedule ``class_wh`` [Wh per slot] (computed once for
-    the fleet; :func:`split_class_schedule` then splits any group of its sessions).
-    ``in_place``: ``class_wh`` is overwritten (it becomes ``psi``; saves memory)."""
+    the fleet; :func:`split_class_schedule` then splits any group of its sessions). It
+    keeps ``class_wh`` (not a copy) and one number per class."""
     t = classes.table
-    y = np.asarray(class_wh, dtype=float)
-    phi = np.empty_like(y)
-    psi = y if in_place else np.empty_like(y)
-    kernels.class_shares(t["length"].to_numpy(np.int64),
-                         np.asarray(class_start, dtype=np.int64), t["count"].to_numpy(float),
-                         t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
-                         t["energy_wh"].to_numpy(float), y, phi, psi)
-    return ClassShares(classes=classes, phi=phi, psi=psi,
-                       start=np.asarray(class_start, dtype=np.int64))
+    wh = np.asarray(class_wh, dtype=float)
+    start = np.asarray(class_start, dtype=np.int64)
+    theta = np.empty(len(t))
+    kernels.class_theta(t["length"].to_numpy(np.int64), start, t["count"].to_numpy(float),
+                        t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
+                        t["energy_wh"].to_numpy(float), wh, theta)
+    return ClassShares(classes=classes, wh=wh, start=start, theta=theta)
 
 
-def split_class_schedule(shares: ClassShares, sessions: Sessions,
-                         session_start: np.ndarray) -> FloatArray:
+def split_class_schedule(shares: ClassShares, sessions: Sessions, session_start: np.ndarray,
+                         group: np.ndarray | None = None) -> FloatArray:
     """Per-slot energies [Wh] of ``sessions`` from their classes' schedules.
 
     ``shares`` splits the classes' schedule (:func:`class_shares`); ``session_start``
@@ -140,10 +144,10 @@ def split_class_schedule(shares: ClassShares, sessions: Sessions,
     :func:`evflex.simulate.strategies.session_slots`). The sessions here may be a subset
     of their classes (one chunk of the fleet): each session's share depends only on its
     own energy, so chunks split independently and add up to the class schedule over the
-    whole fleet.
+    whole fleet. ``group``: the sessions' groups, as counted.
     """
     t = shares.classes.table
-    keys = session_keys(sessions)
+    keys = session_keys(sessions, group)
     keys["session"] = np.arange(len(keys))
     keys = keys[keys["energy_wh"] > 0]
     index = t[KEYS].reset_index().rename(columns={"index": "cls"})
@@ -156,8 +160,9 @@ def split_class_schedule(shares: ClassShares, sessions: Sessions,
     kernels.split_slots(joined["cls"].to_numpy(np.int64), joined["session"].to_numpy(np.int64),
                         joined["energy_wh"].to_numpy(float),
                         np.asarray(session_start, dtype=np.int64), shares.start,
-                        t["length"].to_numpy(np.int64), t["cap_wh"].to_numpy(float),
-                        t["q"].to_numpy(float), shares.phi, shares.psi, out)
+                        t["length"].to_numpy(np.int64), t["count"].to_numpy(float),
+                        t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
+                        t["energy_wh"].to_numpy(float), shares.theta, shares.wh, out)
     return out
 
 
@@ -250,3 +255,28 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
             done = max_sweeps
     return ClassMinPeak(wh=wh, start=start, load_wh=total - background,
                         level_wh=float(total.max()), lower_wh=lower, flows=flows, sweeps=done)
+
+
+def fill_group(classes: SessionClasses, class_wh: FloatArray, class_start: np.ndarray,
+               group: int, load_wh: FloatArray, max_sweeps: int, peak_rtol: float) -> int:
+    """Valley filling of the classes of ``group`` against the rest of ``load_wh``
+    (background and every session, [Wh per step]), in place on ``class_wh`` and
+    ``load_wh``; the other classes keep their schedules and shares. Stops after
+    ``max_sweeps`` sweeps or when a sweep lowers the peak by less than ``peak_rtol`` of
+    it; returns the sweeps done."""
+    t = classes.table
+    mine = (t["group"] == group).to_numpy()
+    length = t["length"].to_numpy(np.int64)[mine]
+    arrival = t["arrival"].to_numpy(np.int64)[mine]
+    start = np.asarray(class_start, dtype=np.int64)[mine]
+    cap = (t["cap_wh"] * t["count"]).to_numpy(float)[mine]
+    need = t["energy_wh"].to_numpy(float)[mine]
+    done = 0
+    while done < max_sweeps:
+        before = float(load_wh.max())
+        kernels.fill_sweeps(arrival, length, start, cap, need, class_wh, load_wh,
+                            classes.n_steps, 1)
+        done += 1
+        if before - float(load_wh.max()) <= peak_rtol * abs(before):
+            break
+    return done

@@ -47,6 +47,7 @@ from evflex.simulate.classes import (
     SessionClasses,
     class_shares,
     count_classes,
+    fill_group,
     merge_classes,
     min_peak_classes,
     split_class_schedule,
@@ -58,7 +59,9 @@ from evflex.simulate.strategies import (
     aggregate,
     peak_block,
     session_slots,
+    take,
     v2g,
+    v2g_sessions,
 )
 
 #: Average household load per simulated vehicle [kW]: US EIA (2023), 10,791 kWh per
@@ -280,7 +283,7 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
     # 5 chunks, a chunk's V2G 4
     budget = min(config.sweeps, PROOF_SWEEPS) if (managed or with_v2g) else 0
     sweep_weight = -(-3 * n_chunks // 5)
-    total_work = n_chunks * (4 + 4 * v2g_passes) + sweep_weight * budget
+    total_work = n_chunks * (4 + 4 * v2g_passes) + sweep_weight * (budget + 2 * v2g_passes)
     work = 0
 
     def tick(weight: int = 1) -> None:
@@ -304,7 +307,8 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
         elif table is not None:
             session_tables.append(table)
         if managed or with_v2g:
-            class_parts.append(count_classes(s))
+            class_parts.append(count_classes(
+                s, v2g_sessions(s, fleet.block).active if with_v2g else None))
         tick(4)
     total = {key: np.zeros(h) for key in ("managed", "v2g")}
     lower = -np.inf
@@ -323,17 +327,22 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
         total["managed"] = exact.load_wh
         lower = exact.lower_wh
     if with_v2g:
-        # V2G: block coordinate descent over the chunks, from the flattened managed
-        # schedule; each chunk's sessions re-optimise against the base and every other
-        # vehicle, until a sweep lowers the net peak by less than PEAK_RTOL of it
+        # V2G: block coordinate descent from the flattened managed schedule. Each chunk's
+        # sessions that take part in V2G start from their share of their classes'
+        # schedule and re-optimise against the base and every other vehicle; then the
+        # sessions that do not, as classes of the whole fleet (exact: their classes are
+        # counted apart), fill the valleys left; until a sweep lowers the net peak by
+        # less than PEAK_RTOL of it
         net = total["managed"].copy()
         own = np.zeros((n_chunks, h))
-        shares = class_shares(classes, exact.wh, exact.start, in_place=True)
-        del exact
+        shares = class_shares(classes, exact.wh, exact.start)
         for p in range(v2g_passes):
             for k in range(n_chunks):
-                s, slots = fleet.chunk(k)
-                start_wh = split_class_schedule(shares, s, slots.start)
+                s = fleet.sessions(k)
+                s = take(s, v2g_sessions(s, fleet.block).active)
+                slots = session_slots(s)
+                start_wh = split_class_schedule(shares, s, slots.start,
+                                                group=np.ones(len(s), np.int8))
                 if p == 0:
                     own[k] = aggregate(slots, start_wh, h)
                 background = fleet.base_wh + net - own[k]
@@ -345,6 +354,10 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
                 if p == v2g_passes - 1:
                     acc.observe_v2g(s, slots, res.wh)
                 tick(4)
+            load = fleet.base_wh + net
+            fill_group(classes, exact.wh, exact.start, 0, load, config.sweeps, PEAK_RTOL)
+            net = load - fleet.base_wh
+            tick(2 * sweep_weight)
         total["v2g"] = net
     return _reduce(fleet, acc, total, lower,
                    pd.concat(session_tables, ignore_index=True) if session_tables else None)
