@@ -454,25 +454,21 @@ def split_slots(cls: np.ndarray, sess: np.ndarray, energy: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def nested_cut_bounds(arrival: np.ndarray, length: np.ndarray, cap: np.ndarray,
-                      need: np.ndarray, order: np.ndarray, background: np.ndarray,
-                      n_steps: int) -> np.ndarray:  # pragma: no cover
-    """The cut bound of every set of the ``k`` first steps of ``order`` [Wh per step].
+def cut_rises(arrival: np.ndarray, length: np.ndarray, cap: np.ndarray, need: np.ndarray,
+              pos: np.ndarray, n_steps: int, rise: np.ndarray) -> None:  # pragma: no cover
+    r"""Add into ``rise[k]`` how much the rows' forced energy grows when the step at
+    position ``k`` of an order of the steps (``pos[t]``: the position of step ``t``)
+    joins the set of the steps before it.
 
-    Entry ``k - 1`` is ``(background(S_k) + sum_i max(0, need_i - cap_i |W_i \\ S_k|))
-    / k`` for ``S_k`` the first ``k`` steps of ``order`` (a lower bound on the peak of
-    any schedule, see :func:`evflex.simulate.strategies.cut_bound`). One pass over the
-    rows: row ``i``'s forced energy rises only when one of the last ``q_i`` of its
-    steps (in ``order``) joins the set.
+    The forced energy of a set ``S`` is ``sum_i max(0, need_i - cap_i |W_i \ S|)``, so
+    ``(background(S_k) + cumsum(rise)[k - 1]) / k`` is the cut bound of the first ``k``
+    steps (:func:`evflex.simulate.strategies.cut_bound`). Row ``i``'s forced energy rises
+    only when one of the last ``q_i`` of its steps (in the order) joins.
     """
-    pos = np.empty(n_steps, np.int64)
-    for k in range(n_steps):
-        pos[order[k]] = k
     mmax = 1
     for i in range(arrival.size):
         mmax = max(mmax, length[i])
     buf = np.empty(mmax, np.int64)
-    rise = np.zeros(n_steps + 1)
     for i in range(arrival.size):
         m = length[i]
         c = cap[i]
@@ -489,14 +485,6 @@ def nested_cut_bounds(arrival: np.ndarray, length: np.ndarray, cap: np.ndarray,
             if now <= 0.0:
                 break
             rise[steps[j - 1]] += now - max(e - c * (outside + 1), 0.0)
-    out = np.empty(n_steps)
-    forced = 0.0
-    base = 0.0
-    for k in range(n_steps):
-        forced += rise[k]
-        base += background[order[k]]
-        out[k] = (base + forced) / (k + 1)
-    return out
 
 
 @njit(cache=True, nogil=True)
