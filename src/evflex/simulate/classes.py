@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,9 @@ from evflex.paths import FloatArray
 from evflex.simulate import kernels
 from evflex.simulate.archetypes import Sessions
 
-KEYS = ["arrival", "length", "cap_wh", "q"]
+#: A class's key: its window, charger limit and full steps, and a group of the caller's
+#: (e.g. whether its sessions take part in V2G: finer classes stay exact)
+KEYS = ["arrival", "length", "cap_wh", "q", "group"]
 #: Valley filling of the classes (:func:`min_peak_classes`): at most this many sweeps
 #: before the maximum-flow method takes over, stopping as soon as the peak is within
 #: PROOF_RTOL of a proven lower bound (numerical settings, not data: at 20,000 and
@@ -51,6 +54,11 @@ KEYS = ["arrival", "length", "cap_wh", "q"]
 #: whole flow units leaves about 1e-9 too).
 PROOF_SWEEPS = 16
 PROOF_RTOL = 1e-9
+#: Class slots per call of a compiled kernel, so that long sweeps report progress
+#: (about 0.03 s each on a 2-core machine; a setting, not data).
+BATCH_SLOTS = 1_000_000
+#: Cut-bound passes expected per proof (for the progress total only; 3 at 100,000 cars).
+BOUND_PASSES = 4
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,13 @@ class SessionClasses:
     def slot_count(self) -> int:
         return int(self.table["length"].sum())
 
+    @property
+    def batch_count(self) -> int:
+        """Batches of :data:`BATCH_SLOTS` slots a sweep of these classes takes (about)."""
+        return -(-self.slot_count // BATCH_SLOTS)
 
-def session_keys(sessions: Sessions) -> pd.DataFrame:
+
+def session_keys(sessions: Sessions, group: np.ndarray | None = None) -> pd.DataFrame:
     """Each session's class key columns and its energy [Wh] (sessions needing energy)."""
     energy = sessions.energy_wh
     cap = sessions.slot_wh
@@ -82,12 +95,15 @@ def session_keys(sessions: Sessions) -> pd.DataFrame:
         "arrival": (sessions.arrival % sessions.n_steps).astype(np.int64),
         "length": (sessions.departure - sessions.arrival).astype(np.int64),
         "cap_wh": cap.astype(np.int64), "q": q.astype(np.int64),
+        "group": np.zeros(len(sessions), np.int8) if group is None
+        else np.asarray(group, dtype=np.int8),
         "energy_wh": energy.astype(np.int64)})
 
 
-def count_classes(sessions: Sessions) -> SessionClasses:
-    """The classes of ``sessions`` (sessions without energy to take are left out)."""
-    keys = session_keys(sessions)
+def count_classes(sessions: Sessions, group: np.ndarray | None = None) -> SessionClasses:
+    """The classes of ``sessions`` (sessions without energy to take are left out), by
+    ``group`` too when given (one small integer per session)."""
+    keys = session_keys(sessions, group)
     keys = keys[keys["energy_wh"] > 0]
     table = (keys.groupby(KEYS, sort=True)["energy_wh"].agg(["size", "sum"])
              .rename(columns={"size": "count", "sum": "energy_wh"}).reset_index())
@@ -105,34 +121,33 @@ def merge_classes(parts: list[SessionClasses]) -> SessionClasses:
 
 @dataclass(frozen=True)
 class ClassShares:
-    """What a class schedule gives each of its sessions (module docstring): per class
-    slot ``phi`` and ``psi``, from class ``j``'s slots on at ``start[j]``."""
+    """What a class schedule gives each of its sessions (module docstring): the class
+    schedule ``wh`` [Wh per slot], class ``j``'s slots from ``start[j]``, and each
+    class's interpolation ``theta`` (``phi`` and ``psi`` follow slot by slot)."""
 
     classes: SessionClasses
-    phi: FloatArray
-    psi: FloatArray
+    wh: FloatArray
     start: np.ndarray
+    theta: FloatArray
 
 
-def class_shares(classes: SessionClasses, class_wh: FloatArray, class_start: np.ndarray,
-                 in_place: bool = False) -> ClassShares:
+def class_shares(classes: SessionClasses, class_wh: FloatArray,
+                 class_start: np.ndarray) -> ClassShares:
     """The split of the classes' schedule ``class_wh`` [Wh per slot] (computed once for
-    the fleet; :func:`split_class_schedule` then splits any group of its sessions).
-    ``in_place``: ``class_wh`` is overwritten (it becomes ``psi``; saves memory)."""
+    the fleet; :func:`split_class_schedule` then splits any group of its sessions). It
+    keeps ``class_wh`` (not a copy) and one number per class."""
     t = classes.table
-    y = np.asarray(class_wh, dtype=float)
-    phi = np.empty_like(y)
-    psi = y if in_place else np.empty_like(y)
-    kernels.class_shares(t["length"].to_numpy(np.int64),
-                         np.asarray(class_start, dtype=np.int64), t["count"].to_numpy(float),
-                         t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
-                         t["energy_wh"].to_numpy(float), y, phi, psi)
-    return ClassShares(classes=classes, phi=phi, psi=psi,
-                       start=np.asarray(class_start, dtype=np.int64))
+    wh = np.asarray(class_wh, dtype=float)
+    start = np.asarray(class_start, dtype=np.int64)
+    theta = np.empty(len(t))
+    kernels.class_theta(t["length"].to_numpy(np.int64), start, t["count"].to_numpy(float),
+                        t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
+                        t["energy_wh"].to_numpy(float), wh, theta)
+    return ClassShares(classes=classes, wh=wh, start=start, theta=theta)
 
 
-def split_class_schedule(shares: ClassShares, sessions: Sessions,
-                         session_start: np.ndarray) -> FloatArray:
+def split_class_schedule(shares: ClassShares, sessions: Sessions, session_start: np.ndarray,
+                         group: np.ndarray | None = None) -> FloatArray:
     """Per-slot energies [Wh] of ``sessions`` from their classes' schedules.
 
     ``shares`` splits the classes' schedule (:func:`class_shares`); ``session_start``
@@ -140,10 +155,10 @@ def split_class_schedule(shares: ClassShares, sessions: Sessions,
     :func:`evflex.simulate.strategies.session_slots`). The sessions here may be a subset
     of their classes (one chunk of the fleet): each session's share depends only on its
     own energy, so chunks split independently and add up to the class schedule over the
-    whole fleet.
+    whole fleet. ``group``: the sessions' groups, as counted.
     """
     t = shares.classes.table
-    keys = session_keys(sessions)
+    keys = session_keys(sessions, group)
     keys["session"] = np.arange(len(keys))
     keys = keys[keys["energy_wh"] > 0]
     index = t[KEYS].reset_index().rename(columns={"index": "cls"})
@@ -156,8 +171,9 @@ def split_class_schedule(shares: ClassShares, sessions: Sessions,
     kernels.split_slots(joined["cls"].to_numpy(np.int64), joined["session"].to_numpy(np.int64),
                         joined["energy_wh"].to_numpy(float),
                         np.asarray(session_start, dtype=np.int64), shares.start,
-                        t["length"].to_numpy(np.int64), t["cap_wh"].to_numpy(float),
-                        t["q"].to_numpy(float), shares.phi, shares.psi, out)
+                        t["length"].to_numpy(np.int64), t["count"].to_numpy(float),
+                        t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
+                        t["energy_wh"].to_numpy(float), shares.theta, shares.wh, out)
     return out
 
 
@@ -181,6 +197,50 @@ class ClassMinPeak:
     sweeps: int = 0
 
 
+class _ClassArrays:
+    """The classes' arrays for the compiled kernels, cut into batches of about
+    :data:`BATCH_SLOTS` slots; each batch done calls ``step()``."""
+
+    def __init__(self, classes: SessionClasses, mine: np.ndarray | None = None,
+                 start: np.ndarray | None = None):
+        t = classes.table
+        keep = slice(None) if mine is None else mine
+        self.h = classes.n_steps
+        full_length = t["length"].to_numpy(np.int64)
+        self.length = full_length[keep]
+        self.arrival = t["arrival"].to_numpy(np.int64)[keep]
+        self.start = (np.cumsum(full_length) - full_length if start is None
+                      else np.asarray(start, dtype=np.int64))[keep]
+        self.cap = (t["cap_wh"] * t["count"]).to_numpy(float)[keep]
+        self.need = t["energy_wh"].to_numpy(float)[keep]
+        ends = np.cumsum(self.length)
+        edges = [0, *np.searchsorted(ends, np.arange(BATCH_SLOTS, ends[-1] if ends.size
+                                                     else 0, BATCH_SLOTS),
+                                     side="right").tolist(), self.length.size]
+        self.batches = [(a, b) for a, b in pairwise(edges) if b > a]
+        self.step: Callable[[], None] = lambda: None
+
+    def sweep(self, wh: FloatArray, total: FloatArray) -> None:
+        """One Gauss-Seidel sweep of valley filling, in place on ``wh`` and ``total``."""
+        for a, b in self.batches:
+            kernels.fill_sweeps(self.arrival[a:b], self.length[a:b], self.start[a:b],
+                                self.cap[a:b], self.need[a:b], wh, total, self.h, 1)
+            self.step()
+
+    def nested_bound(self, total: FloatArray, background: FloatArray) -> float:
+        """The best cut bound over the sets of the steps of highest ``total``."""
+        order = np.argsort(-total, kind="stable")
+        pos = np.empty(self.h, np.int64)
+        pos[order] = np.arange(self.h)
+        rise = np.zeros(self.h)
+        for a, b in self.batches:
+            kernels.cut_rises(self.arrival[a:b], self.length[a:b], self.cap[a:b],
+                              self.need[a:b], pos, self.h, rise)
+            self.step()
+        bounds = (np.cumsum(background[order]) + np.cumsum(rise)) / np.arange(1, self.h + 1)
+        return float(bounds.max())
+
+
 def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
                      max_sweeps: int = PROOF_SWEEPS,
                      progress: Callable[[int, int], None] | None = None) -> ClassMinPeak:
@@ -189,26 +249,32 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
     Gauss-Seidel valley filling of the classes (each class's best response to the load
     of the others, :func:`evflex.simulate.kernels.fill_sweeps`) converges to the
     flattest load, whose highest level set is the critical set of the minimum cut
-    (Fujishige 1980). After each sweep the steps sorted by load give nested candidate
-    sets whose cut bounds (:func:`evflex.simulate.kernels.nested_cut_bounds`) are
-    proven lower bounds on any schedule's peak; the sweeps stop once the schedule's peak
-    is within :data:`PROOF_RTOL` of the best bound: that schedule is optimal, with its
-    proof. If ``max_sweeps`` sweeps do not get there, the exact maximum-flow method
+    (Fujishige 1980). After a sweep the steps sorted by load give nested candidate sets
+    whose cut bounds (:func:`evflex.simulate.kernels.cut_rises`) are proven lower
+    bounds on any schedule's peak; the sweeps stop once the schedule's peak is within
+    :data:`PROOF_RTOL` of the best bound: that schedule is optimal, with its proof. If
+    ``max_sweeps`` sweeps do not get there, the exact maximum-flow method
     (:func:`evflex.simulate.strategies.exact_min_peak`) starts from the best bound and
     the remaining sweeps flatten its schedule below the peak (they never raise it).
-    ``progress(done, max_sweeps)`` is called after each sweep.
+    ``progress(done, total)`` is called after each batch of classes of a sweep or a
+    bound (``total`` an estimate).
     """
     from evflex.simulate.strategies import Slots, exact_min_peak
 
-    t = classes.table
-    h = classes.n_steps
-    length = t["length"].to_numpy(np.int64)
-    arrival = t["arrival"].to_numpy(np.int64)
-    start = np.cumsum(length) - length
-    cap = (t["cap_wh"] * t["count"]).to_numpy(float)
-    need = t["energy_wh"].to_numpy(float)
+    c = _ClassArrays(classes)
+    h = c.h
+    units = 0
+    planned = len(c.batches) * (max_sweeps + BOUND_PASSES)
+
+    def step() -> None:
+        nonlocal units
+        units += 1
+        if progress is not None:
+            progress(min(units, planned), planned)
+
+    c.step = step
     background = np.asarray(background_wh, dtype=float)
-    wh = np.zeros(int(length.sum()))
+    wh = np.zeros(int(c.length.sum()))
     total = background.copy()
     lower = float(background.max())
     done = 0
@@ -219,34 +285,53 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
         return done > 0 and bool(total.max() <= lower + PROOF_RTOL * abs(lower))
 
     rising = True  # the last bound computed raised the best one
-    while len(t) and done < max_sweeps and not proven():
-        kernels.fill_sweeps(arrival, length, start, cap, need, wh, total, h, 1)
+    while len(c.batches) and done < max_sweeps and not proven():
+        c.sweep(wh, total)
         done += 1
-        if progress is not None:
-            progress(done, max_sweeps)
         if rising and not proven():
             # the bound settles within a few sweeps (the top level sets stop changing)
             # while the peak keeps converging to it; once a new bound does not beat
             # the best, later sweeps only bring the peak down to it
-            order = np.argsort(-total, kind="stable")
-            bound = float(kernels.nested_cut_bounds(arrival, length, cap, need, order,
-                                                    background, h).max())
+            bound = c.nested_bound(total, background)
             rising = bound > lower * (1 + 1e-12)
             lower = max(lower, bound)
-    if len(t) and not proven():
-        row = np.repeat(np.arange(len(t)), length)
+    if len(c.batches) and not proven():
+        length, arrival, start = c.length, c.arrival, c.start
+        row = np.repeat(np.arange(length.size), length)
         offset = np.arange(row.size) - np.repeat(start, length)
         slots = Slots(row=row, col=(arrival[row] + offset) % h, offset=offset, start=start,
                       length=length)
-        wh, _, lower, _, flows = exact_min_peak(arrival, slots, need.astype(np.int64),
-                                                cap.astype(np.int64), background, h,
+        wh, _, lower, _, flows = exact_min_peak(arrival, slots, c.need.astype(np.int64),
+                                                c.cap.astype(np.int64), background, h,
                                                 lower_start=lower)
         total = background + np.bincount(slots.col, weights=wh, minlength=h)
         del slots, row, offset
-        if done < max_sweeps:
+        while done < max_sweeps:
             # flatten below the peak with the sweeps left
-            kernels.fill_sweeps(arrival, length, start, cap, need, wh, total, h,
-                                max_sweeps - done)
-            done = max_sweeps
-    return ClassMinPeak(wh=wh, start=start, load_wh=total - background,
+            c.sweep(wh, total)
+            done += 1
+    if progress is not None:
+        progress(planned, planned)
+    return ClassMinPeak(wh=wh, start=c.start, load_wh=total - background,
                         level_wh=float(total.max()), lower_wh=lower, flows=flows, sweeps=done)
+
+
+def fill_group(classes: SessionClasses, class_wh: FloatArray, class_start: np.ndarray,
+               group: int, load_wh: FloatArray, max_sweeps: int, peak_rtol: float,
+               step: Callable[[], None] | None = None) -> int:
+    """Valley filling of the classes of ``group`` against the rest of ``load_wh``
+    (background and every session, [Wh per step]), in place on ``class_wh`` and
+    ``load_wh``; the other classes keep their schedules and shares. Stops after
+    ``max_sweeps`` sweeps or when a sweep lowers the peak by less than ``peak_rtol`` of
+    it; returns the sweeps done. ``step()`` is called after each batch of classes."""
+    c = _ClassArrays(classes, (classes.table["group"] == group).to_numpy(), class_start)
+    if step is not None:
+        c.step = step
+    done = 0
+    while done < max_sweeps:
+        before = float(load_wh.max())
+        c.sweep(class_wh, load_wh)
+        done += 1
+        if before - float(load_wh.max()) <= peak_rtol * abs(before):
+            break
+    return done
