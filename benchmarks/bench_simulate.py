@@ -60,7 +60,8 @@ CHILD = textwrap.dedent("""
         from scipy.optimize import linprog
         from scipy.sparse import coo_array
         from evflex.simulate.archetypes import parse_mix, sample_sessions, shipped_archetypes
-        from evflex.simulate.classes import count_classes, min_peak_classes, split_class_schedule
+        from evflex.simulate.classes import (class_shares, count_classes, min_peak_classes,
+                                            split_class_schedule)
         from evflex.simulate.run import read_base_load
         from evflex.simulate.strategies import aggregate, session_slots
         arch = shipped_archetypes()
@@ -74,7 +75,8 @@ CHILD = textwrap.dedent("""
             def solve():
                 classes = count_classes(s)
                 exact = min_peak_classes(classes, background)
-                wh = split_class_schedule(classes, exact.wh, exact.start, s, slots.start)
+                wh = split_class_schedule(class_shares(classes, exact.wh, exact.start), s,
+                                          slots.start)
                 return float((background + aggregate(slots, wh, s.n_steps)).max())
         else:
             def solve():

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from evflex.fleet.history import iea_raw  # noqa: E402
+from evflex.fleet.trade import FIT_YEARS, TEST_YEARS, read_calibration  # noqa: E402
 from evflex.regions import hierarchy  # noqa: E402
 from evflex.scenario.load import load_scenario  # noqa: E402
 
@@ -94,6 +95,20 @@ def totals() -> dict[str, tuple[float, float, float, float]]:
     return out
 
 
+def trade_overrides() -> dict[str, dict[str, object]]:
+    """Calibrated net used-EV trade (scripts/fit_used_ev_trade.py), held through the
+    history and fading to 0 by 2030 as markets' used-car prices converge (assumption)."""
+    fit = f"{FIT_YEARS[0]}-{FIT_YEARS[-1]}"
+    test = f"{TEST_YEARS[0]}-{TEST_YEARS[-1]}"
+    return {str(row.region): {
+        "points": {YEAR: float(row.value), 2030: 0.0},
+        "source": (f"calibration: fitted to the IEA EV car stock {fit} by "
+                   f"scripts/fit_used_ev_trade.py (worst error {row.fit_error:.1%}; "
+                   f"{test}, not fitted: {row.test_error:.1%}); fading to 0 by 2030: "
+                   "assumption")}
+        for row in read_calibration().itertuples()}
+
+
 def main() -> None:
     base = load_scenario("base").parameters
     share = base["ev_sales_share"]
@@ -143,6 +158,7 @@ def main() -> None:
                 "year": 2025,
                 "overrides": share_overrides,
             },
+            "used_ev_net_export": {"overrides": trade_overrides()},
         },
     }
     text = yaml.safe_dump(scenario, sort_keys=False, width=100, allow_unicode=True)

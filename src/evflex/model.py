@@ -15,8 +15,10 @@ The fleet is driven by sales: total new-vehicle sales are the IEA's (EV sales / 
 share) up to ``years.history_end`` and grow at ``vehicle_sales_growth`` after it; the
 stock is the sum of surviving vintages (:mod:`evflex.fleet.sales`). History takes EV
 sales by powertrain from the IEA Global EV Data 2025 extract; the projection takes them
-from total sales times the scenario's EV sales share and PHEV split. The modelled EV
-stock is then tested against the IEA's stock series, which the model does not read.
+from total sales times the scenario's EV sales share and PHEV split. The EV vintages up
+to the first year the IEA reports a stock for a region carry that one stock (a data
+point, :func:`evflex.fleet.stock.anchor_initial_stock`; option ``initial_ev_stock``);
+every later year's EV stock is a model result, tested against the IEA's stock series.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from evflex.capacity import METRICS, Availability, energy_above_reserve, grid_ca
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v2g_funnel
 from evflex.fleet.history import POWERTRAINS, ev_series, total_sales_history
 from evflex.fleet.sales import FleetDataError, fill_history, fleet_from_sales, project_sales
-from evflex.fleet.stock import retirements_from_stock, vintage_stock
+from evflex.fleet.stock import anchor_initial_stock, retirements_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
 from evflex.glossary import ALL_SEGMENTS, WORLD
 from evflex.metadata import cf_units, long_name
@@ -56,6 +58,21 @@ def _ev_sales(scenario: Scenario, params: dict[str, FloatArray],
     projected = np.stack(np.broadcast_arrays(ev_total * (1.0 - phev), ev_total * phev), axis=-2)
     is_history = np.asarray(years) <= scenario.years.history_end
     return np.where(is_history, history, projected)
+
+
+def first_reported_stock(scenario: Scenario) -> tuple[FloatArray, FloatArray]:
+    """The IEA's EV stock in the first year it reports one, and that year's index.
+
+    Shapes (region, segment, powertrain) [vehicles], [index on the year axis]; stock 0
+    where the IEA reports none up to ``years.history_end`` (see
+    :func:`evflex.fleet.stock.anchor_initial_stock`).
+    """
+    years = scenario.years_axis
+    stock = ev_series("ev_stock", scenario.regions, list(scenario.segments), years,
+                      [seg.iea_mode for seg in scenario.segments.values()])
+    stock[..., np.asarray(years) > scenario.years.history_end] = 0.0
+    index = np.argmax(stock > 0, axis=-1)
+    return np.take_along_axis(stock, index[..., None], axis=-1)[..., 0], index
 
 
 def sales_history(scenario: Scenario) -> FloatArray:
@@ -118,6 +135,10 @@ def compute_arrays(scenario: Scenario, params: dict[str, FloatArray],
     # Used EVs that leave (or, negative, join) the region's stock in their sale year; a
     # vintage never ends up larger than that year's total sales, so EV stock <= stock.
     ev_kept = ev_sales * (1.0 - params["used_ev_net_export"][..., None, :])
+    # The vintages up to the IEA's first reported stock carry that stock (cars imported
+    # used or never counted before it show as net exports of those vintages).
+    if scenario.options.initial_ev_stock == "first_reported":
+        ev_kept = anchor_initial_stock(ev_kept, *first_reported_stock(scenario), surv)
     kept_total = ev_kept.sum(axis=-2, keepdims=True)
     cap = np.minimum(1.0, sales[..., None, :] / np.where(kept_total > 0, kept_total, 1.0))
     ev_kept = ev_kept * np.where(kept_total > sales[..., None, :], cap, 1.0)

@@ -57,7 +57,10 @@ class Run:
     energy_funnel : naive battery → deliverable GWh and GW in ``funnel_year``.
     judgement : ``evidence, triggers, scorecard, comparators, implications, summary``
         (empty when the run was made with ``judgement=False``).
-    hourly : the simulated hourly profile and availability, when vehicles were simulated.
+    hourly : the simulated hourly profile and availability, when vehicles were simulated
+        (each region's binding week).
+    simulated : the simulation's per-region rows of the assumption table and its
+        per-region, per-season figures (``simulation_seasons``), when simulated.
     funnel_year : the year of the energy funnel.
     regions : the regions the tables keep (with the aggregates containing them), or
         ``None`` for every region; the run itself always covers the whole scenario.
@@ -68,6 +71,7 @@ class Run:
     energy_funnel: pd.DataFrame
     judgement: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     hourly: pd.DataFrame | None = None
+    simulated: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     funnel_year: int = DEFAULT_FUNNEL_YEAR
     regions: list[str] | None = None
 
@@ -87,6 +91,10 @@ class Run:
         out["checks"] = self.checks
         out["energy_funnel"] = self.energy_funnel
         out["assumptions"] = parameter_table(self.scenario)
+        if "assumptions" in self.simulated:  # the simulated values this run used
+            out["assumptions"] = pd.concat([out["assumptions"],
+                                            self.simulated["assumptions"]],
+                                           ignore_index=True)
         if self.results.blocks:  # a country run: each region's EV stock against the IEA's
             history = self.results.history_frame()
             if self.regions is not None:
@@ -99,6 +107,8 @@ class Run:
                 out["nowcast"] = nowcast_table(self.results, self.judgement["evidence"])
         if self.hourly is not None:
             out["hourly"] = self.hourly
+        if "seasons" in self.simulated:
+            out["simulation_seasons"] = self.simulated["seasons"]
         for name in JUDGEMENT_TABLES:
             if name in self.judgement:
                 out[name] = self.judgement[name]
@@ -145,7 +155,9 @@ def run(scenario: Scenario | str | Path | None = None, *,
     scenario : a :class:`Scenario` object, a shipped name or a YAML path (default
         ``base``); always validated (:class:`evflex.scenario.ScenarioError` if not valid).
     evidence : the evidence ledger; default the shipped one.
-    simulate : simulate vehicles and take availability at the peak from the simulation.
+    simulate : simulate each region's vehicles over a year of representative weeks and
+        take its availability at the peak from the simulation
+        (:func:`evflex.simulate.regional.simulate_regions`).
     availability : availability to use directly (e.g. a stored run's); not with
         ``simulate``.
     funnel_year : year of the energy funnel; default 2050, or the run's last year.
@@ -162,21 +174,24 @@ def run(scenario: Scenario | str | Path | None = None, *,
         raise PipelineError("give either a simulation or an availability, not both")
 
     hourly = None
+    simulated: dict[str, pd.DataFrame] = {}
     if simulate is not None:
-        from evflex.simulate.run import simulate as run_simulation
+        from evflex.simulate.regional import simulate_regions
 
-        sim = run_simulation(simulate, progress=progress)
-        availability = sim.to_availability()
-        hourly = sim.profile.merge(sim.availability, on=["step", "hour"])
+        sim = simulate_regions(sc, simulate, progress=progress)
+        availability = sim.availability
+        hourly = sim.hourly
+        simulated = {"assumptions": sim.assumptions, "seasons": sim.seasons}
 
     results = Results(scenario=sc, data=compute(sc, availability), availability=availability)
     return finish(results, evidence=evidence, funnel_year=funnel_year, judgement=judgement,
-                  hourly=hourly, regions=regions)
+                  hourly=hourly, regions=regions, simulated=simulated)
 
 
 def finish(results: Results, *, evidence: pd.DataFrame | None = None,
            funnel_year: int | None = None, judgement: bool = True,
-           hourly: pd.DataFrame | None = None, regions: list[str] | None = None) -> Run:
+           hourly: pd.DataFrame | None = None, regions: list[str] | None = None,
+           simulated: Mapping[str, pd.DataFrame] | None = None) -> Run:
     """The rest of the pipeline on an engine run already made (the explorer caches
     engine runs): checks, energy funnel and judgement. Parameters as :func:`run`."""
     years = results.scenario.years_axis
@@ -194,4 +209,5 @@ def finish(results: Results, *, evidence: pd.DataFrame | None = None,
         ledger = load_evidence() if evidence is None else evidence
         judged = judge(results, ledger)
     return Run(results=results, checks=checks, energy_funnel=funnel, judgement=judged,
-               hourly=hourly, funnel_year=funnel_year, regions=regions)
+               hourly=hourly, simulated=dict(simulated or {}), funnel_year=funnel_year,
+               regions=regions)

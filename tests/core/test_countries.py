@@ -150,48 +150,137 @@ def test_block_level_base_has_only_the_world_aggregate() -> None:
 
 
 # ------------------------------------------------------------------ history vs the IEA file
-def _iea_car_stock() -> pd.DataFrame:
-    """IEA car EV stock (BEV + PHEV) by IEA region name and year, from the IEA file."""
+def _iea_car(parameter: str = "ev_stock") -> pd.DataFrame:
+    """IEA car EV ``ev_stock`` or ``ev_sales`` (BEV + PHEV) by IEA region name and year,
+    from the IEA file."""
     if SHARED_IEA.exists():
         raw = pd.read_csv(SHARED_IEA)
+        label = {"ev_stock": "EV stock", "ev_sales": "EV sales"}[parameter]
         raw = raw[(raw["category"] == "Historical") & (raw["mode"] == "Cars")
-                  & (raw["parameter"] == "EV stock") & raw["powertrain"].isin(["BEV", "PHEV"])]
+                  & (raw["parameter"] == label) & raw["powertrain"].isin(["BEV", "PHEV"])]
         raw = raw.rename(columns={"region_country": "region"})
     else:  # the shipped extract, made from that file by scripts/extract_iea.py
         from evflex.fleet.history import iea_raw
 
         raw = iea_raw()
-        raw = raw[(raw["segment"] == "cars") & (raw["parameter"] == "ev_stock")
+        raw = raw[(raw["segment"] == "cars") & (raw["parameter"] == parameter)
                   & raw["powertrain"].isin(["bev", "phev"])]
     return raw.groupby(["region", "year"])["value"].sum().unstack()
+
+
+def _iea_car_stock() -> pd.DataFrame:
+    return _iea_car("ev_stock")
+
+
+HISTORY_YEARS = list(range(2015, 2025))
+#: Countries over 100,000 EVs that the model does not bring within 10 % of the IEA
+#: stock in every year 2015-2024, and whose IEA series are not proven inconsistent
+#: (docs/countries.md says why for each). The test fails when one of them is met, so
+#: the list cannot outlive its reason.
+NOT_MET = {"US", "GB", "IN", "DE", "NZ", "FI", "SE", "FR", "DK", "OtherCountries"}
+
+
+def _proven_inconsistent(model: pd.DataFrame, stock: pd.DataFrame, sales: pd.DataFrame,
+                         region: str, name: str) -> list[tuple[int, float]]:
+    """Three-year windows in which no steady-trade stock model fits the IEA's stock and
+    sales within 10 % (computed from the file), and in which the model meets 10 % in
+    every year before 2015: then it must miss 10 % in a year from 2015 on."""
+    from evflex.fleet.consistency import inconsistent_windows
+
+    windows = inconsistent_windows(stock.loc[name], sales.loc[name], list(range(2013, 2025)),
+                                   0.10)
+    proven = []
+    for first, bound in windows:
+        early = [y for y in range(first, first + 3) if y < HISTORY_YEARS[0]]
+        err = (model.loc[region, early] / stock.loc[name, early] - 1).abs()
+        if (err <= 0.10).all():
+            proven.append((first, bound))
+    return proven
 
 
 def test_country_history_against_the_iea_file(countries) -> None:
     """Modelled EV car stock 2015-2024 per country against the IEA file.
 
-    Holds: the World and the EU27 and Europe totals (their IEA series) within 10 %
-    from 2018. Reported: each country with over 100,000 EVs in 2024; single
-    countries' IEA stock and sales series disagree where used cars cross borders,
-    so not every country is within 10 % (the printed table says which).
+    Every country with over 100,000 EVs in 2024 is within 10 % in every year, except
+    (a) where the IEA's own stock and sales cannot agree (proven here from the file, by
+    :func:`evflex.fleet.consistency.inconsistent_windows`), and (b) the countries of
+    ``NOT_MET``, which must still miss. The World, EU27 and Europe hold from 2018.
     """
-    iea = _iea_car_stock()
+    iea, sales = _iea_car_stock(), _iea_car("ev_sales")
     h = hierarchy()
     model = countries.aggregated["ev_stock"].sel(segment=ALL_SEGMENTS).to_pandas()
-    years = list(range(2015, 2025))
-    rows = []
-    for region in countries.scenario.regions:
-        name = h.name_of(region)
-        if name not in iea.index or iea.at[name, 2024] <= 100_000:
-            continue
-        ratio = model.loc[region, years] / iea.loc[name, years]
-        rows.append((region, float((ratio - 1).abs().max())))
-    table = pd.DataFrame(rows, columns=["region", "worst_relative_error"])
-    print(table.sort_values("worst_relative_error").to_string(index=False))
+    worst = _worst_errors(countries, iea)
+    proofs = {region: _proven_inconsistent(model, iea, sales, region, h.name_of(region))
+              for region in worst.index}
+    table = pd.DataFrame({"worst_relative_error": worst,
+                          "inconsistent_iea_windows": pd.Series(proofs)})
+    print(table.sort_values("worst_relative_error").to_string())
     assert len(table) >= 25
-    assert table["worst_relative_error"].median() < 0.2
+    proven = {region for region, windows in proofs.items() if windows}
+    assert proven == {"KR", "NL", "PL", "TH", "TR"}  # the documented set
+    strict = worst.drop([*proven, *NOT_MET])
+    assert (strict <= 0.10).all(), strict[strict > 0.10].to_dict()
+    assert len(strict) >= 14
+    assert (worst[list(NOT_MET)] > 0.10).all(), "met now: take it off NOT_MET"
+    # a proven inconsistency is only used where the model does miss in that window
+    for region in proven:
+        judged = [y for first, _ in proofs[region] for y in range(first, first + 3)
+                  if y >= HISTORY_YEARS[0]]
+        err = (model.loc[region, judged] / iea.loc[h.name_of(region), judged] - 1).abs()
+        assert err.max() > 0.10, region
     for aggregate in (WORLD, "EU27", "Europe"):
         ratio = model.loc[aggregate, range(2018, 2025)] / iea.loc[aggregate, range(2018, 2025)]
         assert float((ratio - 1).abs().max()) <= 0.10, aggregate
+
+
+def test_calibrated_used_ev_trade_is_the_fit_and_holds_out_of_sample() -> None:
+    """The shipped trade shares are what the shipped fit computes (on 2015-2020), and the
+    fitted countries over 100,000 EVs meet 10 % in 2021-2024, which the fit did not read
+    (except those of NOT_MET)."""
+    from evflex.fleet.trade import fit_used_ev_trade, read_calibration
+
+    fit = fit_used_ev_trade().set_index("region")
+    shipped = read_calibration().set_index("region")
+    assert list(shipped.index) == list(fit.index)
+    np.testing.assert_allclose(shipped["value"], fit["value"], atol=1e-4)
+    sc = load_scenario("countries")
+    for region in fit.index:
+        assert str(sc.parameters["used_ev_net_export"].overrides[region].source).startswith(
+            "calibration")
+    iea = _iea_car_stock()
+    h = hierarchy()
+    large = [r for r in fit.index if iea.at[h.name_of(r), 2024] > 100_000 and r not in NOT_MET]
+    assert len(large) >= 10
+    held_out = fit.loc[large, "test_error"]
+    assert (held_out <= 0.10).all(), held_out[held_out > 0.10].to_dict()
+
+
+def _worst_errors(results: Results, iea: pd.DataFrame) -> pd.Series:
+    """Largest |model / IEA - 1| of the EV car stock 2015-2024 per country with over
+    100,000 EVs in 2024."""
+    h = hierarchy()
+    model = results.aggregated["ev_stock"].sel(segment=ALL_SEGMENTS).to_pandas()
+    out = {}
+    for region in results.scenario.regions:
+        name = h.name_of(region)
+        if name in iea.index and iea.at[name, 2024] > 100_000:
+            out[region] = float((model.loc[region, HISTORY_YEARS] / iea.loc[name, HISTORY_YEARS]
+                                 - 1).abs().max())
+    return pd.Series(out)
+
+
+def test_first_reported_stock_brings_countries_closer_to_the_iea_stock(countries) -> None:
+    """The IEA stock of the first year it reports one, as the vintages' starting point,
+    against counting every sale since 2010 (the IEA's sales and stock often start in
+    different years: Brazil's stock from 2014 leaves out its 130 earlier sales)."""
+    iea = _iea_car_stock()
+    data = read_raw(resolve_path("countries"))
+    data.setdefault("options", {})["initial_ev_stock"] = "sales"
+    anchored, counted = _worst_errors(countries, iea), _worst_errors(run_engine(parse(data)), iea)
+    print(pd.DataFrame({"first_reported": anchored, "sales": counted}).round(3).to_string())
+    assert anchored.median() < counted.median()
+    assert (anchored <= 0.10).sum() > (counted <= 0.10).sum()
+    assert anchored["BR"] < 0.5 * counted["BR"] and anchored["PT"] < 0.5 * counted["PT"]
 
 
 def test_sourced_used_ev_trade_brings_countries_closer_to_the_iea_stock(countries) -> None:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
+import evflex.fleet.consistency
 import evflex.fleet.stock
 import evflex.fleet.survival
 import evflex.paths
@@ -17,7 +18,8 @@ from evflex.fleet.stock import retirements_from_stock, sales_from_stock, vintage
 from evflex.fleet.survival import survival_by_age, survival_matrix, weibull_survival
 
 
-@pytest.mark.parametrize("module", [evflex.paths, evflex.fleet.survival, evflex.fleet.stock])
+@pytest.mark.parametrize("module", [evflex.paths, evflex.fleet.survival, evflex.fleet.stock,
+                                    evflex.fleet.consistency])
 def test_doctests(module: object) -> None:
     result = doctest.testmod(module)  # type: ignore[arg-type]
     assert result.failed == 0
@@ -94,3 +96,22 @@ def test_stock_reconciles_for_any_path(mean: float, shape: float, growth: float,
     assert np.all(sales >= 0)
     assert np.all(retirements >= -1e-6 * realised.max())
     assert np.all(realised >= stock * (1 - 1e-12))
+
+
+@settings(max_examples=40, deadline=None)
+@given(mean=st.floats(3.0, 40.0), first=st.integers(0, 11), stock0=st.floats(0.0, 1e7),
+       sales=st.lists(st.floats(0.0, 1e6), min_size=12, max_size=12))
+def test_anchor_carries_the_first_reported_stock_and_leaves_later_vintages(
+        mean: float, first: int, stock0: float, sales: list[float]) -> None:
+    from evflex.fleet.stock import anchor_initial_stock
+
+    surv = survival_by_age(np.array([[[mean]]]), np.array([[[2.5]]]), 60)[:, :, 0]
+    matrix = survival_matrix(surv, 12)  # (1, 1, V, T)
+    kept = np.array(sales)[None, None, None, :]
+    out = anchor_initial_stock(kept, np.array([[[stock0]]]), np.array([[[first]]]), matrix)
+    np.testing.assert_array_equal(out[..., first + 1:], kept[..., first + 1:])
+    at_first = vintage_stock(np.where(np.arange(12) <= first, out, 0.0), matrix)[..., first]
+    if stock0 > 0:  # holds by construction: the stock of y0 is the data point
+        assert at_first.item() == pytest.approx(stock0, rel=1e-9)
+    else:  # no reported stock: nothing changes
+        np.testing.assert_array_equal(out, kept)

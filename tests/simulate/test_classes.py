@@ -15,6 +15,7 @@ from sim_instances import background_wh, lp_min_peak, sessions
 from evflex.simulate import kernels
 from evflex.simulate.archetypes import sample_sessions
 from evflex.simulate.classes import (
+    class_shares,
     count_classes,
     merge_classes,
     min_peak_classes,
@@ -33,16 +34,17 @@ from evflex.simulate.strategies import (
 @settings(max_examples=20, deadline=None)
 @given(n=st.integers(2, 80), days=st.integers(1, 2), seed=st.integers(0, 10_000),
        scale=st.sampled_from([0.05, 0.4, 1.0]), step=st.sampled_from([15, 30, 60]),
-       segment=st.sampled_from(["cars", "vans", "buses"]), flatten=st.booleans())
+       segment=st.sampled_from(["cars", "vans", "buses"]),
+       sweeps=st.sampled_from([0, 1, 16]))
 def test_class_schedule_splits_into_exact_session_schedules(
         n: int, days: int, seed: int, scale: float, step: int, segment: str,
-        flatten: bool) -> None:
+        sweeps: int) -> None:
     s = sessions(n, days, seed, step, segment)
     slots = session_slots(s)
     bg = background_wh(s, scale)
     classes = count_classes(s)
-    exact = min_peak_classes(classes, bg, flatten=flatten)
-    wh = split_class_schedule(classes, exact.wh, exact.start, s, slots.start)
+    exact = min_peak_classes(classes, bg, max_sweeps=sweeps)
+    wh = split_class_schedule(class_shares(classes, exact.wh, exact.start), s, slots.start)
     np.testing.assert_allclose(per_session(slots, wh, len(s)), s.energy_wh, rtol=1e-9,
                                atol=1e-6)
     assert np.all(wh >= -1e-9)
@@ -66,10 +68,11 @@ def test_chunks_split_their_share_and_add_up_to_the_class_schedule() -> None:
     assert classes.table.equals(count_classes(whole).table)
     bg = background_wh(whole, 0.4)
     exact = min_peak_classes(classes, bg)
+    shares = class_shares(classes, exact.wh, exact.start)
     total = np.zeros(whole.n_steps)
     for p in parts:
         slots = session_slots(p)
-        wh = split_class_schedule(classes, exact.wh, exact.start, p, slots.start)
+        wh = split_class_schedule(shares, p, slots.start)
         np.testing.assert_allclose(per_session(slots, wh, len(p)), p.energy_wh, atol=1e-6)
         assert np.all(wh <= p.slot_wh[slots.row] + 1e-6)
         total += aggregate(slots, wh, p.n_steps)
@@ -111,3 +114,23 @@ def test_observation_kernel_matches_the_array_expressions() -> None:
         np.testing.assert_allclose(sums[row], want, rtol=1e-9, atol=1e-6, err_msg=str(row))
     here = rows[col == peak_step]
     np.testing.assert_allclose(at_peak, [s.reserve_kwh[here].sum(), s.battery_kwh[here].sum()])
+
+
+def test_valley_filling_proves_the_optimum_without_a_flow() -> None:
+    """The sweeps' schedule meets a nested cut bound (no maximum flow), and that bound is
+    the LP optimum (HiGHS) of a fleet whose own load sets the peak; the flow method,
+    forced with no sweeps, reaches the same peak."""
+    s = sessions(600, 2, 3, 30)
+    slots = session_slots(s)
+    bg = background_wh(s, 0.4)
+    classes = count_classes(s)
+    filled = min_peak_classes(classes, bg)
+    flowed = min_peak_classes(classes, bg, max_sweeps=0)
+    optimum = lp_min_peak(s, slots, bg)
+    assert optimum > bg.max() * 1.05
+    assert filled.flows == 0 < flowed.flows
+    assert 0 < filled.sweeps <= 16
+    for result in (filled, flowed):
+        assert abs(result.level_wh / optimum - 1) < 1e-6
+    assert abs(filled.lower_wh / optimum - 1) < 1e-8
+    assert filled.level_wh <= filled.lower_wh * (1 + 1e-9)

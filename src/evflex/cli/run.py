@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -253,11 +254,19 @@ def run(
                     err_console.print(f"note: {r.pathway} ({r.verdict}) rests on evidence "
                                       f"{r.stale}", highlight=False, soft_wrap=True)
     if availability is not None:
+        def share(value: object) -> str:  # one figure, or the range over the regions
+            v = np.asarray(value, dtype=float)
+            return (f"{v.min():.1%}" if v.min() == v.max()
+                    else f"{v.min():.1%}-{v.max():.1%}")
+
+        per_region = (" (each region's: assumptions.csv)"
+                      if np.asarray(availability.soc_at_peak).size > 1 else "")
         console.print(f"Availability from the {availability.source}: plugged in at the peak "
-                      f"{availability.plug_in_share_at_peak:.1%}, state of charge "
-                      f"{availability.soc_at_peak:.1%}, reserve "
-                      f"{availability.mobility_reserve_soc:.1%}, charging coincidence "
-                      f"{availability.charging_coincidence_at_peak:.1%}", highlight=False)
+                      f"{share(availability.plug_in_share_at_peak)}, state of charge "
+                      f"{share(availability.soc_at_peak)}, reserve "
+                      f"{share(availability.mobility_reserve_soc)}, charging coincidence "
+                      f"{share(availability.charging_coincidence_at_peak)}{per_region}",
+                      highlight=False)
     n_pass = int((checks["status"] == "pass").sum())
     others = checks.loc[checks["status"] != "pass", "status"].value_counts()
     reported = "".join(f", {n} {status}" for status, n in others.items())

@@ -111,3 +111,51 @@ def retirements_from_stock(sales: FloatArray, stock: FloatArray) -> FloatArray:
     """
     previous = np.concatenate([np.zeros((*stock.shape[:-1], 1)), stock[..., :-1]], axis=-1)
     return previous + sales - stock
+
+
+def anchor_initial_stock(kept: FloatArray, first_stock: FloatArray, first_index: FloatArray,
+                         surv_matrix: FloatArray) -> FloatArray:
+    """Vintages up to the first year a stock is reported, scaled to carry that stock.
+
+    The IEA reports a country's stock from some year ``y0`` on, and its sales often from
+    earlier: the sales before ``y0`` need not add up to the stock of ``y0`` (cars
+    imported used, or sold but never counted in the stock). The stock of ``y0`` is taken
+    as a data point: every vintage up to ``y0`` is multiplied by one factor per (region,
+    segment, powertrain) so that its survivors at the end of ``y0`` equal ``first_stock``;
+    the vintages keep the shape of their sales (the stated rule). Where no sales precede
+    a reported stock, the whole of it is vintage ``y0``. Vintages after ``y0`` are
+    untouched, so the stock after ``y0`` stays a model result.
+
+    Parameters
+    ----------
+    kept : array (..., R, S, P, T)
+        Sales that stay in the region, by vintage [vehicles/year].
+    first_stock : array (R, S, P)
+        Stock at the end of ``y0`` [vehicles]; 0 where no stock is reported (no change).
+    first_index : int array (R, S, P)
+        Index of ``y0`` on the year axis.
+    surv_matrix : array (..., R, S, T, T)
+        ``M[v, t] = S(t - v)``.
+
+    Examples
+    --------
+    >>> m = np.triu(np.ones((3, 3)))[None, None]  # no retirement
+    >>> kept = np.array([[[[10.0, 10.0, 5.0]]]])
+    >>> anchor_initial_stock(kept, np.array([[[40.0]]]), np.array([[[1]]]), m).tolist()
+    [[[[20.0, 20.0, 5.0]]]]
+    """
+    n_years = kept.shape[-1]
+    idx = np.asarray(first_index, dtype=int)
+    upto = np.arange(n_years) <= idx[..., None]  # (R, S, P, T)
+    early = np.where(upto, kept, 0.0)
+    at_first = np.take_along_axis(vintage_stock(early, surv_matrix),
+                                  np.broadcast_to(idx[..., None], (*early.shape[:-1], 1)),
+                                  axis=-1)[..., 0]
+    has_stock = first_stock > 0
+    factor = np.where(has_stock & (at_first > 0),
+                      first_stock / np.where(at_first > 0, at_first, 1.0), 1.0)
+    scaled = np.where(upto, kept * factor[..., None], kept)
+    # no sales before a reported stock: the stock is the vintage of its first year
+    lone = has_stock & ~(at_first > 0)
+    at_y0 = np.arange(n_years) == idx[..., None]
+    return np.where(lone[..., None] & at_y0, first_stock[..., None], scaled)

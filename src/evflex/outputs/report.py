@@ -241,9 +241,15 @@ HOURLY_SERIES = (("unmanaged_kw", "unmanaged charging", "#D55E00"),
 
 
 def hourly_figure(hourly: pd.DataFrame) -> dict[str, Any] | None:
-    """System load with each strategy's charging added, from a vehicle simulation."""
+    """System load with each strategy's charging added, from a vehicle simulation (a
+    per-region simulation: the first region's binding week)."""
     if "base_kw" not in hourly.columns or not len(hourly):
         return None
+    where = ""
+    if "region" in hourly.columns:
+        first = hourly["region"].iloc[0]
+        hourly = hourly[hourly["region"] == first]
+        where = f" ({first}, {hourly['season'].iloc[0]} week)" if "season" in hourly else ""
     hours = hourly["hour"].to_numpy(dtype=float)
     dt = float((hours[1] - hours[0]) % 24) if len(hours) > 1 else 1.0
     step = hourly["step"].to_numpy(dtype=float) if "step" in hourly else np.arange(len(hours))
@@ -258,7 +264,7 @@ def hourly_figure(hourly: pd.DataFrame) -> dict[str, Any] | None:
                          "y": _clean(base + hourly[column].to_numpy(dtype=float)),
                          "line": {"color": colour, "width": 1.5}})
     return {"data": data, "layout": _layout(
-        "Simulated fleet: system load with unmanaged, managed and V2G charging",
+        f"Simulated fleet{where}: system load with unmanaged, managed and V2G charging",
         yaxis={"title": {"text": "load [kW]"}, "tickformat": ",.0f"},
         xaxis={"title": {"text": "hours since the start of the simulation [h]"},
                "dtick": 24})}

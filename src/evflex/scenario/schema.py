@@ -260,6 +260,10 @@ class Options(StrictModel):
         False, description="Count PHEVs as V2G candidates (small packs; off by default)."
     )
     survival_max_age: Annotated[int, Field(ge=10, le=120)] = 60
+    initial_ev_stock: Literal["first_reported", "sales"] = Field(
+        "first_reported", description=(
+            "EV vintages up to the first year the IEA reports a stock carry that stock "
+            "(first_reported), or every sale since the first model year is counted (sales)."))
 
 
 class BidirectionalModels(StrictModel):

@@ -55,13 +55,18 @@ def ev_models_nl() -> pd.DataFrame:
         return pd.read_csv(fh, comment="#")
 
 
+@cache
 def table(name: str, site: str) -> tuple[FloatArray, FloatArray]:
-    """``(x, value)`` of one ElaadNL table for one site, in the file's order."""
+    """``(x, value)`` of one ElaadNL table for one site, in the file's order (read-only
+    arrays, cached: sampling asks for them once per block of vehicles)."""
     t = elaadnl_sessions()
     rows = t[(t["table"] == name) & (t["site"] == site)]
     if rows.empty:
         raise KeyError(f"no ElaadNL table {name!r} for site {site!r}")
-    return rows["x"].to_numpy(float), rows["value"].to_numpy(float)
+    x, value = rows["x"].to_numpy(float), rows["value"].to_numpy(float)
+    x.flags.writeable = False
+    value.flags.writeable = False
+    return x, value
 
 
 def quantile_function(name: str, site: str) -> tuple[FloatArray, FloatArray]:

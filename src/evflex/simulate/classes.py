@@ -33,7 +33,9 @@ class's polytope) and the upper ends to at least ``q - 1``, so one interpolation
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -42,13 +44,21 @@ from evflex.paths import FloatArray
 from evflex.simulate import kernels
 from evflex.simulate.archetypes import Sessions
 
-KEYS = ["arrival", "length", "cap_wh", "q"]
-#: The classes' flattening: at most this many sweeps, stopping earlier when no step's
-#: load moves by more than FLATTEN_RTOL of the peak in a sweep (numerical settings: it
-#: flattens the load below the exact peak, which it never changes; at 20,000 cars x 7
-#: days the 100 highest steps stop moving after 4 sweeps while ties keep trading places).
-FLATTEN_SWEEPS = 8
-FLATTEN_RTOL = 1e-6
+#: A class's key: its window, charger limit and full steps, and a group of the caller's
+#: (e.g. whether its sessions take part in V2G: finer classes stay exact)
+KEYS = ["arrival", "length", "cap_wh", "q", "group"]
+#: Valley filling of the classes (:func:`min_peak_classes`): at most this many sweeps
+#: before the maximum-flow method takes over, stopping as soon as the peak is within
+#: PROOF_RTOL of a proven lower bound (numerical settings, not data: at 20,000 and
+#: 100,000 cars x 7 days the bound is met after 6-8 sweeps; the rounding of a flow in
+#: whole flow units leaves about 1e-9 too).
+PROOF_SWEEPS = 16
+PROOF_RTOL = 1e-9
+#: Class slots per call of a compiled kernel, so that long sweeps report progress
+#: (about 0.03 s each on a 2-core machine; a setting, not data).
+BATCH_SLOTS = 1_000_000
+#: Cut-bound passes expected per proof (for the progress total only; 3 at 100,000 cars).
+BOUND_PASSES = 4
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,13 @@ class SessionClasses:
     def slot_count(self) -> int:
         return int(self.table["length"].sum())
 
+    @property
+    def batch_count(self) -> int:
+        """Batches of :data:`BATCH_SLOTS` slots a sweep of these classes takes (about)."""
+        return -(-self.slot_count // BATCH_SLOTS)
 
-def session_keys(sessions: Sessions) -> pd.DataFrame:
+
+def session_keys(sessions: Sessions, group: np.ndarray | None = None) -> pd.DataFrame:
     """Each session's class key columns and its energy [Wh] (sessions needing energy)."""
     energy = sessions.energy_wh
     cap = sessions.slot_wh
@@ -80,12 +95,15 @@ def session_keys(sessions: Sessions) -> pd.DataFrame:
         "arrival": (sessions.arrival % sessions.n_steps).astype(np.int64),
         "length": (sessions.departure - sessions.arrival).astype(np.int64),
         "cap_wh": cap.astype(np.int64), "q": q.astype(np.int64),
+        "group": np.zeros(len(sessions), np.int8) if group is None
+        else np.asarray(group, dtype=np.int8),
         "energy_wh": energy.astype(np.int64)})
 
 
-def count_classes(sessions: Sessions) -> SessionClasses:
-    """The classes of ``sessions`` (sessions without energy to take are left out)."""
-    keys = session_keys(sessions)
+def count_classes(sessions: Sessions, group: np.ndarray | None = None) -> SessionClasses:
+    """The classes of ``sessions`` (sessions without energy to take are left out), by
+    ``group`` too when given (one small integer per session)."""
+    keys = session_keys(sessions, group)
     keys = keys[keys["energy_wh"] > 0]
     table = (keys.groupby(KEYS, sort=True)["energy_wh"].agg(["size", "sum"])
              .rename(columns={"size": "count", "sum": "energy_wh"}).reset_index())
@@ -101,60 +119,61 @@ def merge_classes(parts: list[SessionClasses]) -> SessionClasses:
     return SessionClasses(table=table, n_steps=parts[0].n_steps)
 
 
-def split_class_schedule(classes: SessionClasses, class_wh: FloatArray,
-                         class_start: np.ndarray, sessions: Sessions,
-                         session_start: np.ndarray) -> FloatArray:
+@dataclass(frozen=True)
+class ClassShares:
+    """What a class schedule gives each of its sessions (module docstring): the class
+    schedule ``wh`` [Wh per slot], class ``j``'s slots from ``start[j]``, and each
+    class's interpolation ``theta`` (``phi`` and ``psi`` follow slot by slot)."""
+
+    classes: SessionClasses
+    wh: FloatArray
+    start: np.ndarray
+    theta: FloatArray
+
+
+def class_shares(classes: SessionClasses, class_wh: FloatArray,
+                 class_start: np.ndarray) -> ClassShares:
+    """The split of the classes' schedule ``class_wh`` [Wh per slot] (computed once for
+    the fleet; :func:`split_class_schedule` then splits any group of its sessions). It
+    keeps ``class_wh`` (not a copy) and one number per class."""
+    t = classes.table
+    wh = np.asarray(class_wh, dtype=float)
+    start = np.asarray(class_start, dtype=np.int64)
+    theta = np.empty(len(t))
+    kernels.class_theta(t["length"].to_numpy(np.int64), start, t["count"].to_numpy(float),
+                        t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
+                        t["energy_wh"].to_numpy(float), wh, theta)
+    return ClassShares(classes=classes, wh=wh, start=start, theta=theta)
+
+
+def split_class_schedule(shares: ClassShares, sessions: Sessions, session_start: np.ndarray,
+                         group: np.ndarray | None = None) -> FloatArray:
     """Per-slot energies [Wh] of ``sessions`` from their classes' schedules.
 
-    ``class_wh`` holds each class's energy per slot [Wh], class ``j``'s slots from
-    ``class_start[j]``; ``session_start`` is each session's first slot in the result
-    (the layout of :func:`evflex.simulate.strategies.session_slots`). The sessions of a
-    class here may be a subset of the class (one chunk of the fleet): each session's
-    share depends only on its own energy, so chunks split independently and add up to
-    the class schedule over the whole fleet.
+    ``shares`` splits the classes' schedule (:func:`class_shares`); ``session_start``
+    is each session's first slot in the result (the layout of
+    :func:`evflex.simulate.strategies.session_slots`). The sessions here may be a subset
+    of their classes (one chunk of the fleet): each session's share depends only on its
+    own energy, so chunks split independently and add up to the class schedule over the
+    whole fleet. ``group``: the sessions' groups, as counted.
     """
-    t = classes.table
-    k = t["count"].to_numpy(float)
-    c = t["cap_wh"].to_numpy(float)
-    q = t["q"].to_numpy(float)
-    e = t["energy_wh"].to_numpy(float)
-    length = t["length"].to_numpy()
-    big_r = e - k * (q - 1.0) * c                     # sum of r_i, in (0, k c]
-    kc = k * c
-    row = np.repeat(np.arange(len(t)), length)
-    y = np.asarray(class_wh, dtype=float)
-    slack = kc - big_r
-    degenerate = slack <= 1e-9 * kc                   # every r_i = c: equal shares
-    safe = np.where(degenerate, 1.0, slack)
-    lo = np.where(degenerate[row], 0.0, np.maximum(0.0, (y - big_r[row]) / safe[row]))
-    hi = y / kc[row]
-    sum_lo = np.bincount(row, weights=lo, minlength=len(t))
-    sum_hi = np.bincount(row, weights=hi, minlength=len(t))
-    width = sum_hi - sum_lo
-    theta = np.clip(np.divide(q - 1.0 - sum_lo, width, out=np.zeros(len(t)),
-                              where=width > 0), 0.0, 1.0)
-    phi = lo + theta[row] * (hi - lo)
-    phi = np.where(degenerate[row], hi * (q[row] - 1.0) / q[row], phi)
-    psi = np.where(degenerate[row], hi / q[row], (y - kc[row] * phi) / big_r[row])
-    psi = np.maximum(psi, 0.0)
-
-    # each session's class and its slots
-    keys = session_keys(sessions)
+    t = shares.classes.table
+    keys = session_keys(sessions, group)
     keys["session"] = np.arange(len(keys))
     keys = keys[keys["energy_wh"] > 0]
     index = t[KEYS].reset_index().rename(columns={"index": "cls"})
     joined = keys.merge(index, on=KEYS, how="left", validate="many_to_one")
     if joined["cls"].isna().any():
         raise ValueError("a session's class is missing from the classes")
-    cls = joined["cls"].to_numpy(np.int64)
-    sess = joined["session"].to_numpy(np.int64)
     n_out = int(session_start[-1] + sessions.departure[-1] - sessions.arrival[-1]) \
         if len(sessions) else 0
     out = np.zeros(n_out)
-    kernels.split_slots(cls, sess, joined["energy_wh"].to_numpy(float),
-                        np.asarray(session_start, dtype=np.int64),
-                        np.asarray(class_start, dtype=np.int64), length.astype(np.int64), c,
-                        q, phi, psi, out)
+    kernels.split_slots(joined["cls"].to_numpy(np.int64), joined["session"].to_numpy(np.int64),
+                        joined["energy_wh"].to_numpy(float),
+                        np.asarray(session_start, dtype=np.int64), shares.start,
+                        t["length"].to_numpy(np.int64), t["count"].to_numpy(float),
+                        t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
+                        t["energy_wh"].to_numpy(float), shares.theta, shares.wh, out)
     return out
 
 
@@ -164,7 +183,9 @@ class ClassMinPeak:
 
     ``wh``: each class's energy per slot [Wh], class ``j``'s from ``start[j]``;
     ``load_wh``: the classes' total per step [Wh]; ``level_wh``: peak of background +
-    fleet [Wh/step]; ``lower_wh``: proven lower bound on any schedule's peak.
+    fleet [Wh/step]; ``lower_wh``: proven lower bound on any schedule's peak;
+    ``sweeps``: valley-filling sweeps done; ``flows``: maximum flows solved (0 when the
+    sweeps met the bound).
     """
 
     wh: FloatArray
@@ -176,41 +197,141 @@ class ClassMinPeak:
     sweeps: int = 0
 
 
+class _ClassArrays:
+    """The classes' arrays for the compiled kernels, cut into batches of about
+    :data:`BATCH_SLOTS` slots; each batch done calls ``step()``."""
+
+    def __init__(self, classes: SessionClasses, mine: np.ndarray | None = None,
+                 start: np.ndarray | None = None):
+        t = classes.table
+        keep = slice(None) if mine is None else mine
+        self.h = classes.n_steps
+        full_length = t["length"].to_numpy(np.int64)
+        self.length = full_length[keep]
+        self.arrival = t["arrival"].to_numpy(np.int64)[keep]
+        self.start = (np.cumsum(full_length) - full_length if start is None
+                      else np.asarray(start, dtype=np.int64))[keep]
+        self.cap = (t["cap_wh"] * t["count"]).to_numpy(float)[keep]
+        self.need = t["energy_wh"].to_numpy(float)[keep]
+        ends = np.cumsum(self.length)
+        edges = [0, *np.searchsorted(ends, np.arange(BATCH_SLOTS, ends[-1] if ends.size
+                                                     else 0, BATCH_SLOTS),
+                                     side="right").tolist(), self.length.size]
+        self.batches = [(a, b) for a, b in pairwise(edges) if b > a]
+        self.step: Callable[[], None] = lambda: None
+
+    def sweep(self, wh: FloatArray, total: FloatArray) -> None:
+        """One Gauss-Seidel sweep of valley filling, in place on ``wh`` and ``total``."""
+        for a, b in self.batches:
+            kernels.fill_sweeps(self.arrival[a:b], self.length[a:b], self.start[a:b],
+                                self.cap[a:b], self.need[a:b], wh, total, self.h, 1)
+            self.step()
+
+    def nested_bound(self, total: FloatArray, background: FloatArray) -> float:
+        """The best cut bound over the sets of the steps of highest ``total``."""
+        order = np.argsort(-total, kind="stable")
+        pos = np.empty(self.h, np.int64)
+        pos[order] = np.arange(self.h)
+        rise = np.zeros(self.h)
+        for a, b in self.batches:
+            kernels.cut_rises(self.arrival[a:b], self.length[a:b], self.cap[a:b],
+                              self.need[a:b], pos, self.h, rise)
+            self.step()
+        bounds = (np.cumsum(background[order]) + np.cumsum(rise)) / np.arange(1, self.h + 1)
+        return float(bounds.max())
+
+
 def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
-                     flatten: bool = True, max_sweeps: int | None = None) -> ClassMinPeak:
+                     max_sweeps: int = PROOF_SWEEPS,
+                     progress: Callable[[int, int], None] | None = None) -> ClassMinPeak:
     """Exact min-peak managed charging of every session of ``classes`` together.
 
-    With ``flatten``, Gauss-Seidel best responses of the classes then flatten the load
-    below the peak (valley filling, :mod:`evflex.simulate.kernels`; they never raise
-    it): on classes, not sessions, so a sweep costs what the classes' slots cost. The
-    flattest schedule is a better start for V2G and a fairer managed profile.
+    Gauss-Seidel valley filling of the classes (each class's best response to the load
+    of the others, :func:`evflex.simulate.kernels.fill_sweeps`) converges to the
+    flattest load, whose highest level set is the critical set of the minimum cut
+    (Fujishige 1980). After a sweep the steps sorted by load give nested candidate sets
+    whose cut bounds (:func:`evflex.simulate.kernels.cut_rises`) are proven lower
+    bounds on any schedule's peak; the sweeps stop once the schedule's peak is within
+    :data:`PROOF_RTOL` of the best bound: that schedule is optimal, with its proof. If
+    ``max_sweeps`` sweeps do not get there, the exact maximum-flow method
+    (:func:`evflex.simulate.strategies.exact_min_peak`) starts from the best bound and
+    the remaining sweeps flatten its schedule below the peak (they never raise it).
+    ``progress(done, total)`` is called after each batch of classes of a sweep or a
+    bound (``total`` an estimate).
     """
-    from evflex.simulate.strategies import Slots, aggregate, exact_min_peak
+    from evflex.simulate.strategies import Slots, exact_min_peak
 
-    t = classes.table
-    h = classes.n_steps
-    length = t["length"].to_numpy(np.int64)
-    arrival = t["arrival"].to_numpy(np.int64)
-    row = np.repeat(np.arange(len(t)), length)
-    start = np.cumsum(length) - length
-    offset = np.arange(row.size) - np.repeat(start, length)
-    slots = Slots(row=row, col=(arrival[row] + offset) % h, offset=offset, start=start,
-                  length=length)
-    cap = (t["cap_wh"] * t["count"]).to_numpy(np.int64)
-    need = t["energy_wh"].to_numpy(np.int64)
-    wh, level, lower, _, flows = exact_min_peak(arrival, slots, need, cap, background_wh, h)
-    load = aggregate(slots, wh, h)
+    c = _ClassArrays(classes)
+    h = c.h
+    units = 0
+    planned = len(c.batches) * (max_sweeps + BOUND_PASSES)
+
+    def step() -> None:
+        nonlocal units
+        units += 1
+        if progress is not None:
+            progress(min(units, planned), planned)
+
+    c.step = step
+    background = np.asarray(background_wh, dtype=float)
+    wh = np.zeros(int(c.length.sum()))
+    total = background.copy()
+    lower = float(background.max())
     done = 0
-    if flatten and len(t):
-        total = np.asarray(background_wh, dtype=float) + load
-        k = len(t)
-        done = int(kernels.sweeps(arrival, length, start, np.zeros(slots.size),
-                                  cap[row].astype(float), np.full(slots.size, kernels.CHARGE,
-                                                                  np.int8),
-                                  need.astype(float), np.zeros(k), np.zeros(k), wh, total, h,
-                                  FLATTEN_SWEEPS if max_sweeps is None else max_sweeps,
-                                  FLATTEN_RTOL, np.arange(k), 0.0))
-        load = aggregate(slots, wh, h)
-        level = float((np.asarray(background_wh, dtype=float) + load).max())
-    return ClassMinPeak(wh=wh, start=start, load_wh=load, level_wh=level, lower_wh=lower,
-                        flows=flows, sweeps=done)
+    flows = 0
+
+    def proven() -> bool:
+        """The schedule (any sweep's: each delivers every class's energy) meets the bound."""
+        return done > 0 and bool(total.max() <= lower + PROOF_RTOL * abs(lower))
+
+    rising = True  # the last bound computed raised the best one
+    while len(c.batches) and done < max_sweeps and not proven():
+        c.sweep(wh, total)
+        done += 1
+        if rising and not proven():
+            # the bound settles within a few sweeps (the top level sets stop changing)
+            # while the peak keeps converging to it; once a new bound does not beat
+            # the best, later sweeps only bring the peak down to it
+            bound = c.nested_bound(total, background)
+            rising = bound > lower * (1 + 1e-12)
+            lower = max(lower, bound)
+    if len(c.batches) and not proven():
+        length, arrival, start = c.length, c.arrival, c.start
+        row = np.repeat(np.arange(length.size), length)
+        offset = np.arange(row.size) - np.repeat(start, length)
+        slots = Slots(row=row, col=(arrival[row] + offset) % h, offset=offset, start=start,
+                      length=length)
+        wh, _, lower, _, flows = exact_min_peak(arrival, slots, c.need.astype(np.int64),
+                                                c.cap.astype(np.int64), background, h,
+                                                lower_start=lower)
+        total = background + np.bincount(slots.col, weights=wh, minlength=h)
+        del slots, row, offset
+        while done < max_sweeps:
+            # flatten below the peak with the sweeps left
+            c.sweep(wh, total)
+            done += 1
+    if progress is not None:
+        progress(planned, planned)
+    return ClassMinPeak(wh=wh, start=c.start, load_wh=total - background,
+                        level_wh=float(total.max()), lower_wh=lower, flows=flows, sweeps=done)
+
+
+def fill_group(classes: SessionClasses, class_wh: FloatArray, class_start: np.ndarray,
+               group: int, load_wh: FloatArray, max_sweeps: int, peak_rtol: float,
+               step: Callable[[], None] | None = None) -> int:
+    """Valley filling of the classes of ``group`` against the rest of ``load_wh``
+    (background and every session, [Wh per step]), in place on ``class_wh`` and
+    ``load_wh``; the other classes keep their schedules and shares. Stops after
+    ``max_sweeps`` sweeps or when a sweep lowers the peak by less than ``peak_rtol`` of
+    it; returns the sweeps done. ``step()`` is called after each batch of classes."""
+    c = _ClassArrays(classes, (classes.table["group"] == group).to_numpy(), class_start)
+    if step is not None:
+        c.step = step
+    done = 0
+    while done < max_sweeps:
+        before = float(load_wh.max())
+        c.sweep(class_wh, load_wh)
+        done += 1
+        if before - float(load_wh.max()) <= peak_rtol * abs(before):
+            break
+    return done

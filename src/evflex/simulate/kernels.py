@@ -399,16 +399,153 @@ def v2g_margins(start: np.ndarray, length: np.ndarray, wh: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
+def _share(y: float, kc: float, big_r: float, q: float, theta: float) -> tuple[float, float]:
+    """``(phi, psi)`` of a class slot carrying ``y`` [Wh] (:mod:`evflex.simulate.classes`):
+    ``kc`` the class's limit per step, ``big_r`` the sum of its sessions' remainders."""
+    slack = kc - big_r
+    if slack <= 1e-9 * kc:
+        # every r_i = c: equal shares
+        return y / kc * (q - 1.0) / q, y / kc / q
+    lo = max(0.0, (y - big_r) / slack)
+    phi = lo + theta * (y / kc - lo)
+    return phi, max((y - kc * phi) / big_r, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def class_theta(length: np.ndarray, start: np.ndarray, count: np.ndarray, cap: np.ndarray,
+                q: np.ndarray, energy: np.ndarray, y: np.ndarray,
+                theta: np.ndarray) -> None:  # pragma: no cover
+    """Each class's interpolation ``theta`` that makes ``sum phi = q - 1`` for the class
+    schedule ``y`` [Wh per slot] (:mod:`evflex.simulate.classes`)."""
+    for j in range(length.size):
+        kc = count[j] * cap[j]
+        big_r = energy[j] - count[j] * (q[j] - 1.0) * cap[j]   # sum of r_i, in (0, k c]
+        slack = kc - big_r
+        theta[j] = 0.0
+        if slack <= 1e-9 * kc:
+            continue
+        sum_lo = 0.0
+        sum_hi = 0.0
+        for k in range(start[j], start[j] + length[j]):
+            sum_lo += max(0.0, (y[k] - big_r) / slack)
+            sum_hi += y[k] / kc
+        width = sum_hi - sum_lo
+        if width > 0.0:
+            theta[j] = min(max((q[j] - 1.0 - sum_lo) / width, 0.0), 1.0)
+
+
+@njit(cache=True, nogil=True)
 def split_slots(cls: np.ndarray, sess: np.ndarray, energy: np.ndarray,
                 session_start: np.ndarray, class_start: np.ndarray, length: np.ndarray,
-                cap: np.ndarray, q: np.ndarray, phi: np.ndarray, psi: np.ndarray,
-                out: np.ndarray) -> None:  # pragma: no cover
+                count: np.ndarray, cap: np.ndarray, q: np.ndarray, class_energy: np.ndarray,
+                theta: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
     """Session ``sess[j]`` of class ``cls[j]`` gets ``c phi_t + r psi_t`` per slot [Wh],
     ``r = energy[j] - (q - 1) c`` (see :mod:`evflex.simulate.classes`)."""
     for j in range(cls.size):
         k = cls[j]
+        kc = count[k] * cap[k]
+        big_r = class_energy[k] - count[k] * (q[k] - 1.0) * cap[k]
         r = energy[j] - (q[k] - 1.0) * cap[k]
         s0 = session_start[sess[j]]
         c0 = class_start[k]
         for o in range(length[k]):
-            out[s0 + o] = cap[k] * phi[c0 + o] + r * psi[c0 + o]
+            phi, psi = _share(y[c0 + o], kc, big_r, q[k], theta[k])
+            out[s0 + o] = cap[k] * phi + r * psi
+
+
+@njit(cache=True, nogil=True)
+def cut_rises(arrival: np.ndarray, length: np.ndarray, cap: np.ndarray, need: np.ndarray,
+              pos: np.ndarray, n_steps: int, rise: np.ndarray) -> None:  # pragma: no cover
+    r"""Add into ``rise[k]`` how much the rows' forced energy grows when the step at
+    position ``k`` of an order of the steps (``pos[t]``: the position of step ``t``)
+    joins the set of the steps before it.
+
+    The forced energy of a set ``S`` is ``sum_i max(0, need_i - cap_i |W_i \ S|)``, so
+    ``(background(S_k) + cumsum(rise)[k - 1]) / k`` is the cut bound of the first ``k``
+    steps (:func:`evflex.simulate.strategies.cut_bound`). Row ``i``'s forced energy rises
+    only when one of the last ``q_i`` of its steps (in the order) joins.
+    """
+    mmax = 1
+    for i in range(arrival.size):
+        mmax = max(mmax, length[i])
+    buf = np.empty(mmax, np.int64)
+    for i in range(arrival.size):
+        m = length[i]
+        c = cap[i]
+        e = need[i]
+        if e <= 0.0:
+            continue
+        for k in range(m):
+            buf[k] = pos[(arrival[i] + k) % n_steps]
+        steps = np.sort(buf[:m])
+        # after the j-th of its steps joins (j = 1..m), m - j steps stay outside
+        for j in range(m, 0, -1):
+            outside = m - j
+            now = e - c * outside
+            if now <= 0.0:
+                break
+            rise[steps[j - 1]] += now - max(e - c * (outside + 1), 0.0)
+
+
+@njit(cache=True, nogil=True)
+def fill_sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, cap: np.ndarray,
+                need: np.ndarray, x: np.ndarray, load: np.ndarray, n_steps: int,
+                n_sweeps: int) -> None:  # pragma: no cover
+    """Gauss-Seidel valley filling of rows charging ``0 <= x <= cap[i]`` per slot, in
+    place on ``x`` and ``load``: :func:`sweeps` without V2G phases or per-slot bounds
+    (row ``i``'s best response is ``clip(level - others, 0, cap[i])``)."""
+    mmax = 1
+    for i in range(arrival.size):
+        mmax = max(mmax, length[i])
+    others = np.empty(mmax)
+    zeros = np.zeros(mmax)
+    keys = np.empty(2 * mmax)
+    for _ in range(n_sweeps):
+        for i in range(arrival.size):
+            m = length[i]
+            c = cap[i]
+            if m == 0 or c <= 0.0:
+                continue
+            s0 = start[i]
+            t = arrival[i]
+            for k in range(m):
+                load[t] -= x[s0 + k]
+                others[k] = load[t]
+                t += 1
+                if t == n_steps:
+                    t = 0
+            level = _uniform_level(others, zeros, m, c, 0.0, need[i], keys)
+            t = arrival[i]
+            for k in range(m):
+                v = min(max(level - others[k], 0.0), c)
+                x[s0 + k] = v
+                load[t] += v
+                t += 1
+                if t == n_steps:
+                    t = 0
+
+
+@njit(cache=True, nogil=True)
+def block_run(arrival: np.ndarray, length: np.ndarray, block: np.ndarray,
+              n_steps: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Per session, the offset of its first step in ``block`` (its length when none) and
+    of the first step after that run of block steps (its length when the run lasts to
+    departure)."""
+    n = arrival.size
+    first = length.copy()
+    end = length.copy()
+    for i in range(n):
+        t = arrival[i] % n_steps
+        inside = False
+        for k in range(length[i]):
+            if block[t]:
+                if not inside and first[i] == length[i]:
+                    first[i] = k
+                    inside = True
+            elif inside:
+                end[i] = k
+                break
+            t += 1
+            if t == n_steps:
+                t = 0
+    return first, end

@@ -43,9 +43,12 @@ from evflex.simulate.archetypes import (
     sample_sessions,
 )
 from evflex.simulate.classes import (
-    FLATTEN_SWEEPS,
+    BOUND_PASSES,
+    PROOF_SWEEPS,
     SessionClasses,
+    class_shares,
     count_classes,
+    fill_group,
     merge_classes,
     min_peak_classes,
     split_class_schedule,
@@ -57,7 +60,9 @@ from evflex.simulate.strategies import (
     aggregate,
     peak_block,
     session_slots,
+    take,
     v2g,
+    v2g_sessions,
 )
 
 #: Average household load per simulated vehicle [kW]: US EIA (2023), 10,791 kWh per
@@ -67,6 +72,8 @@ BASE_KW_PER_VEHICLE = 1.23
 #: ``peak_duration_h`` in the base scenario).
 PEAK_HOURS = 4.0
 STRATEGIES = ("unmanaged", "managed", "v2g")
+#: Chunks' classes merged into one table every this many chunks (memory; a setting).
+MERGE_EVERY = 10
 #: Bounds of the inputs (assumption: far above any use; they keep runs finite in time and
 #: memory): vehicles [-], base load [kW per vehicle], passes and sweeps [-].
 MAX_VEHICLES = 1_000_000
@@ -263,9 +270,10 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
              sessions_csv: Path | None = None) -> SimulationResult:
     """Simulate the fleet of ``config``.
 
-    ``progress(done, total)`` is called after each unit of work (a chunk's pass, the
-    fleet's flow problem). With ``sessions_csv`` the sessions are written there chunk by
-    chunk (``SESSION_COLUMNS``) instead of kept in memory.
+    ``progress(done, total)`` is called after each unit of work (a chunk's pass, a batch
+    of the classes' sweeps; ``total`` is an estimate, revised as the work goes). With
+    ``sessions_csv`` the sessions are written there chunk by chunk (``SESSION_COLUMNS``)
+    instead of kept in memory.
     """
     config.check()
     fleet = _Fleet(config, archetypes or load_archetypes())
@@ -273,17 +281,16 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
     managed = "managed" in config.strategies
     with_v2g = "v2g" in config.strategies
     v2g_passes = config.passes if with_v2g else 0
-    # units of work, weighted by their usual cost so the time left is a fair estimate:
-    # a chunk's sampling and observation 1, the fleet's flow problem 2 per chunk, a
-    # chunk's V2G 4 (measured at 20,000 cars x 7 days; only the estimate depends on it)
-    total_work = n_chunks * (1 + 4 * v2g_passes + 2 * int(managed or with_v2g))
-    work = 0
+    budget = min(config.sweeps, PROOF_SWEEPS) if (managed or with_v2g) else 0
+    work = _Work(progress)
 
-    def tick(weight: int = 1) -> None:
-        nonlocal work
-        work += weight
-        if progress is not None:
-            progress(work, total_work)
+    def plan(batches: int) -> None:
+        """Units of work: a chunk's sampling and observation 4, a batch of classes 1
+        (:data:`BATCH_SLOTS` slots of a sweep or a bound), a chunk's V2G 12, two sweeps
+        of the classes outside V2G per pass (costs measured at 100,000 cars x 7 days on
+        2 cores; only the estimate of the time left depends on them)."""
+        work.planned = (n_chunks * (4 + 12 * v2g_passes)
+                        + batches * (budget + BOUND_PASSES + 2 * v2g_passes))
 
     acc = _Accumulator(h)
     session_tables: list[pd.DataFrame] = []
@@ -300,29 +307,41 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
         elif table is not None:
             session_tables.append(table)
         if managed or with_v2g:
-            class_parts.append(count_classes(s))
-        tick()
+            class_parts.append(count_classes(
+                s, v2g_sessions(s, fleet.block).active if with_v2g else None))
+            if len(class_parts) == MERGE_EVERY:
+                class_parts = [merge_classes(class_parts)]
+            # the fleet's classes, guessed from the chunks so far (more than there are)
+            plan(sum(p.batch_count for p in class_parts) * n_chunks // (k + 1))
+        work.tick(4)
     total = {key: np.zeros(h) for key in ("managed", "v2g")}
     lower = -np.inf
     if managed or with_v2g:
         # the exact min-peak schedule of the whole fleet, on its classes of sessions
         classes = merge_classes(class_parts)
-        exact = min_peak_classes(classes, fleet.base_wh,
-                                 max_sweeps=min(config.sweeps, FLATTEN_SWEEPS))
+        del class_parts
+        plan(classes.batch_count)
+        exact = min_peak_classes(classes, fleet.base_wh, max_sweeps=budget,
+                                 progress=work.part())
         total["managed"] = exact.load_wh
         lower = exact.lower_wh
-        tick(2 * n_chunks)
     if with_v2g:
-        # V2G: block coordinate descent over the chunks, from the flattened managed
-        # schedule; each chunk's sessions re-optimise against the base and every other
-        # vehicle, until a sweep lowers the net peak by less than PEAK_RTOL of it
+        # V2G: block coordinate descent from the flattened managed schedule. Each chunk's
+        # sessions that take part in V2G start from their share of their classes'
+        # schedule and re-optimise against the base and every other vehicle; then the
+        # sessions that do not, as classes of the whole fleet (exact: their classes are
+        # counted apart), fill the valleys left; until a sweep lowers the net peak by
+        # less than PEAK_RTOL of it
         net = total["managed"].copy()
         own = np.zeros((n_chunks, h))
+        shares = class_shares(classes, exact.wh, exact.start)
         for p in range(v2g_passes):
             for k in range(n_chunks):
-                s, slots = fleet.chunk(k)
-                start_wh = split_class_schedule(classes, exact.wh, exact.start, s,
-                                                slots.start)
+                s = fleet.sessions(k)
+                s = take(s, v2g_sessions(s, fleet.block).active)
+                slots = session_slots(s)
+                start_wh = split_class_schedule(shares, s, slots.start,
+                                                group=np.ones(len(s), np.int8))
                 if p == 0:
                     own[k] = aggregate(slots, start_wh, h)
                 background = fleet.base_wh + net - own[k]
@@ -333,10 +352,41 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
                 own[k] = new
                 if p == v2g_passes - 1:
                     acc.observe_v2g(s, slots, res.wh)
-                tick(4)
+                work.tick(12)
+            load = fleet.base_wh + net
+            fill_group(classes, exact.wh, exact.start, 0, load, config.sweeps, PEAK_RTOL,
+                       step=work.tick)
+            net = load - fleet.base_wh
         total["v2g"] = net
+    work.finish()
     return _reduce(fleet, acc, total, lower,
                    pd.concat(session_tables, ignore_index=True) if session_tables else None)
+
+
+class _Work:
+    """Units of work done and planned, reported to ``progress(done, planned)``."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None):
+        self.progress = progress
+        self.done = 0
+        self.planned = 1
+
+    def tick(self, units: int = 1) -> None:
+        self.done += units
+        if self.progress is not None:
+            self.progress(self.done, max(self.planned, self.done))
+
+    def part(self) -> Callable[[int, int], None]:
+        """A ``progress(done, total)`` for a part of the work planned in its own units."""
+        first = self.done
+
+        def report(done: int, _: int) -> None:
+            self.tick(first + done - self.done)
+
+        return report
+
+    def finish(self) -> None:
+        self.tick(max(0, self.planned - self.done))
 
 
 class _Accumulator:

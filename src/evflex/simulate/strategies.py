@@ -34,7 +34,7 @@ charger delivers ``slot_wh`` (whole Wh) per step, so every vehicle gets exactly 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from scipy.sparse import csr_array
@@ -72,6 +72,15 @@ class Slots:
     @property
     def size(self) -> int:
         return int(self.row.size)
+
+
+def take(sessions: Sessions, which: np.ndarray) -> Sessions:
+    """The sessions ``which`` (a boolean mask or indices) of ``sessions``."""
+    n = len(sessions)
+    return replace(sessions, **{
+        f.name: getattr(sessions, f.name)[which] for f in fields(sessions)
+        if isinstance(getattr(sessions, f.name), np.ndarray)
+        and getattr(sessions, f.name).shape == (n,)})
 
 
 def session_slots(sessions: Sessions) -> Slots:
@@ -208,14 +217,15 @@ def min_peak(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
 
 
 def exact_min_peak(arrival: np.ndarray, slots: Slots, need: np.ndarray, cap: np.ndarray,
-                   background_wh: np.ndarray, n_steps: int
+                   background_wh: np.ndarray, n_steps: int, lower_start: float = -np.inf
                    ) -> tuple[FloatArray, float, float, np.ndarray, int]:
     """The exact min-peak schedule of rows (sessions or classes of sessions).
 
     Row ``i`` arrives at step ``arrival[i]``, needs ``need[i]`` [Wh] and takes at most
     ``cap[i]`` [Wh] per step in its slots. Returns the per-slot energies [Wh], the peak
     of background + rows [Wh/step], the proven lower bound [Wh/step], the steps of the
-    cut that proves it, and the number of maximum flows solved.
+    cut that proves it, and the number of maximum flows solved. ``lower_start``: a
+    lower bound already proven (Dinkelbach's levels start there).
     """
     n, h = need.size, n_steps
     background = np.asarray(background_wh, dtype=float)
@@ -223,7 +233,7 @@ def exact_min_peak(arrival: np.ndarray, slots: Slots, need: np.ndarray, cap: np.
         raise ValueError("a session needs more energy than its window and charger allow")
     total = int(need.sum())
     all_steps = np.ones(h, bool)
-    lower = max(float(background.max()),
+    lower = max(float(background.max()), lower_start,
                 cut_bound(slots, cap.astype(float), need.astype(float), background,
                           all_steps))
     if total == 0:
@@ -338,6 +348,39 @@ class V2GPlan:
     active: np.ndarray
 
 
+@dataclass(frozen=True)
+class V2GSessions:
+    """Per session: the offsets of its first peak-block step (its length when none) and
+    of the first step after that run of block steps, its export per step [Wh], the most
+    it may export [Wh], and whether it takes part (see :func:`v2g_plan`)."""
+
+    first: np.ndarray
+    end: np.ndarray
+    export_slot_wh: FloatArray
+    export_max: FloatArray
+    active: np.ndarray
+
+
+def v2g_sessions(sessions: Sessions, block: np.ndarray) -> V2GSessions:
+    """Which sessions take part in V2G and how much they may export (no slot arrays)."""
+    length = (sessions.departure - sessions.arrival).astype(np.int64)
+    first, end = kernels.block_run(sessions.arrival.astype(np.int64), length, block,
+                                   sessions.n_steps)
+    cap = sessions.slot_wh.astype(float)
+    export_slot_wh = np.floor(sessions.export_kw * 1000.0 * sessions.dt_h)
+    above_reserve = np.floor((sessions.arrival_kwh - sessions.reserve_kwh) * 1000.0)
+    recharge_room = cap * (length - end)
+    need = sessions.energy_wh.astype(float)
+    active = (sessions.v2g_eligible & (export_slot_wh > 0) & (first < length)
+              & (above_reserve > 0) & (recharge_room >= need))
+    n_export = np.where(active, end - np.minimum(first, end), 0)
+    export_max = np.minimum.reduce([above_reserve, recharge_room - need,
+                                    export_slot_wh * n_export])
+    active &= export_max > 0
+    return V2GSessions(first=first, end=end, export_slot_wh=export_slot_wh,
+                       export_max=np.where(active, export_max, 0.0), active=active)
+
+
 def v2g_plan(sessions: Sessions, slots: Slots, block: np.ndarray) -> V2GPlan:
     """Where each session may charge and export; see the module docstring.
 
@@ -349,35 +392,19 @@ def v2g_plan(sessions: Sessions, slots: Slots, block: np.ndarray) -> V2GPlan:
     it what it needs plus what it exported. Other sessions charge anywhere in their
     window.
     """
-    n = len(sessions)
+    v = v2g_sessions(sessions, block)
     cap = sessions.slot_wh.astype(float)
-    in_block = block[slots.col]
-    first = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first, slots.row[in_block], slots.offset[in_block])
-    after_first = ~in_block & (slots.offset > first[slots.row])
-    end = slots.length.copy()
-    np.minimum.at(end, slots.row[after_first], slots.offset[after_first])
-    export_slot_wh = np.floor(sessions.export_kw * 1000.0 * sessions.dt_h)
-    above_reserve = np.floor((sessions.arrival_kwh - sessions.reserve_kwh) * 1000.0)
-    recharge_room = cap * (slots.length - end)
-    need = sessions.energy_wh.astype(float)
-    active = (sessions.v2g_eligible & (export_slot_wh > 0) & (first < slots.length)
-              & (above_reserve > 0) & (recharge_room >= need))
-    n_export = np.where(active, end - np.minimum(first, end), 0)
-    export_max = np.minimum.reduce([above_reserve, recharge_room - need,
-                                    export_slot_wh * n_export])
-    active &= export_max > 0
-    export_max = np.where(active, export_max, 0.0)
+    active, first, end = v.active, v.first, v.end
     off, row = slots.offset, slots.row
     exporting = active[row] & (off >= first[row]) & (off < end[row])
     before = active[row] & (off < first[row])
-    lo = np.where(exporting, -export_slot_wh[row], 0.0)
+    lo = np.where(exporting, -v.export_slot_wh[row], 0.0)
     hi = np.where(exporting, 0.0, cap[row])
     phase = np.full(slots.size, kernels.CHARGE, np.int8)
     phase[before] = kernels.PRE
     phase[exporting] = kernels.EXPORT
-    pre_max = np.where(active, need, 0.0)
-    return V2GPlan(lo=lo, hi=hi, phase=phase, export_max=export_max, pre_max=pre_max,
+    pre_max = np.where(active, sessions.energy_wh.astype(float), 0.0)
+    return V2GPlan(lo=lo, hi=hi, phase=phase, export_max=v.export_max, pre_max=pre_max,
                    active=active)
 
 

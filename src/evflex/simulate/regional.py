@@ -1,0 +1,165 @@
+"""The simulation per region: each region's fleet, year and availability.
+
+A region's simulated car fleet differs from another's by what the scenario says of it
+(read here, not repeated in the simulation's data):
+
+- ``charging_access`` (in the scenario's last historical year): the share of drivers
+  with a home charger (``commuter_home``); the others charge at work and in public
+  (``no_home_charger``);
+- ``daily_energy_kwh`` (same year): the fleet's mean daily driving energy; each
+  archetype's sourced daily distance is scaled so that the mix's mean need equals it
+  (their ratio, 49.7 km against 32.9 km in the Netherlands, is kept);
+- its climate (:mod:`evflex.simulate.seasons`): seasonal consumption.
+
+Each region's year is simulated in four representative weeks; the availability the
+capacity layer uses is the *binding* season's (the season of the highest system peak,
+what a planner counts on), and the assumption rows record it with the annual means.
+Regions with the same inputs share one simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evflex.capacity import AVAILABILITY_FIELDS, Availability
+from evflex.scenario import Scenario
+from evflex.scenario.evaluate import evaluate
+from evflex.simulate.archetypes import ArchetypeSet, SimulationInputError, load_archetypes
+from evflex.simulate.run import SimulationConfig
+from evflex.simulate.seasons import YearResult, climate_of, simulate_year
+
+#: Archetypes of a car fleet with and without a home charger.
+HOME, NO_HOME = "commuter_home", "no_home_charger"
+#: Summary figure of the simulation behind each availability field.
+SUMMARY_OF = {"plug_in_share_at_peak": "plug_in_share_at_peak_v2g_eligible",
+              "soc_at_peak": "soc_at_peak", "mobility_reserve_soc": "mobility_reserve_soc",
+              "charging_coincidence_at_peak": "charging_coincidence_at_peak"}
+
+
+@dataclass(frozen=True)
+class RegionProfile:
+    """What the simulation of one region's cars takes from the scenario."""
+
+    home_share: float          # charging_access [fraction]
+    daily_energy_kwh: float    # daily_energy_kwh [kWh/day per vehicle]
+    climate: str | None        # station of its seasons, None: no climatology
+
+
+def region_profiles(scenario: Scenario, segment: str = "cars") -> dict[str, RegionProfile]:
+    """Each region's profile, in the scenario's last historical year."""
+    year = np.array([float(scenario.years.history_end)])
+    j = list(scenario.segments).index(segment) if segment in scenario.segments else 0
+    access = evaluate(scenario, "charging_access", year)[:, j, 0]
+    energy = evaluate(scenario, "daily_energy_kwh", year)[:, j, 0]
+    return {r: RegionProfile(float(a), float(e), climate_of(r))
+            for r, a, e in zip(scenario.regions, access, energy, strict=True)}
+
+
+def regional_archetypes(archetypes: ArchetypeSet, profile: RegionProfile) -> ArchetypeSet:
+    """The archetypes with the region's car mix and daily energy."""
+    mix = {HOME: profile.home_share, NO_HOME: 1.0 - profile.home_share}
+    need = {n: a.plug_in.daily_km.value * a.plug_in.kwh_per_km.value
+            for n, a in archetypes.archetypes.items() if n in mix and a.plug_in is not None}
+    if set(need) != set(mix):
+        raise SimulationInputError("archetypes", f"per-region simulation needs {sorted(mix)} "
+                                   "with a plug_in calibration (got "
+                                   f"{sorted(archetypes.archetypes)})")
+    scale = profile.daily_energy_kwh / sum(mix[n] * need[n] for n in mix)
+    out = dict(archetypes.archetypes)
+    for name in mix:
+        a = out[name]
+        assert a.plug_in is not None
+        km = a.plug_in.daily_km
+        out[name] = a.model_copy(update={"plug_in": a.plug_in.model_copy(update={
+            "daily_km": km.model_copy(update={
+                "value": km.value * scale,
+                "source": f"{km.source}; x {scale:.3f} to the region's daily_energy_kwh"})})})
+    return archetypes.model_copy(update={"archetypes": out,
+                                         "mixes": {**archetypes.mixes, "cars": mix}})
+
+
+@dataclass
+class RegionalSimulation:
+    """Per-region simulated availability and the tables that record it.
+
+    ``availability``: arrays of shape (region, 1, 1) in the scenario's region order;
+    ``seasons``: per region and season, the inputs and figures
+    (:class:`evflex.simulate.seasons.YearResult`), with ``binding`` marking the season
+    used; ``assumptions``: rows in the form of the scenario's assumption table, one per
+    region and availability field; ``hourly``: each region's binding week.
+    """
+
+    availability: Availability
+    seasons: pd.DataFrame
+    assumptions: pd.DataFrame
+    hourly: pd.DataFrame
+
+
+def simulate_regions(scenario: Scenario, config: SimulationConfig,
+                     archetypes: ArchetypeSet | None = None,
+                     progress: Callable[[int, int], None] | None = None
+                     ) -> RegionalSimulation:
+    """Simulate every region of ``scenario`` (``config``: vehicles, days, seed, ...)."""
+    arch = archetypes or load_archetypes()
+    profiles = region_profiles(scenario, config.segment)
+    distinct = list(dict.fromkeys(profiles.values()))
+    years: dict[RegionProfile, YearResult] = {}
+    for k, profile in enumerate(distinct):
+        def tick(done: int, total: int, k: int = k) -> None:
+            if progress is not None:
+                progress(k * total + done, len(distinct) * total)
+
+        regional = regional_archetypes(arch, profile) if config.segment == "cars" else arch
+        try:
+            years[profile] = simulate_year(config, regional, profile.climate, tick)
+        except ValueError as exc:
+            if isinstance(exc, SimulationInputError):
+                raise
+            raise SimulationInputError("daily_energy_kwh", f"{exc} (got "
+                                       f"{profile.daily_energy_kwh:g} kWh/day, expected a "
+                                       "need the sessions can meet)") from None
+    seasons, rows, hourly = [], [], []
+    values: dict[str, list[float]] = {f: [] for f in AVAILABILITY_FIELDS}
+    desc = (f"{config.vehicles} vehicles x 4 representative weeks, "
+            f"{config.step_minutes}-min steps, seed {config.seed}, segment {config.segment}")
+    for region, profile in profiles.items():
+        year = years[profile]
+        t = year.seasons.copy()
+        t.insert(0, "region", region)
+        t.insert(2, "binding", t["season"] == year.binding)
+        t.insert(3, "home_share", profile.home_share)
+        t.insert(4, "daily_energy_kwh", profile.daily_energy_kwh)
+        t.insert(5, "climate", profile.climate or "")
+        seasons.append(t)
+        binding = t[t["binding"]].iloc[0]
+        for f in AVAILABILITY_FIELDS:
+            key = SUMMARY_OF[f]
+            values[f].append(float(binding[key]))
+            rows.append({
+                "parameter": f, "applies_to": region, "used_by": region,
+                "unit": "fraction", "group": "availability", "denominator": "",
+                "path": (f"simulated {binding[key]:.4f} ({year.binding} week; annual mean "
+                         f"{year.annual[key]:.4f})"),
+                "source": (f"simulation ({desc}): home charger share "
+                           f"{profile.home_share:.3f} and {profile.daily_energy_kwh:g} "
+                           f"kWh/day from the scenario in {scenario.years.history_end}, "
+                           f"climate {profile.climate or 'none'}"),
+                "year": scenario.years.history_end,
+                "note": "replaces the scenario's value in this run"})
+        h = year.binding_result.profile.merge(year.binding_result.availability,
+                                              on=["step", "hour"])
+        h.insert(0, "region", region)
+        h.insert(1, "season", year.binding)
+        hourly.append(h)
+    n = len(profiles)
+    availability = Availability(
+        **{f: np.asarray(v, dtype=float).reshape(n, 1, 1) for f, v in values.items()},
+        source=f"simulation per region: {desc}")
+    return RegionalSimulation(availability=availability,
+                              seasons=pd.concat(seasons, ignore_index=True),
+                              assumptions=pd.DataFrame(rows),
+                              hourly=pd.concat(hourly, ignore_index=True))
