@@ -43,6 +43,7 @@ from evflex.outputs.workbook.groups import (
     display_regions,
     grouped_cells,
     hidden_keys,
+    is_identity,
     rows_note,
     workbook_groups,
 )
@@ -168,6 +169,10 @@ def _build(path: Path, results: Results, tables: Mapping[str, pd.DataFrame],
         for sheet, key, _, text in JUDGEMENT_SECTIONS:
             if key == "evidence" and key not in tables:
                 continue
+            if key == "comparators" and not is_identity(groups, results.scenario.regions):
+                text += (" Shown: the regions with rows of their own (evflex run "
+                         "--workbook-regions GB,DE adds countries); comparators.csv holds "
+                         "every country.")
             last = _write_judgement(wb, fmts, sheet, key, text, tables.get(key))
             if key == "scorecard":
                 verdicts = write_live_scorecard(wb, fmts, sheet, last + 2, tables, st)
