@@ -3,8 +3,12 @@ each region's availability feeding its own capacity."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from evflex.capacity import AVAILABILITY_FIELDS
 from evflex.pipeline import run
@@ -147,3 +151,25 @@ def test_base_coincidence_default_is_the_simulated_binding_season() -> None:
     assert year.binding == "winter"
     assert binding == pytest.approx(default, abs=0.015)
     assert year.annual["charging_coincidence_at_peak"] < binding - 0.01
+
+
+def test_simulate_region_writes_a_year_of_seasons(tmp_path: Path) -> None:
+    from evflex.cli import app
+
+    out = tmp_path / "sim"
+    res = CliRunner().invoke(app, ["simulate", "--vehicles", "300", "--region", "DE",
+                                   "--strategies", "unmanaged", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    seasons = pd.read_csv(out / "seasons.csv")
+    assert list(seasons["season"]) == ["winter", "spring", "summer", "autumn"]
+    assert seasons["binding"].sum() == 1 and (out / "seasons.png").exists()
+    assert not (out / "sessions.csv").exists()
+    # the other tables are the binding week's
+    summary = pd.read_csv(out / "summary.csv").set_index("metric")["value"]
+    binding = seasons[seasons["binding"]].iloc[0]
+    assert summary["charging_coincidence_at_peak"] == pytest.approx(
+        binding["charging_coincidence_at_peak"])
+    bad = CliRunner().invoke(app, ["simulate", "--vehicles", "300", "--region", "Mars",
+                                   "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 1 and "--region: unknown (got 'Mars'" in bad.output
+    assert not (tmp_path / "bad").exists()

@@ -86,6 +86,27 @@ def climate_of(region: str) -> str | None:
     return None
 
 
+def station_of(name: str) -> str | None:
+    """The climate station for ``name``: a station of ``climate.csv`` itself, or a region
+    or block (:func:`climate_of`); ``"none"``: no climatology.
+
+    Raises :class:`evflex.simulate.archetypes.SimulationInputError` (field ``region``)
+    for a name that is none of these."""
+    from evflex.regions import hierarchy
+    from evflex.simulate.archetypes import SimulationInputError
+
+    stations = sorted(set(climate_table()["climate"]))
+    if name in stations:
+        return name
+    if name.lower() == "none":
+        return None
+    h = hierarchy()
+    if name in _region_climate() or name in h.region_ids or name in h.block_names:
+        return climate_of(name)
+    raise SimulationInputError("region", f"unknown (got {name!r}, expected a region such "
+                               f"as Europe or DE, a block, one of {stations}, or none)")
+
+
 def consumption_factor(temp_c: np.ndarray | float) -> np.ndarray:
     """Consumption per km relative to the relation's reference temperature [-]."""
     t = _csv("temperature_consumption.csv")
