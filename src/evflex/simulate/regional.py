@@ -32,7 +32,7 @@ from evflex.scenario import Scenario
 from evflex.scenario.evaluate import evaluate
 from evflex.simulate.archetypes import ArchetypeSet, SimulationInputError, load_archetypes
 from evflex.simulate.run import SimulationConfig
-from evflex.simulate.seasons import YearResult, climate_of, simulate_year
+from evflex.simulate.seasons import YearResult, climate_of, load_of, simulate_year
 
 #: Archetypes of a car fleet with and without a home charger.
 HOME, NO_HOME = "commuter_home", "no_home_charger"
@@ -51,17 +51,19 @@ class RegionProfile:
     home_share: float | None          # charging_access [fraction]
     daily_energy_kwh: float | None    # daily_energy_kwh [kWh/day per vehicle]
     climate: str | None               # station of its seasons, None: no climatology
+    load: str | None = None           # power system of its seasonal base load
 
 
 def region_profiles(scenario: Scenario, segment: str = "cars") -> dict[str, RegionProfile]:
     """Each region's profile for ``segment``, in the scenario's last historical year."""
     if segment != "cars":
-        return {r: RegionProfile(None, None, climate_of(r)) for r in scenario.regions}
+        return {r: RegionProfile(None, None, climate_of(r), load_of(r))
+                for r in scenario.regions}
     year = np.array([float(scenario.years.history_end)])
     j = list(scenario.segments).index(segment) if segment in scenario.segments else 0
     access = evaluate(scenario, "charging_access", year)[:, j, 0]
     energy = evaluate(scenario, "daily_energy_kwh", year)[:, j, 0]
-    return {r: RegionProfile(float(a), float(e), climate_of(r))
+    return {r: RegionProfile(float(a), float(e), climate_of(r), load_of(r))
             for r, a, e in zip(scenario.regions, access, energy, strict=True)}
 
 
@@ -133,7 +135,8 @@ def simulate_regions(scenario: Scenario, config: SimulationConfig,
         cfg = replace(config, segment=segment, mix=None)
         try:
             years[segment, profile] = simulate_year(
-                cfg, regional_archetypes(arch, profile), profile.climate, tick)
+                cfg, regional_archetypes(arch, profile), profile.climate, tick,
+                load=profile.load)
         except ValueError as exc:
             if isinstance(exc, SimulationInputError):
                 raise
@@ -158,6 +161,7 @@ def simulate_regions(scenario: Scenario, config: SimulationConfig,
             t.insert(4, "home_share", profile.home_share)
             t.insert(5, "daily_energy_kwh", profile.daily_energy_kwh)
             t.insert(6, "climate", profile.climate or "")
+            t.insert(7, "load", profile.load or "assumed")
             seasons.append(t)
             binding = t[t["binding"]].iloc[0]
             cell = region if len(scenario.segments) == 1 else f"{region}/{segment}"
@@ -174,7 +178,8 @@ def simulate_regions(scenario: Scenario, config: SimulationConfig,
                     "path": (f"simulated {binding[key]:.4f} ({year.binding} week; annual "
                              f"mean {year.annual[key]:.4f})"),
                     "source": (f"simulation ({desc}, segment {segment}): {inputs}, climate "
-                               f"{profile.climate or 'none'}"),
+                               f"{profile.climate or 'none'}, seasonal load "
+                               f"{profile.load or 'assumed'}"),
                     "year": scenario.years.history_end,
                     "note": "replaces the scenario's value in this run"})
             res = year.binding_result
