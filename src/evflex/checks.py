@@ -259,18 +259,38 @@ def check_world_is_sum(results: Results) -> list[Check]:
     return out
 
 
+#: Bound on the relative round-off of ``EV sales - net exports`` recovered from the two
+#: flows the engine stores (each a sum over powertrains of values rounded once), in units
+#: of the float epsilon times ``|EV sales| + |net exports|``: a few roundings, doubled.
+RECOVERED_KEPT_ULPS = 16.0
+
+
 def _capable_shares(agg: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray,
                                               tuple[xr.DataArray, xr.DataArray]]:
-    """Capable share of sales and of the stock, the running maximum of the first and the
-    lead of the second over it."""
-    # the vintage as it stays in the region (new sales less net exports of used EVs)
-    eligible = agg["ev_sales"] - agg["ev_net_exports"]
+    """Capable share of sales and of the stock, the running maximum of the highest share
+    of sales each vintage can have, and the lead of the stock share over it.
+
+    A vintage enters the region's stock as its new sales less the used EVs traded away
+    in its sale year (``EV sales - net exports``; net imports add). The engine keeps
+    the capable vehicles of that vintage exactly, but the vintage itself is recovered here
+    from two stored flows, with an absolute round-off of a few epsilons of
+    ``|EV sales| + |net exports|``. Where net exports cancel nearly all sales that is
+    large against what stays, and the vintage's share of capable vehicles is known only
+    within ``capable / (kept ± round-off)``: the check compares against the top of that
+    interval (1 where the round-off swamps what stays; a share cannot exceed 1).
+    """
+    sales, net = agg["ev_sales"], agg["ev_net_exports"]
+    eligible = sales - net
     sales_share = xr.where(eligible > 0, agg["capable_sales"] / eligible.where(eligible > 0, 1),
                            0.0)
+    round_off = RECOVERED_KEPT_ULPS * np.finfo(float).eps * (abs(sales) + abs(net))
+    known = eligible > round_off
+    high = xr.where(known, agg["capable_sales"] / (eligible - round_off).where(known, 1),
+                    xr.where(round_off > 0, 1.0, 0.0))
     stock_share = xr.where(agg["ev_stock"] > 0,
                            agg["capable_stock"] / agg["ev_stock"].where(agg["ev_stock"] > 0, 1),
                            0.0)
-    running_max = xr.apply_ufunc(np.maximum.accumulate, sales_share,
+    running_max = xr.apply_ufunc(np.maximum.accumulate, np.minimum(high, 1.0),
                                  input_core_dims=[["year"]], output_core_dims=[["year"]],
                                  kwargs={"axis": -1})
     return sales_share, stock_share, (running_max, (stock_share - running_max).clip(min=0.0))

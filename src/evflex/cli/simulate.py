@@ -49,6 +49,7 @@ from evflex.simulate.run import (
     parse_config,
 )
 from evflex.simulate.run import simulate as run_simulation
+from evflex.simulate.seasons import YearResult
 from evflex.simulate.strategies import MAX_SWEEPS
 
 console = Console()
@@ -160,6 +161,11 @@ def simulate(
     sessions: Annotated[bool, typer.Option(
         "--sessions/--no-sessions", help="Write sessions.csv (one row per session).")
     ] = True,
+    region: Annotated[str | None, typer.Option(
+        "--region", help="Simulate a year: four representative weeks (one per season) in "
+        "this region's climate (Europe, USA, DE, ..., a station of climate.csv, or none); "
+        "writes seasons.csv and seasons.png, the other tables are the binding week's, no "
+        "sessions.csv.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console table.")] = False,
 ) -> None:
     """Simulate vehicles' charging days: unmanaged, min-peak managed and V2G profiles."""
@@ -174,10 +180,19 @@ def simulate(
             config = parse_config(vehicles, days, step, seed, segment, mix, base_load,
                                   base_kw_per_vehicle, chunk_size, peak_hours, strategies,
                                   passes, sweeps, keep_sessions=False, archetypes=archetypes)
-            sessions_csv = staging / "sessions.csv" if sessions else None
+            sessions_csv = staging / "sessions.csv" if sessions and region is None else None
+            year = None
             with simulation_progress(err_console, disable=quiet) as report:
-                result = run_simulation(config, archetypes, progress=report,
-                                        sessions_csv=sessions_csv)
+                if region is not None:
+                    from evflex.simulate.seasons import climate_and_load, simulate_year
+
+                    station, load = climate_and_load(region)
+                    year = simulate_year(config, archetypes or load_archetypes(), station,
+                                         progress=report, load=load)
+                    result = year.binding_result
+                else:
+                    result = run_simulation(config, archetypes, progress=report,
+                                            sessions_csv=sessions_csv)
         except SimulationInputError as exc:
             raise _fail(exc.as_option(OPTIONS)) from None
 
@@ -192,6 +207,13 @@ def simulate(
         }
         if sessions_csv is not None:
             extra["sessions.csv"] = lambda p: shutil.move(sessions_csv, p)
+        if year is not None:
+            from evflex.simulate.seasons import seasons_chart
+
+            seasons = year.seasons.assign(region=region,
+                                          binding=year.seasons["season"] == year.binding)
+            tables["seasons"] = seasons
+            extra["seasons.png"] = lambda p: seasons_chart(seasons, p)
         try:
             written = write_run(out, tables, extra, parquet=False)
         except OSError as exc:
@@ -205,7 +227,29 @@ def simulate(
             if key in result.summary:
                 table.add_row(key, f"{result.summary[key]:,.3f}")
         console.print(table)
+        if year is not None:
+            console.print(_seasons_table(year))
     console.print(f"Wrote {len(written)} files to {out}", highlight=False)
+
+
+def _fmt(key: str, value: float) -> str:
+    return f"{value:,.0f}" if key.endswith("_kw") else f"{value:,.3f}"
+
+
+def _seasons_table(year: YearResult) -> Table:
+    """Availability at the peak per season and as annual weighted means."""
+    shown = {"plug_in_share_at_peak_v2g_eligible": "V2G plugged", "soc_at_peak": "SoC",
+             "headroom_at_peak_kwh": "headroom kWh",
+             "charging_coincidence_at_peak": "coincidence",
+             "peak_unmanaged_kw": "peak unmanaged kW"}
+    table = Table("season", "weight", "°C", *shown.values(),
+                  title=f"Year in four weeks (binding: {year.binding})")
+    for row in year.seasons.itertuples():
+        table.add_row(f"{row.season}{'*' if row.season == year.binding else ''}",
+                      f"{row.weight:.3f}", f"{row.temp_c:.1f}",
+                      *(_fmt(k, getattr(row, k)) for k in shown))
+    table.add_row("annual", "1.000", "", *(_fmt(k, year.annual[k]) for k in shown))
+    return table
 
 
 #: The earlier name of :func:`simulate`.

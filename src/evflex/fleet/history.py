@@ -10,7 +10,9 @@ of the world" is a small residual of unlisted countries and is not used).
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from functools import cache, lru_cache, wraps
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,24 @@ from evflex.paths import FloatArray
 
 POWERTRAINS = ("bev", "phev")
 SOURCE = "IEA (2025), Global EV Data 2025 (Global EV Outlook 2025), CC BY 4.0"
+
+
+def _by_value(fn: Callable[..., FloatArray]) -> Callable[..., FloatArray]:
+    """``fn`` of a parameter name and lists (regions, segments, years, modes), cached by
+    their values: every engine run of a scenario reads the same history cells (the
+    explorer runs one per request). Each call gets its own copy to change."""
+
+    @lru_cache(maxsize=64)
+    def cached(*args: Any) -> FloatArray:
+        out = fn(*(a if isinstance(a, str) else list(a) for a in args))
+        out.flags.writeable = False
+        return out
+
+    @wraps(fn)
+    def call(*args: Any) -> FloatArray:
+        return cached(*(a if isinstance(a, str) else tuple(a) for a in args)).copy()
+
+    return call
 
 
 @cache
@@ -36,6 +56,7 @@ def iea_extract() -> pd.DataFrame:
     return pd.concat([by_id, totals[by_id.columns]], ignore_index=True)
 
 
+@_by_value
 def ev_series(parameter: str, regions: list[str], segments: list[str], years: list[int],
               iea_modes: list[str]) -> FloatArray:
     """IEA ``ev_sales`` or ``ev_stock`` by (region, segment, powertrain, year) [vehicles].
@@ -159,6 +180,7 @@ def _by_cell(table: pd.DataFrame, regions: list[str], iea_modes: list[str],
     return out
 
 
+@_by_value
 def total_sales_history(regions: list[str], segments: list[str], years: list[int],
                         iea_modes: list[str]) -> FloatArray:
     """Total new-vehicle sales implied by the IEA, shape (region, segment, year) [vehicles/year].
@@ -169,6 +191,7 @@ def total_sales_history(regions: list[str], segments: list[str], years: list[int
     return _by_cell(implied_totals("ev_sales", "ev_sales_share"), regions, iea_modes, years)
 
 
+@_by_value
 def implied_vehicle_stock(regions: list[str], segments: list[str], years: list[int],
                           iea_modes: list[str]) -> FloatArray:
     """Total vehicle stock implied by the IEA: EV stock / EV stock share [vehicles].
@@ -180,6 +203,7 @@ def implied_vehicle_stock(regions: list[str], segments: list[str], years: list[i
     return _by_cell(implied_totals("ev_stock", "ev_stock_share"), regions, iea_modes, years)
 
 
+@_by_value
 def implied_vehicle_stock_rounding(regions: list[str], segments: list[str], years: list[int],
                                    iea_modes: list[str]) -> FloatArray:
     """Largest error of :func:`implied_vehicle_stock` from the IEA's rounding [vehicles]."""

@@ -29,7 +29,6 @@ import io
 import json
 import math
 import tempfile
-import threading
 import time
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
@@ -40,13 +39,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
+from pydantic import BaseModel, ValidationError
 
 from evflex import __version__
 from evflex.capacity import METRICS
@@ -81,8 +80,11 @@ from evflex.web.view import controls_table, reference_view, view
 
 #: Largest request body read [bytes]; a request with overrides on every control is ~2 kB.
 MAX_BODY_BYTES = 16_384
-#: Engine runs at a time (the machine has 2 cores; more would only queue in numpy).
-ENGINE_SLOTS = 2
+#: Engine runs at a time, each in a worker thread. The engine's arrays are small and its
+#: numpy calls hold the interpreter lock, so a second thread adds lock hand-offs, not
+#: throughput (measured under 500 x 20 load: 17 vs 23 ms of server CPU per request);
+#: more cores are used by more processes (``evflex serve --workers``).
+ENGINE_SLOTS = 1
 #: Workbook, report or zip builds at a time (each takes up to a second).
 FILE_SLOTS = 1
 #: Recent runs kept, keyed by scenario and overrides.
@@ -99,9 +101,6 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "testserver")
 STATE_KEYS = ("scenario", "region", "year")
 
 Overrides = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
-
-_engine_slots = threading.BoundedSemaphore(ENGINE_SLOTS)
-_file_slots = threading.BoundedSemaphore(FILE_SLOTS)
 
 
 def static_dir() -> Path:
@@ -127,8 +126,7 @@ def _cached_run(name: str, key: Overrides) -> tuple[Results, list[dict[str, Any]
     start = time.perf_counter()
     scenario, changes = overridden_scenario(name, {k: dict(v) for k, v in key})
     mid = time.perf_counter()
-    with _engine_slots:
-        results = run_model(scenario)
+    results = run_model(scenario)
     end = time.perf_counter()
     return results, changes, (mid - start) * 1e3, (end - mid) * 1e3
 
@@ -193,6 +191,89 @@ def request_from_query(params: MutableMapping[str, str] | Any) -> RunRequest:
 def full_run(results: Results, funnel_year: int | None = None) -> Run:
     """The whole pipeline on a (cached) engine run: checks, energy funnel, judgement."""
     return finish(results, funnel_year=funnel_year)
+
+
+def json_response(model: type[BaseModel], content: Any) -> Response:
+    """``content`` validated as ``model`` and serialised to JSON in the calling thread (a
+    worker's, not the event loop's: pydantic's serialiser, not ``json.dumps``)."""
+    return Response(model.model_validate(content).model_dump_json(),
+                    media_type="application/json")
+
+
+def run_view(request: RunRequest) -> dict[str, Any]:
+    """The charts' data of a request (``POST /api/run``)."""
+    results, changes, timing = run_request(request)
+    start = time.perf_counter()
+    data = view(results, request.region, request.funnel_year)
+    reference = None
+    if changes:
+        shipped = request.model_copy(update={"overrides": {}})
+        ref_results, _, _ = run_request(shipped)
+        reference = reference_view(ref_results, request.region)
+    timing["view"] = (time.perf_counter() - start) * 1e3
+    timing["total"] += timing["view"]
+    return {"scenario": request.scenario, "version": results.scenario.version,
+            "region": request.region, **data, "changes": changes,
+            "reference": reference, "timing_ms": timing}
+
+
+def run_checks_view(request: RunRequest) -> ChecksResponse:
+    """The checks and scorecard of a request (``POST /api/checks``)."""
+    results, _, _ = run_request(request)
+    the_run = full_run(results, request.funnel_year)
+    checks, note = the_run.checks, ""
+    scorecard = the_run.judgement.get("scorecard")
+    rows = [{"check": str(r["check"]), "status": str(r["status"]),
+             "value": None if pd.isna(r["value"]) else float(r["value"]),
+             "limit": "" if pd.isna(r["limit"]) else str(r["limit"]),
+             "detail": str(r["detail"])} for r in checks.to_dict("records")]
+    return ChecksResponse(
+        checks=rows, note=note,
+        scorecard=None if scorecard is None else jsonable_encoder(
+            scorecard.astype(object).where(scorecard.notna(), None).to_dict("records")))
+
+
+def run_uncertainty(request: UncertaintyRequest) -> dict[str, Any]:
+    """Monte Carlo quantiles of a request (``POST /api/uncertainty``)."""
+    from evflex.uncertainty.montecarlo import NoDistributions, run_montecarlo
+    from evflex.uncertainty.sketch import QUANTILES
+
+    errors = request_problems(request)
+    if errors:
+        raise RequestValidationError(errors)
+    try:
+        scenario, _ = overridden_scenario(request.scenario, request.override_numbers())
+    except OverrideError as exc:
+        raise RequestValidationError(errors_of(exc)) from None
+    if not scenario.distributions():
+        with_dist = [n for n in shipped_names() if shipped_scenario(n).distributions()]
+        raise RequestValidationError([{
+            "loc": ("body", "scenario"), "type": "value_error", "input": request.scenario,
+            "msg": f"nothing to draw in this scenario (got {request.scenario!r} with no "
+            f"distributions left, expected one of {with_dist})"}])
+    start = time.perf_counter()
+    try:
+        mc = run_montecarlo(scenario, draws=request.draws, seed=request.seed)
+    except NoDistributions as exc:  # pragma: no cover - checked above
+        raise RequestValidationError([{"loc": ("body", "scenario"), "msg": str(exc),
+                                       "type": "value_error"}]) from None
+    table = mc.states_quantiles
+    table = table[table["region"] == request.region].sort_values(["state", "year"])
+    names = [f"p{round(q * 100):02d}" for q in QUANTILES]
+    share = {str(state): {q: [None if pd.isna(v) else float(v) for v in group[q]]
+                          for q in names}
+             for state, group in table.groupby("state", sort=False)}
+    return {"scenario": request.scenario, "region": request.region,
+            "draws": request.draws, "seed": request.seed,
+            "years": list(scenario.years_axis), "quantiles": names, "share": share,
+            "varied": [d.name for d in scenario.distributions()], "notes": mc.notes,
+            "timing_ms": (time.perf_counter() - start) * 1e3}
+
+
+def build_download(request: RunRequest, ext: str) -> tuple[bytes, list[dict[str, Any]]]:
+    """The file of a request's run (``xlsx``, ``html`` or ``zip``) and its changes."""
+    results, changes, _ = run_request(request, "query")
+    return _build_file(ext, results, full_run(results, request.funnel_year).tables), changes
 
 
 # ----------------------------------------------------------------------------- limits
@@ -390,6 +471,31 @@ SECURITY_HEADERS = {
 }
 
 
+class SecurityHeaders:
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every response that lacks them (plain
+    ASGI: no extra task and stream per request, as ``@app.middleware`` would cost)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message = {**message, "headers": [
+                    *message.get("headers", []),
+                    *((k, v) for k, v in self.headers if k not in present)]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def warm_up() -> None:
     """Load every shipped scenario and run the default one (imports, caches)."""
     for name in shipped_names():
@@ -399,7 +505,7 @@ def warm_up() -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    await run_in_threadpool(warm_up)
+    await to_thread.run_sync(warm_up)
     yield
 
 
@@ -418,6 +524,9 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
                      "with one message per field (`messages`)."),
         docs_url=None, redoc_url=None,  # their pages load scripts from a CDN; see /docs
     )
+    # Compute runs in worker threads, at most this many at a time; the rest wait in the
+    # event loop (not in blocked threads that would fight for the interpreter).
+    engine, files = CapacityLimiter(ENGINE_SLOTS), CapacityLimiter(FILE_SLOTS)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -430,14 +539,6 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
                 err["input"] = _json_safe(err["input"])
         return JSONResponse(status_code=422, content=jsonable_encoder(
             {"detail": errors, "messages": _messages(errors)}))
-
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                       ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> FileResponse:
@@ -482,81 +583,27 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
     @app.post("/api/run", response_model=RunResponse, tags=["api"],
               responses={422: {"description": "Invalid input; `messages` names each field."},
                          413: {"description": "Request body too large."}})
-    def api_run(request: RunRequest) -> dict[str, Any]:
+    async def api_run(request: RunRequest) -> Response:
         """Run the engine on a shipped scenario with overrides; the charts' data."""
-        results, changes, timing = run_request(request)
-        start = time.perf_counter()
-        data = view(results, request.region, request.funnel_year)
-        reference = None
-        if changes:
-            shipped = request.model_copy(update={"overrides": {}})
-            ref_results, _, _ = run_request(shipped)
-            reference = reference_view(ref_results, request.region)
-        timing["view"] = (time.perf_counter() - start) * 1e3
-        timing["total"] += timing["view"]
-        return {"scenario": request.scenario, "version": results.scenario.version,
-                "region": request.region, **data, "changes": changes,
-                "reference": reference, "timing_ms": timing}
+        return await to_thread.run_sync(
+            lambda: json_response(RunResponse, run_view(request)), limiter=engine)
 
     @app.post("/api/checks", response_model=ChecksResponse, tags=["api"])
-    def api_checks(request: RunRequest) -> ChecksResponse:
+    async def api_checks(request: RunRequest) -> Response:
         """The denominator checks of the same run (and the scorecard, where it exists)."""
-        results, _, _ = run_request(request)
-        the_run = full_run(results, request.funnel_year)
-        checks, note = the_run.checks, ""
-        scorecard = the_run.judgement.get("scorecard")
-        rows = [{"check": str(r["check"]), "status": str(r["status"]),
-                 "value": None if pd.isna(r["value"]) else float(r["value"]),
-                 "limit": "" if pd.isna(r["limit"]) else str(r["limit"]),
-                 "detail": str(r["detail"])} for r in checks.to_dict("records")]
-        return ChecksResponse(
-            checks=rows, note=note,
-            scorecard=None if scorecard is None else jsonable_encoder(
-                scorecard.astype(object).where(scorecard.notna(), None).to_dict("records")))
+        return await to_thread.run_sync(
+            lambda: json_response(ChecksResponse, run_checks_view(request)), limiter=engine)
 
     @app.post("/api/uncertainty", response_model=UncertaintyResponse, tags=["api"],
               responses={422: {"description": "Invalid input, or a scenario without "
                                "distributions; `messages` names each field."}})
-    def api_uncertainty(request: UncertaintyRequest) -> dict[str, Any]:
+    async def api_uncertainty(request: UncertaintyRequest) -> dict[str, Any]:
         """Monte Carlo of the view (bounded draws): quantiles of the state shares."""
-        from evflex.uncertainty.montecarlo import NoDistributions, run_montecarlo
-        from evflex.uncertainty.sketch import QUANTILES
-
-        errors = request_problems(request)
-        if errors:
-            raise RequestValidationError(errors)
-        try:
-            scenario, _ = overridden_scenario(request.scenario, request.override_numbers())
-        except OverrideError as exc:
-            raise RequestValidationError(errors_of(exc)) from None
-        if not scenario.distributions():
-            with_dist = [n for n in shipped_names() if shipped_scenario(n).distributions()]
-            raise RequestValidationError([{
-                "loc": ("body", "scenario"), "type": "value_error", "input": request.scenario,
-                "msg": f"nothing to draw in this scenario (got {request.scenario!r} with no "
-                f"distributions left, expected one of {with_dist})"}])
-        start = time.perf_counter()
-        with _file_slots:
-            try:
-                mc = run_montecarlo(scenario, draws=request.draws, seed=request.seed)
-            except NoDistributions as exc:  # pragma: no cover - checked above
-                raise RequestValidationError([{"loc": ("body", "scenario"), "msg": str(exc),
-                                               "type": "value_error"}]) from None
-        table = mc.states_quantiles
-        table = table[table["region"] == request.region].sort_values(["state", "year"])
-        names = [f"p{round(q * 100):02d}" for q in QUANTILES]
-        share = {str(state): {q: [None if pd.isna(v) else float(v) for v in group[q]]
-                              for q in names}
-                 for state, group in table.groupby("state", sort=False)}
-        return {"scenario": request.scenario, "region": request.region,
-                "draws": request.draws, "seed": request.seed,
-                "years": list(scenario.years_axis), "quantiles": names, "share": share,
-                "varied": [d.name for d in scenario.distributions()], "notes": mc.notes,
-                "timing_ms": (time.perf_counter() - start) * 1e3}
+        return await to_thread.run_sync(run_uncertainty, request, limiter=files)
 
     @app.get("/download/{name}", tags=["downloads"],
              responses={200: {"content": {"application/octet-stream": {}}}})
-    def download(name: str, request: Request) -> Response:
+    async def download(name: str, request: Request) -> Response:
         """The run of the page state in the query string as ``workbook.xlsx``,
         ``report.html`` or ``tables.zip`` (CSV tables)."""
         kinds = {"workbook.xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument."
@@ -568,15 +615,13 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
                 "loc": ("path", "name"), "type": "value_error", "input": name[:80],
                 "msg": f"unknown download (got {name[:80]!r}, expected one of {list(kinds)})"}])
         req = request_from_query(request.query_params)
-        results, changes, _ = run_request(req, "query")
         ext, media = kinds[name]
-        with _file_slots:
-            tables = full_run(results, req.funnel_year).tables
-            body = _build_file(ext, results, tables)
+        body, changes = await to_thread.run_sync(build_download, req, ext, limiter=files)
         label = req.scenario + ("_explorer" if changes else "")
         return Response(body, media_type=media, headers={
             "Content-Disposition": f'attachment; filename="evflex_{label}.{ext}"'})
 
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(Admission)
     app.add_middleware(HostCheck, allowed=list(hosts))

@@ -57,16 +57,22 @@ class LoadReport:
                 f"{self.throughput:.1f} requests/s over {self.seconds:.1f} s")
 
 
-def request_body(i: int, n: int) -> dict[str, object]:
-    """The ``i``-th of ``n`` requests: a distinct enrolment end value, every region in turn."""
-    regions = ("World", "China", "Europe", "USA", "RestOfWorld")
-    return {"scenario": "base", "region": regions[i % len(regions)],
+#: Regions the load test cycles through on the base scenario.
+BASE_REGIONS = ("World", "China", "Europe", "USA", "RestOfWorld")
+
+
+def request_body(i: int, n: int, scenario: str = "base",
+                 regions: tuple[str, ...] = BASE_REGIONS) -> dict[str, object]:
+    """The ``i``-th of ``n`` requests: a distinct enrolment end value, each region in turn."""
+    return {"scenario": scenario, "region": regions[i % len(regions)],
             "overrides": {"v2g_enrolled": {"end": round(0.2 + 0.7 * i / max(n, 1), 6)}}}
 
 
 async def load_test(url: str, requests: int = 500, concurrency: int = 20,
-                    timeout_s: float = 300.0) -> LoadReport:
-    """``requests`` POSTs to ``url``/api/run, ``concurrency`` at a time, within ``timeout_s``."""
+                    timeout_s: float = 300.0, scenario: str = "base",
+                    regions: tuple[str, ...] = BASE_REGIONS) -> LoadReport:
+    """``requests`` POSTs to ``url``/api/run, ``concurrency`` at a time, within ``timeout_s``,
+    on the shipped ``scenario``, shown for each of ``regions`` in turn."""
     import httpx
 
     host = urlparse(url).hostname or ""
@@ -87,7 +93,8 @@ async def load_test(url: str, requests: int = 500, concurrency: int = 20,
             async with gate:
                 start = time.perf_counter()
                 try:
-                    r = await client.post("/api/run", json=request_body(i, requests))
+                    r = await client.post("/api/run",
+                                          json=request_body(i, requests, scenario, regions))
                 except httpx.HTTPError as exc:
                     report.errors.append(f"request {i}: {type(exc).__name__}: {exc}")
                     return

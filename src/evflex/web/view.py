@@ -13,7 +13,6 @@ than the engine run itself.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,11 +93,13 @@ def control_values(scenario: Scenario, region: str) -> dict[str, dict[str, Any]]
     """Each control's number in ``region`` (``World`` or a block: the default path) and,
     where the regions differ, each region's number."""
     out: dict[str, dict[str, Any]] = {}
+    # each parameter dumped once, not once per region (a country scenario has ~40)
+    raw = {"parameters": {name: scenario.parameters[name].model_dump(exclude_none=True)
+                          for name in {c.parameter for c in CONTROLS}}}
     for c in CONTROLS:
-        by_region = {r: path_number(region_path(scenario, c.parameter, r), c.target)
+        by_region = {r: path_number(region_path(raw, c.parameter, r), c.target)
                      for r in scenario.regions}
-        default = path_number(scenario.parameters[c.parameter].model_dump(exclude_none=True),
-                              c.target)
+        default = path_number(raw["parameters"][c.parameter], c.target)
         value = by_region.get(region, default)
         distinct = {v for v in by_region.values() if v is not None}
         out[c.key] = {"value": value,
@@ -107,11 +108,26 @@ def control_values(scenario: Scenario, region: str) -> dict[str, dict[str, Any]]
 
 
 def _finite(values: Any, digits: int = 6) -> list[float | None]:
-    """A JSON-ready list, rounded to ``digits`` significant digits; NaN → null."""
-    out: list[float | None] = []
-    for v in np.asarray(values, dtype=float).ravel().tolist():
-        out.append(float(f"{v:.{digits}g}") if math.isfinite(v) else None)
-    return out
+    """A JSON-ready list, rounded to ``digits`` significant digits; NaN → null.
+
+    Vectorised: each value is scaled by a power of ten to ``digits`` integer digits,
+    rounded, and scaled back by the same power, exact up to 1e22 (a division or product
+    by it rounds once, to the float the text ``f"{v:.{digits}g}"`` reads as); values
+    that need a larger power take that text.
+    """
+    a = np.asarray(values, dtype=float).ravel()
+    finite = np.isfinite(a)
+    safe = np.where(finite & (a != 0.0), a, 1.0)
+    shift = digits - 1 - np.floor(np.log10(np.abs(safe)))
+    power = 10.0 ** np.minimum(np.abs(shift), 22)
+    up, down = np.where(shift >= 0, power, 1.0), np.where(shift < 0, power, 1.0)
+    rounded: list[float | None] = (np.round(np.where(finite, a, 0.0) * up / down)
+                                   * down / up).tolist()
+    for k in np.flatnonzero(finite & (np.abs(shift) > 22)).tolist():
+        rounded[k] = float(f"{a[k]:.{digits}g}")
+    for k in np.flatnonzero(~finite).tolist():
+        rounded[k] = None
+    return rounded
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
