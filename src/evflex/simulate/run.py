@@ -7,12 +7,14 @@ between chunks is one load profile per chunk and strategy (``n_steps`` numbers).
 
 The managed schedule is the exact min-peak schedule of the whole fleet whatever the
 chunking: the first pass counts the fleet's classes of sessions
-(:mod:`evflex.simulate.classes`), whose one flow problem gives the optimum and its proof
-(``managed_gap`` in the summary is the distance to the proven bound, rounding only).
-Best responses of the classes then flatten it below the peak. V2G starts from it, chunk
-by chunk: each chunk's sessions get their share of their classes' schedules and
-re-optimise against the base load and every other vehicle's current load (block
-coordinate descent; no step raises the peak).
+(:mod:`evflex.simulate.classes`), whose valley filling with nested cut bounds gives the
+optimum and its proof (``managed_gap`` in the summary is the distance to the proven
+bound, rounding only). V2G starts from it, chunk by chunk: each chunk's sessions that
+take part get their share of their classes' schedules and re-optimise against the base
+load and every other vehicle's current load, then the sessions that do not, as classes
+of the whole fleet, fill the valleys (block coordinate descent; no step raises the
+peak). Kept between chunks: one load profile per chunk, the classes and one number per
+class slot.
 """
 
 from __future__ import annotations
