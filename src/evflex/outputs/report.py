@@ -262,14 +262,16 @@ HOURLY_SERIES = (("unmanaged_kw", "unmanaged charging", "#D55E00"),
 
 def hourly_figure(hourly: pd.DataFrame) -> dict[str, Any] | None:
     """System load with each strategy's charging added, from a vehicle simulation (a
-    per-region simulation: the first region's binding week)."""
+    per-region simulation: the first region and segment's binding week)."""
     if "base_kw" not in hourly.columns or not len(hourly):
         return None
+    keys = [k for k in ("region", "segment") if k in hourly.columns]
     where = ""
-    if "region" in hourly.columns:
-        first = hourly["region"].iloc[0]
-        hourly = hourly[hourly["region"] == first]
-        where = f" ({first}, {hourly['season'].iloc[0]} week)" if "season" in hourly else ""
+    if keys:  # a per-region simulation: the first region and segment
+        first = hourly[keys].iloc[0]
+        hourly = hourly[(hourly[keys] == first).all(axis=1)]
+        season = f", {hourly['season'].iloc[0]} week" if "season" in hourly else ""
+        where = f" ({' '.join(map(str, first))}{season})"
     hours = hourly["hour"].to_numpy(dtype=float)
     dt = float((hours[1] - hours[0]) % 24) if len(hours) > 1 else 1.0
     step = hourly["step"].to_numpy(dtype=float) if "step" in hourly else np.arange(len(hours))
