@@ -215,6 +215,11 @@ def test_country_history_against_the_iea_file(countries) -> None:
     table = pd.DataFrame({"worst_relative_error": worst,
                           "inconsistent_iea_windows": pd.Series(proofs)})
     print(table.sort_values("worst_relative_error").to_string())
+    from evflex.fleet.consistency import diagnose
+
+    names = {h.name_of(r): r for r in worst.index}
+    print(diagnose(iea, sales, list(names), HISTORY_YEARS).rename(index=names).round(3)
+          .to_string())
     assert len(table) >= 25
     proven = {region for region, windows in proofs.items() if windows}
     assert proven == {"KR", "NL", "PL", "TH", "TR"}  # the documented set

@@ -202,3 +202,22 @@ def test_seasonal_base_load_from_monthly_demand() -> None:
     assert sum(w.weight * w.base_load_factor for w in us.values()) == pytest.approx(1.0)
     eu = {w.name: w for w in representative_weeks(climate_of("Europe"), load_of("Europe"))}
     assert max(eu, key=lambda n: eu[n].base_load_factor) == "winter"
+
+
+def test_run_simulate_refuses_a_need_the_sessions_cannot_meet(tmp_path: Path) -> None:
+    import yaml
+
+    from evflex.cli import app
+
+    text = (Path(__file__).parents[2] / "src/evflex/data/scenarios/base.yaml").read_text()
+    data = yaml.safe_load(text)
+    data["parameters"]["daily_energy_kwh"]["value"] = 60.0
+    scenario = tmp_path / "hot.yaml"
+    scenario.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(scenario), "--simulate", "--sim-vehicles",
+                                   "100", "--out", str(out), "--no-workbook", "--no-report"])
+    assert res.exit_code == 1
+    assert "scenario parameter daily_energy_kwh: too high for the simulated sessions" in (
+        res.output)
+    assert "Traceback" not in res.output and not out.exists()

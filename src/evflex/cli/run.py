@@ -196,10 +196,13 @@ def run(
             raise _fail([_extra_line("run --store", exc)]) from None
     try:
         if sim_config is not None:
-            with simulation_progress(sim_console) as report:
-                the_run = run_pipeline(sc, evidence=ledger, simulate=sim_config,
-                                       funnel_year=funnel_year, regions=selected,
-                                       progress=report)
+            try:
+                with simulation_progress(sim_console) as report:
+                    the_run = run_pipeline(sc, evidence=ledger, simulate=sim_config,
+                                           funnel_year=funnel_year, regions=selected,
+                                           progress=report)
+            except SimulationInputError as exc:  # the scenario's inputs to the simulation
+                raise _fail([f"scenario parameter {exc.field}: {exc.problem}"]) from None
         else:
             the_run = run_pipeline(sc, evidence=ledger, funnel_year=funnel_year,
                                    regions=selected)

@@ -140,9 +140,11 @@ def simulate_regions(scenario: Scenario, config: SimulationConfig,
         except ValueError as exc:
             if isinstance(exc, SimulationInputError):
                 raise
-            raise SimulationInputError("daily_energy_kwh", f"{exc} (got "
-                                       f"{profile.daily_energy_kwh:g} kWh/day, expected a "
-                                       "need the sessions can meet)") from None
+            where = [r for r, p in profiles[segment].items() if p == profile]
+            raise SimulationInputError("daily_energy_kwh", f"too high for the simulated "
+                                       f"sessions in {', '.join(where)} (got "
+                                       f"{profile.daily_energy_kwh:g} kWh/day: {exc})"
+                                       ) from None
     shape = (len(scenario.regions), len(scenario.segments), 1)
     values = {f: np.empty(shape) for f in AVAILABILITY_FIELDS}
     if len(segments) < len(scenario.segments):  # the scenario's own values for the rest

@@ -285,11 +285,12 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
     work = _Work(progress)
 
     def plan(batches: int) -> None:
-        """Units of work: a chunk's sampling and observation 4, a batch of classes 1
-        (:data:`BATCH_SLOTS` slots of a sweep or a bound), a chunk's V2G 12, two sweeps
-        of the classes outside V2G per pass (costs measured at 100,000 cars x 7 days on
-        2 cores; only the estimate of the time left depends on them)."""
-        work.planned = (n_chunks * (4 + 12 * v2g_passes)
+        """Units of work: a chunk's sampling and observation 4, merging the classes 1, a
+        batch of classes 1 (:data:`BATCH_SLOTS` slots of a sweep or a bound), a chunk's
+        V2G 4 to set up and 2 per sweep (4 sweeps expected), two sweeps of the classes
+        outside V2G per pass (costs measured at 100,000 cars x 7 days on 2 cores; only
+        the estimate of the time left depends on them)."""
+        work.planned = (1 + n_chunks * (4 + 12 * v2g_passes)
                         + batches * (budget + BOUND_PASSES + 2 * v2g_passes))
 
     acc = _Accumulator(h)
@@ -321,6 +322,7 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
         classes = merge_classes(class_parts)
         del class_parts
         plan(classes.batch_count)
+        work.tick()
         exact = min_peak_classes(classes, fleet.base_wh, max_sweeps=budget,
                                  progress=work.part())
         total["managed"] = exact.load_wh
@@ -345,14 +347,15 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
                 if p == 0:
                     own[k] = aggregate(slots, start_wh, h)
                 background = fleet.base_wh + net - own[k]
+                work.tick(4)
                 res = v2g(s, slots, background, fleet.block, max_sweeps=config.sweeps,
-                          start_wh=start_wh, peak_rtol=PEAK_RTOL)
+                          start_wh=start_wh, peak_rtol=PEAK_RTOL,
+                          step=lambda: work.tick(2))
                 new = aggregate(slots, res.wh, h)
                 net += new - own[k]
                 own[k] = new
                 if p == v2g_passes - 1:
                     acc.observe_v2g(s, slots, res.wh)
-                work.tick(12)
             load = fleet.base_wh + net
             fill_group(classes, exact.wh, exact.start, 0, load, config.sweeps, PEAK_RTOL,
                        step=work.tick)
