@@ -404,8 +404,8 @@ def test_report_states_charts_pick_a_region_in_a_country_run(countries) -> None:
     figs = states_figures(states, [*countries.blocks, *countries.scenario.regions])
     fig = figs["states_share"]
     labels = [b["label"] for b in fig["layout"]["updatemenus"][0]["buttons"]]
-    assert labels[:3] == [WORLD, "EU27", "Europe"] and "GB" in labels
-    gb = labels.index("GB")
+    assert labels[:3] == [WORLD, "EU27", "Europe"] and "United Kingdom (GB)" in labels
+    gb = labels.index("United Kingdom (GB)")
     visible = fig["layout"]["updatemenus"][0]["buttons"][gb]["args"][0]["visible"]
     shown = [t for t, v in zip(fig["data"], visible, strict=True) if v]
     expected = states[(states["region"] == "GB") & (states["segment"] == ALL_SEGMENTS)]
