@@ -12,7 +12,10 @@ time of the public call, the memory is the process's peak resident set size (RSS
    min-peak managed, V2G) on ``--vehicles`` vehicles x ``--days`` days x 15 min, in
    vehicle-steps per second (one vehicle over one step, plugged in or not), against
    the goal of 10 M vehicle-steps/s; unmanaged alone for comparison; and the CLI
-   ``evflex simulate`` end to end (process start to files written).
+   ``evflex simulate`` end to end (process start to files written; its default is two
+   V2G passes). Each simulate case also reports the longest time without a progress
+   report (what a progress bar would show as silence) and the process's CPU time
+   (wall time above it means the process waited for a core: the machine was busy).
 2. **Against HiGHS**: the min-peak managed schedule of ``--lp-vehicles`` vehicles over
    the same ``--days`` (one chunk, the base load set so that the fleet makes the peak),
    evflex (:func:`evflex.simulate.classes.min_peak_classes` from the sessions, with
@@ -51,10 +54,17 @@ CHILD = textwrap.dedent("""
     if case["kind"] == "simulate":
         config = SimulationConfig(vehicles=case["vehicles"], days=case["days"],
                                   strategies=tuple(case["strategies"]), keep_sessions=False)
+        reports = []
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
-        result = simulate(config)
+        result = simulate(config, progress=lambda done, total: reports.append(time.perf_counter()))
         elapsed = time.perf_counter() - t0
-        extra = {k: float(v) for k, v in result.summary.items() if k.startswith("peak_")}
+        cpu = time.process_time() - cpu0
+        marks = [t0, *reports, t0 + elapsed]
+        extra = {k: float(v) for k, v in result.summary.items()
+                 if k.startswith("peak_") or k == "managed_gap"}
+        extra["silence_s"] = max(b - a for a, b in zip(marks[:-1], marks[1:]))
+        extra["cpu_s"] = cpu
     else:
         import numpy as np
         from scipy.optimize import linprog
@@ -140,8 +150,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     steps = args.days * 96
+    load_before = os.getloadavg()[0]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} "
+          f"Python {platform.python_version()}, load average {load_before:.1f} "
           "(other work on the machine slows every case)")
 
     def sim(vehicles: int, strategies: list[str]) -> dict:  # type: ignore[type-arg]
@@ -155,10 +166,11 @@ def main() -> None:
     full = sim(n, ["unmanaged", "managed", "v2g"])
     rows.append(("simulate: unmanaged + managed + V2G", n, full))
     print(f"\n{'case':<42} {'vehicles':>10} {'time [s]':>9} {'vehicle-steps/s':>16} "
-          f"{'peak RSS':>10}")
+          f"{'peak RSS':>10} {'longest silence':>16} {'CPU [s]':>8}")
     for label, vehicles, r in rows:
         print(f"{label:<42} {vehicles:>10,} {r['elapsed_s']:>9.2f} "
-              f"{vehicles * steps / r['elapsed_s']:>16,.0f} {r['rss_bytes'] / 1e9:>8.2f} GB")
+              f"{vehicles * steps / r['elapsed_s']:>16,.0f} {r['rss_bytes'] / 1e9:>8.2f} GB "
+              f"{r['silence_s']:>14.2f} s {r['cpu_s']:>8.2f}")
     cli_s, cli_rss = run_cli(n, args.days)
     print(f"{'evflex simulate (CLI, every strategy)':<42} {n:>10,} {cli_s:>9.2f} "
           f"{n * steps / cli_s:>16,.0f} {cli_rss / 1e9:>8.2f} GB")
@@ -176,19 +188,24 @@ def main() -> None:
 
     mem = sim(args.memory_vehicles, ["unmanaged", "managed", "v2g"])
     print(f"\nmemory: every strategy at {args.memory_vehicles:,} vehicles x {args.days} days: "
-          f"peak RSS {mem['rss_bytes'] / 1e9:.2f} GB in {mem['elapsed_s']:.1f} s")
+          f"peak RSS {mem['rss_bytes'] / 1e9:.2f} GB in {mem['elapsed_s']:.1f} s "
+          f"({args.memory_vehicles * steps / mem['elapsed_s']:,.0f} vehicle-steps/s, "
+          f"managed gap to its proven bound {mem['managed_gap']:.1e}, longest silence "
+          f"{mem['silence_s']:.2f} s)")
 
     rate = n * steps / full["elapsed_s"]
     print("\nratios (goal in brackets; above 1 meets it):")
     print(f"  1. managed + V2G throughput / 10 M vehicle-steps/s: {rate / GOAL_STEPS_PER_S:.3f}"
-          f"  ({rate:,.0f} vehicle-steps/s at {n:,} vehicles)")
+          f"  ({rate:,.0f} vehicle-steps/s at {n:,} vehicles; per CPU second of the "
+          f"process {n * steps / full['cpu_s']:,.0f}, what an idle core would give)")
     ratio = highs["elapsed_s"] / ours["elapsed_s"]
     print(f"  2. HiGHS time / evflex time, same LP: {ratio:,.1f}x  (goal >= "
           f"{GOAL_HIGHS_RATIO:.0f}x: {ratio / GOAL_HIGHS_RATIO:.3f}); HiGHS "
           f"{highs['elapsed_s']:.2f} s, evflex {ours['elapsed_s']:.2f} s; peaks differ "
           f"by {abs(rel):.1e} (goal <= 1e-6)")
     print(f"  3. 2 GB / peak RSS at {args.memory_vehicles:,} vehicles: "
-          f"{GOAL_RSS_BYTES / mem['rss_bytes']:.3f}")
+          f"{GOAL_RSS_BYTES / mem['rss_bytes']:.3f}  ({mem['rss_bytes'] / 1e9:.2f} GB)")
+    print(f"load average now {os.getloadavg()[0]:.1f} (was {load_before:.1f} at the start)")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,12 @@ def test_plug_in_frequency_matches_the_calibration_by_archetype(fleet) -> None: 
     # ElaadNL's day-of-week shape of home sessions (Sunday lowest)
     np.testing.assert_allclose(home["share_simulated"], home["share_source"], atol=0.6)
     assert home["plug_in_simulated"].iloc[6] < home["plug_in_simulated"].iloc[:6].min()
+    # without a home charger: ElaadNL's workplace shape over the weekdays and its public
+    # shape over the weekend (each site's shares renormalised over the days it is used)
+    other = fit[fit["archetype"] == "no_home_charger"]
+    for days in (slice(0, 5), slice(5, 7)):
+        sim, src = (other[c].to_numpy()[days] for c in ("share_simulated", "share_source"))
+        np.testing.assert_allclose(100 * sim / sim.sum(), 100 * src / src.sum(), atol=0.8)
     # vehicles skip days: home chargers plug in 3-4 times a week
     assert 3.0 < home["plug_in_simulated"].sum() < 4.5
     # what the sessions deliver is each archetype's sourced daily need

@@ -173,3 +173,51 @@ def test_simulate_region_writes_a_year_of_seasons(tmp_path: Path) -> None:
                                    "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 1 and "--region: unknown (got 'Mars'" in bad.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_depot_segments_get_their_own_simulated_availability() -> None:
+    """Vans and buses (depot archetypes) are simulated per region too: each segment's
+    capacity uses its own figures, and the rows name region and segment."""
+    sc = load_scenario("segments")
+    sim = simulate_regions(sc, SimulationConfig(vehicles=200, days=7, seed=2,
+                                                keep_sessions=False,
+                                                strategies=("unmanaged",)))
+    plugged = np.asarray(sim.availability.plug_in_share_at_peak)
+    assert plugged.shape == (len(sc.regions), len(sc.segments), 1)
+    cars, vans = list(sc.segments).index("cars"), list(sc.segments).index("vans")
+    assert (plugged[:, vans] != plugged[:, cars]).all()
+    cells = set(sim.assumptions["applies_to"])
+    assert {f"{r}/{s}" for r in sc.regions for s in sc.segments} == cells
+    assert set(sim.seasons["segment"]) == set(sc.segments)
+
+
+def test_seasonal_base_load_from_monthly_demand() -> None:
+    """The USA's base load follows EIA's monthly sales (summer-peaking, air conditioning);
+    regions without a load series keep the assumed winter-peaking factors."""
+    from evflex.simulate.seasons import load_of
+
+    assert load_of("USA") == load_of("US") == "us_eia_2023" and load_of("Europe") is None
+    us = {w.name: w for w in representative_weeks(climate_of("USA"), load_of("USA"))}
+    assert max(us, key=lambda n: us[n].base_load_factor) == "summer"
+    assert sum(w.weight * w.base_load_factor for w in us.values()) == pytest.approx(1.0)
+    eu = {w.name: w for w in representative_weeks(climate_of("Europe"), load_of("Europe"))}
+    assert max(eu, key=lambda n: eu[n].base_load_factor) == "winter"
+
+
+def test_run_simulate_refuses_a_need_the_sessions_cannot_meet(tmp_path: Path) -> None:
+    import yaml
+
+    from evflex.cli import app
+
+    text = (Path(__file__).parents[2] / "src/evflex/data/scenarios/base.yaml").read_text()
+    data = yaml.safe_load(text)
+    data["parameters"]["daily_energy_kwh"]["value"] = 60.0
+    scenario = tmp_path / "hot.yaml"
+    scenario.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(scenario), "--simulate", "--sim-vehicles",
+                                   "100", "--out", str(out), "--no-workbook", "--no-report"])
+    assert res.exit_code == 1
+    assert "scenario parameter daily_energy_kwh: too high for the simulated sessions" in (
+        res.output)
+    assert "Traceback" not in res.output and not out.exists()

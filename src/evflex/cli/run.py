@@ -131,6 +131,11 @@ def run(
         "--regions", help="Write only these regions (comma-separated codes, names or "
         "blocks, e.g. GB,DE,FR or EU27) and the aggregates that contain them; the run and "
         "its checks still cover every region.")] = None,
+    workbook_regions: Annotated[str | None, typer.Option(
+        "--workbook-regions", help="Regions with live rows of their own in workbook.xlsx "
+        "(codes, names or blocks, or 'all'). By default a country run's workbook holds its "
+        "blocks and the World (and the --regions selection); a block-level run's, every "
+        "region.")] = None,
 ) -> None:
     """Run the engine on a scenario and write states, fleet, funnel, capacity and checks."""
     from evflex.outputs.charts import funnel_chart, states_chart
@@ -163,6 +168,10 @@ def run(
             raise _fail(["--regions: no region given (got an empty list, expected codes "
                          "such as GB,DE,FR)"])
 
+    in_workbook = selected
+    if workbook_regions is not None:
+        in_workbook = _workbook_regions(workbook_regions, list(sc.regions), selected)
+
     sim_config = None
     if simulate:
         try:
@@ -187,10 +196,13 @@ def run(
             raise _fail([_extra_line("run --store", exc)]) from None
     try:
         if sim_config is not None:
-            with simulation_progress(sim_console) as report:
-                the_run = run_pipeline(sc, evidence=ledger, simulate=sim_config,
-                                       funnel_year=funnel_year, regions=selected,
-                                       progress=report)
+            try:
+                with simulation_progress(sim_console) as report:
+                    the_run = run_pipeline(sc, evidence=ledger, simulate=sim_config,
+                                           funnel_year=funnel_year, regions=selected,
+                                           progress=report)
+            except SimulationInputError as exc:  # the scenario's inputs to the simulation
+                raise _fail([f"scenario parameter {exc.field}: {exc.problem}"]) from None
         else:
             the_run = run_pipeline(sc, evidence=ledger, funnel_year=funnel_year,
                                    regions=selected)
@@ -214,7 +226,8 @@ def run(
         from evflex.outputs.workbook import write_workbook
 
         extra["workbook.xlsx"] = lambda p: write_workbook(p, results, tables,
-                                                            availability=availability)
+                                                            availability=availability,
+                                                            regions=in_workbook)
     if not no_report:
         from evflex.outputs.report import write_report
 
@@ -276,6 +289,28 @@ def run(
         else:
             raise _fail([*lines, f"{len(bad)} check(s) failed; see {out / 'checks.csv'} "
                          "(use --allow-failed-checks to exit 0)"], EXIT_CHECKS_FAILED)
+
+
+def _workbook_regions(text: str, regions: list[str], selected: list[str] | None
+                      ) -> list[str]:
+    """The regions ``--workbook-regions`` names (``all``: every region, or every one of
+    ``--regions``); they must be among ``--regions`` when that is given."""
+    from evflex.regions import RegionError, hierarchy
+
+    if text.strip().lower() == "all":
+        return list(regions if selected is None else selected)
+    try:
+        chosen = hierarchy().resolve(text.split(","), regions)
+    except RegionError as exc:
+        raise _fail([f"--workbook-{exc}"]) from None
+    if not chosen:
+        raise _fail(["--workbook-regions: no region given (got an empty list, expected codes "
+                     "such as GB,DE or 'all')"])
+    outside = [r for r in chosen if selected is not None and r not in selected]
+    if outside:
+        raise _fail([f"--workbook-regions: {outside[0]!r} is not among --regions (expected "
+                     f"some of {','.join(selected or [])})"])
+    return chosen
 
 
 def _extra_line(what: str, exc: ModuleNotFoundError) -> str:

@@ -184,10 +184,11 @@ def simulate(
             year = None
             with simulation_progress(err_console, disable=quiet) as report:
                 if region is not None:
-                    from evflex.simulate.seasons import simulate_year, station_of
+                    from evflex.simulate.seasons import climate_and_load, simulate_year
 
-                    year = simulate_year(config, archetypes or load_archetypes(),
-                                         station_of(region), progress=report)
+                    station, load = climate_and_load(region)
+                    year = simulate_year(config, archetypes or load_archetypes(), station,
+                                         progress=report, load=load)
                     result = year.binding_result
                 else:
                     result = run_simulation(config, archetypes, progress=report,

@@ -16,9 +16,12 @@ Sessions with the same window (arrival step, length), the same charger limit ``c
   as on sessions, and every class schedule splits into session schedules
   (:func:`split_class_schedule`).
 
-The number of classes stops growing with the fleet (windows, charger limits and ``q``
-take few values), so the exact fleet optimum with its proof costs one pass over the
-sessions to count classes, one small flow problem, and a pass to split it back.
+The classes grow more slowly than the fleet (ElaadNL behaviour, 7 days x 15 min:
+72,000 classes for 79,000 sessions at 20,000 cars, 310,000 for 396,000 at 100,000), and
+only one number per class slot is kept, so the exact fleet optimum with its proof
+costs one pass over the sessions to count classes, a few sweeps of valley filling of
+the classes with their cut bounds (:func:`min_peak_classes`), and a pass to split it
+back.
 
 Splitting: with ``r_i = E_i - (q - 1) c`` in ``(0, c]`` and ``R = sum r_i``, session
 ``i`` gets ``x_it = c phi_t + r_i psi_t`` for two class profiles with
@@ -49,9 +52,9 @@ from evflex.simulate.archetypes import Sessions
 KEYS = ["arrival", "length", "cap_wh", "q", "group"]
 #: Valley filling of the classes (:func:`min_peak_classes`): at most this many sweeps
 #: before the maximum-flow method takes over, stopping as soon as the peak is within
-#: PROOF_RTOL of a proven lower bound (numerical settings, not data: at 20,000 and
-#: 100,000 cars x 7 days the bound is met after 6-8 sweeps; the rounding of a flow in
-#: whole flow units leaves about 1e-9 too).
+#: PROOF_RTOL of a proven lower bound (numerical settings, not data: at 10,000 to
+#: 100,000 cars x 7 days the bound is met after 2 sweeps, to below 1e-15; the rounding
+#: of a flow in whole flow units leaves about 1e-9).
 PROOF_SWEEPS = 16
 PROOF_RTOL = 1e-9
 #: Class slots per call of a compiled kernel, so that long sweeps report progress
@@ -213,6 +216,14 @@ class _ClassArrays:
                       else np.asarray(start, dtype=np.int64))[keep]
         self.cap = (t["cap_wh"] * t["count"]).to_numpy(float)[keep]
         self.need = t["energy_wh"].to_numpy(float)[keep]
+        # sweep order: tightest first (the share of its window's room a class needs);
+        # the loose classes then fill the valleys the tight ones leave, and the sweeps
+        # meet the bound in 2 sweeps instead of 8 to 16 in table order (measured
+        # at 10,000 and 100,000 cars x 7 days)
+        order = np.argsort(-self.need / np.maximum(self.cap * self.length, 1.0),
+                           kind="stable")
+        self.length, self.arrival, self.start, self.cap, self.need = (
+            x[order] for x in (self.length, self.arrival, self.start, self.cap, self.need))
         ends = np.cumsum(self.length)
         edges = [0, *np.searchsorted(ends, np.arange(BATCH_SLOTS, ends[-1] if ends.size
                                                      else 0, BATCH_SLOTS),
@@ -263,6 +274,8 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
 
     c = _ClassArrays(classes)
     h = c.h
+    table_length = classes.table["length"].to_numpy(np.int64)
+    layout = np.cumsum(table_length) - table_length  # class j's slots from layout[j]
     units = 0
     planned = len(c.batches) * (max_sweeps + BOUND_PASSES)
 
@@ -274,7 +287,7 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
 
     c.step = step
     background = np.asarray(background_wh, dtype=float)
-    wh = np.zeros(int(c.length.sum()))
+    wh = np.zeros(int(table_length.sum()))
     total = background.copy()
     lower = float(background.max())
     done = 0
@@ -285,25 +298,29 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
         return done > 0 and bool(total.max() <= lower + PROOF_RTOL * abs(lower))
 
     rising = True  # the last bound computed raised the best one
+    peak = np.inf
     while len(c.batches) and done < max_sweeps and not proven():
         c.sweep(wh, total)
         done += 1
-        if rising and not proven():
+        drop, peak = peak - total.max(), float(total.max())
+        if not proven() and (rising or drop < 0.5 * (peak - lower)):
             # the bound settles within a few sweeps (the top level sets stop changing)
-            # while the peak keeps converging to it; once a new bound does not beat
-            # the best, later sweeps only bring the peak down to it
+            # while the peak converges to it, each sweep closing most of the gap; a
+            # new bound only when the last one rose or the peak stopped closing in
             bound = c.nested_bound(total, background)
             rising = bound > lower * (1 + 1e-12)
             lower = max(lower, bound)
     if len(c.batches) and not proven():
-        length, arrival, start = c.length, c.arrival, c.start
+        t = classes.table        # in table order: the slots' layout
+        length = t["length"].to_numpy(np.int64)
+        arrival = t["arrival"].to_numpy(np.int64)
         row = np.repeat(np.arange(length.size), length)
-        offset = np.arange(row.size) - np.repeat(start, length)
-        slots = Slots(row=row, col=(arrival[row] + offset) % h, offset=offset, start=start,
+        offset = np.arange(row.size) - np.repeat(layout, length)
+        slots = Slots(row=row, col=(arrival[row] + offset) % h, offset=offset, start=layout,
                       length=length)
-        wh, _, lower, _, flows = exact_min_peak(arrival, slots, c.need.astype(np.int64),
-                                                c.cap.astype(np.int64), background, h,
-                                                lower_start=lower)
+        wh, _, lower, _, flows = exact_min_peak(
+            arrival, slots, t["energy_wh"].to_numpy(np.int64),
+            (t["cap_wh"] * t["count"]).to_numpy(np.int64), background, h, lower_start=lower)
         total = background + np.bincount(slots.col, weights=wh, minlength=h)
         del slots, row, offset
         while done < max_sweeps:
@@ -312,7 +329,7 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
             done += 1
     if progress is not None:
         progress(planned, planned)
-    return ClassMinPeak(wh=wh, start=c.start, load_wh=total - background,
+    return ClassMinPeak(wh=wh, start=layout, load_wh=total - background,
                         level_wh=float(total.max()), lower_wh=lower, flows=flows, sweeps=done)
 
 

@@ -62,16 +62,18 @@ def season_table() -> pd.DataFrame:
 
 
 @cache
-def _region_climate() -> dict[str, str | None]:
+def _region_table() -> dict[str, tuple[str | None, str | None]]:
     t = _csv("region_climate.csv")
-    return {r: (c if isinstance(c, str) and c else None)
-            for r, c in zip(t["region"], t["climate"], strict=True)}
+    def text(v: object) -> str | None:
+        return v if isinstance(v, str) and v else None
+    return {r: (text(c), text(ld))
+            for r, c, ld in zip(t["region"], t["climate"], t["load"], strict=True)}
 
 
-def climate_of(region: str) -> str | None:
-    """The station whose climate stands for ``region``: its own entry, else its first
-    block's (``regions.csv``), else ``None`` (no seasonal consumption)."""
-    table = _region_climate()
+def _lookup(region: str) -> tuple[str | None, str | None]:
+    """``(station, load system)`` of ``region``: its own entry, else its first listed
+    block's (``regions.csv``), else none."""
+    table = _region_table()
     if region in table:
         return table[region]
     from evflex.regions import hierarchy
@@ -79,16 +81,28 @@ def climate_of(region: str) -> str | None:
     try:
         blocks = hierarchy().blocks_of(region)
     except KeyError:
-        return None
+        return None, None
     for block in blocks:
         if block in table:
             return table[block]
-    return None
+    return None, None
 
 
-def station_of(name: str) -> str | None:
-    """The climate station for ``name``: a station of ``climate.csv`` itself, or a region
-    or block (:func:`climate_of`); ``"none"``: no climatology.
+def climate_of(region: str) -> str | None:
+    """The station whose climate stands for ``region`` (``None``: no seasonal
+    consumption)."""
+    return _lookup(region)[0]
+
+
+def load_of(region: str) -> str | None:
+    """The power system whose monthly demand sets ``region``'s seasonal base load
+    (``None``: the assumed factors of ``seasons.csv``)."""
+    return _lookup(region)[1]
+
+
+def climate_and_load(name: str) -> tuple[str | None, str | None]:
+    """Station and load system for ``name``: a station of ``climate.csv`` itself (no load
+    system), a region or block (:func:`climate_of`, :func:`load_of`), or ``"none"``.
 
     Raises :class:`evflex.simulate.archetypes.SimulationInputError` (field ``region``)
     for a name that is none of these."""
@@ -97,12 +111,12 @@ def station_of(name: str) -> str | None:
 
     stations = sorted(set(climate_table()["climate"]))
     if name in stations:
-        return name
+        return name, None
     if name.lower() == "none":
-        return None
+        return None, None
     h = hierarchy()
-    if name in _region_climate() or name in h.region_ids or name in h.block_names:
-        return climate_of(name)
+    if name in _region_table() or name in h.region_ids or name in h.block_names:
+        return _lookup(name)
     raise SimulationInputError("region", f"unknown (got {name!r}, expected a region such "
                                f"as Europe or DE, a block, one of {stations}, or none)")
 
@@ -124,9 +138,12 @@ class Week:
     base_load_factor: float     # base load relative to the year's mean [-]
 
 
-def representative_weeks(station: str | None = None) -> tuple[Week, ...]:
+def representative_weeks(station: str | None = None, load: str | None = None
+                         ) -> tuple[Week, ...]:
     """The year's four representative weeks in the climate of ``station`` (a station of
-    ``climate.csv``, see :func:`climate_of`; ``None``: no climatology)."""
+    ``climate.csv``, see :func:`climate_of`; ``None``: no climatology), with the base
+    load's seasonal level from the monthly demand of ``load`` (``monthly_load.csv``;
+    ``None``: the assumed factors of ``seasons.csv``)."""
     seasons = season_table()
     months_of = [[int(m) for m in str(s).split(";")] for s in seasons["months"]]
     if station is not None and station not in set(climate_table()["climate"]):
@@ -140,6 +157,14 @@ def representative_weeks(station: str | None = None) -> tuple[Week, ...]:
         temp = c["temp_c"].to_numpy(float)
         factor = consumption_factor(temp)
     year_mean = float(np.average(factor, weights=DAYS_IN_MONTH))
+    daily = None
+    if load is not None:
+        m = _csv("monthly_load.csv")
+        m = m[m["system"] == load].sort_values("month")
+        if len(m) != 12:
+            raise KeyError(f"no monthly demand {load!r} in monthly_load.csv")
+        daily = m["demand"].to_numpy(float) / DAYS_IN_MONTH
+        daily = daily / (daily * DAYS_IN_MONTH).sum() * DAYS_IN_MONTH.sum()
     weeks = []
     for name, months, base in zip(seasons["season"], months_of,
                                   seasons["base_load_factor"], strict=True):
@@ -149,7 +174,8 @@ def representative_weeks(station: str | None = None) -> tuple[Week, ...]:
             name=str(name), weight=float(days.sum() / DAYS_IN_MONTH.sum()),
             temp_c=float(np.average(temp[idx], weights=days)),
             consumption_factor=float(np.average(factor[idx], weights=days)) / year_mean,
-            base_load_factor=float(base)))
+            base_load_factor=(float(base) if daily is None
+                              else float(np.average(daily[idx], weights=days)))))
     return tuple(weeks)
 
 
@@ -202,12 +228,14 @@ class YearResult:
 
 def simulate_year(config: SimulationConfig, archetypes: ArchetypeSet,
                   station: str | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> YearResult:
+                  progress: Callable[[int, int], None] | None = None,
+                  load: str | None = None) -> YearResult:
     """Simulate ``config`` (one week, ``days`` = 7) in each representative week of a
-    year in the climate of ``station`` (:func:`representative_weeks`). The same seed
+    year in the climate of ``station`` and the load of ``load``
+    (:func:`representative_weeks`). The same seed
     in every week: the seasons differ by their consumption and base load only, not by
     their random draws."""
-    weeks = representative_weeks(station)
+    weeks = representative_weeks(station, load)
     rows, results = [], {}
     for k, week in enumerate(weeks):
         def tick(done: int, total: int, k: int = k) -> None:

@@ -12,10 +12,12 @@ availability input moves every figure on it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
@@ -112,10 +114,11 @@ def availability_inputs(results: Results, availability: Availability | None
     return out
 
 
-def _write_capacity_cells(wb: Workbook, fmts: _Formats, results: Results, live: _LiveInputs,
+def _write_capacity_cells(wb: Workbook, fmts: _Formats, ds: xr.Dataset, live: _LiveInputs,
                           flt: _FilterLayout, st: _StatesLayout,
-                          availability: Availability | None) -> CapacityLayout:
-    ds = results.data
+                          availability: Mapping[str, np.ndarray]) -> CapacityLayout:
+    """The by-cell sheet over the rows of ``ds`` (the run's cells or their groups), with
+    ``availability`` per row (:func:`availability_inputs`)."""
     order = ("region", "segment", "year")
     n = len(live.labels)
 
@@ -135,10 +138,10 @@ def _write_capacity_cells(wb: Workbook, fmts: _Formats, results: Results, live: 
     naive_kwh = flat("capacity_naive_battery") * KWH_PER_TWH
     battery = np.where(ev > 0, naive_kwh / np.where(ev > 0, ev, 1.0), flat("param_battery_kwh_bev"))
     engine_values = {"mean_battery_kwh": battery, "capable_kwh": flat("capable_kwh")}
-    inputs = {**availability_inputs(results, availability),
+    inputs = {**availability,
               **{p: flat(f"param_{p}") for p in POWER_INPUTS}}
     metric_names = [*METRICS, "usable_kwh"]
-    cols: list[Column] = [Column("region", "region", kind="label", width=12),
+    cols: list[Column] = [Column("region", "region", kind="label", width=14),
                           Column("segment", "segment", kind="label", width=9),
                           Column("year", "year", "0", kind="label", width=6)]
     for name in metric_names:
@@ -237,14 +240,17 @@ def capacity_wide(capacity: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write_capacity(wb: Workbook, fmts: _Formats, capacity: pd.DataFrame,
-                    cells: CapacityLayout, availability_source: str) -> CapacityLayout:
+                    cells: CapacityLayout, availability_source: str,
+                    parts: Mapping[str, list[str] | None]) -> CapacityLayout:
+    """The Capacity sheet: one row per region of ``parts`` and year, the sum of the
+    by-cell rows whose label is one of its parts (``None``: every row, the World)."""
     ws = _sheet(wb, SHEET_CAPACITY)
     _sheet_title(ws, fmts, "Capacity: from counts to GW and GWh (live)",
                  f"Sums over segments of the {SHEET_CAPACITY_CELLS} sheet (SUMIFS), World "
                  f"first; availability from the {availability_source}.")
-    wide = capacity_wide(capacity)
+    wide = capacity_wide(capacity[capacity["region"].isin(list(parts))])
     header = 3
-    cols = [Column("region", "region", kind="label", width=12),
+    cols = [Column("region", "region", kind="label", width=16),
             Column("year", "year", "0", kind="label", width=6),
             *[Column(m, f"{m} [{u}]", _num_format(u), "formula", 15)
               for m, u in METRICS.items()]]
@@ -263,14 +269,18 @@ def _write_capacity(wb: Workbook, fmts: _Formats, capacity: pd.DataFrame,
         ws.write_string(r, 0, region, label)
         ws.write_number(r, 1, year, year_fmt)
         y = xl_rowcol_to_cell(r, 1)
-        where = f"{year_rng},{y}" if region == WORLD else \
-            f"{region_rng},{xl_rowcol_to_cell(r, 0)},{year_rng},{y}"
-        if region == WORLD:
+        labels = parts[region]
+        if labels is None:
             world_rows[year] = r
+            wheres = [f"{year_rng},{y}"]
+        elif labels == [region]:
+            wheres = [f"{region_rng},{xl_rowcol_to_cell(r, 0)},{year_rng},{y}"]
+        else:
+            wheres = [f'{region_rng},"{g}",{year_rng},{y}' for g in labels]
         for j, c in enumerate(cols[2:], start=2):
             rng = _col_range(SHEET_CAPACITY_CELLS, cells.metric_col[c.key], cells.cell_first,
                              cells.cell_last)
-            ws.write_formula(r, j, f"=SUMIFS({rng},{where})",
+            ws.write_formula(r, j, "=" + "+".join(f"SUMIFS({rng},{w})" for w in wheres),
                              fmts.cell("formula", c.num_format), float(rec[c.key]))
     last = first + len(wide) - 1
     ws.freeze_panes(first, 2)

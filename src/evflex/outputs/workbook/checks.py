@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
@@ -80,9 +81,8 @@ class Measure:
         return f"=MAX(({self.lo(r)})-({self.hi(r)}),0)/MAX(ABS({self.hi(r)}),{self.floor:g})"
 
 
-def _measures(results: Results, live: _LiveInputs, flt: _FilterLayout, st: _StatesLayout,
+def _measures(ds: xr.Dataset, live: _LiveInputs, flt: _FilterLayout, st: _StatesLayout,
               cap: CapacityLayout) -> list[Measure]:
-    ds = results.data
     order = ("region", "segment", "year")
 
     def flat(name: str) -> np.ndarray:
@@ -174,14 +174,14 @@ class _CheckCells:
     last: int
 
 
-def _write_check_cells(wb: Workbook, fmts: _Formats, results: Results, live: _LiveInputs,
+def _write_check_cells(wb: Workbook, fmts: _Formats, ds: xr.Dataset, live: _LiveInputs,
                        flt: _FilterLayout, st: _StatesLayout, cap: CapacityLayout
                        ) -> tuple[_CheckCells, list[Measure]]:
     ws = _sheet(wb, SHEET_CHECK_CELLS)
     _sheet_title(ws, fmts, "Check Measures: what each live check measures, per cell (live)",
                  "Relative excess of a quantity over its bound, MAX(lo − hi, 0) / MAX(|hi|, 1), "
                  "per region, segment and year; the Denominator Checks sheet takes the MAX.")
-    measures = _measures(results, live, flt, st, cap)
+    measures = _measures(ds, live, flt, st, cap)
     n = len(live.labels)
     first, last = DATA_ROW, DATA_ROW + n - 1
     names = [*(m.check for m in measures[:1]), "states_shares_sum_to_one",
@@ -189,7 +189,7 @@ def _write_check_cells(wb: Workbook, fmts: _Formats, results: Results, live: _Li
     col = {name: 3 + j for j, name in enumerate(names)}
     for j, h in enumerate(["region", "segment", "year"]):
         ws.write_string(HEADER_ROW, j, h, fmts.header)
-        ws.set_column(j, j, (12, 9, 6)[j])
+        ws.set_column(j, j, (14, 9, 6)[j])
     for name, j in col.items():
         ws.write_string(HEADER_ROW, j, f"{name} [relative]", fmts.header)
         ws.set_column(j, j, MEASURE_WIDTH)
@@ -260,12 +260,12 @@ def _live_check(name: str, results: Results, cells: _CheckCells, measures: list[
 
 
 def _write_checks(wb: Workbook, fmts: _Formats, checks: pd.DataFrame, results: Results,
-                  live: _LiveInputs, flt: _FilterLayout, st: _StatesLayout,
+                  ds: xr.Dataset, live: _LiveInputs, flt: _FilterLayout, st: _StatesLayout,
                   cap: CapacityLayout) -> str:
     """The checks sheet; returns the formula text counting the checks that pass."""
     ws = _sheet(wb, SHEET_CHECKS)
     _sheet_title(ws, fmts, "Denominator Checks", "")
-    cells, measures = _write_check_cells(wb, fmts, results, live, flt, st, cap)
+    cells, measures = _write_check_cells(wb, fmts, ds, live, flt, st, cap)
     cols = [Column("check", "check", kind="label", width=40),
             Column("status", "status", kind="label", width=8),
             Column("value", "value (measured)", "0.000E+00", width=12),

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from evflex.energy_funnel import STAGE_LABELS
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS
-from evflex.model import WORLD, Results
+from evflex.model import WORLD
 from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR
 from evflex.outputs.workbook.cells import (
     CHART_ROWS,
@@ -65,8 +66,9 @@ class _LiveInputs:
     pool: np.ndarray  # smart-capable EVs not in V2G or V2H/V2B [vehicles]
 
 
-def _live_inputs(results: Results) -> _LiveInputs:
-    ds = results.data
+def _live_inputs(ds: xr.Dataset) -> _LiveInputs:
+    """The live rows of ``ds``: the run's dataset, or its cells summed into groups
+    (:func:`evflex.outputs.workbook.groups.grouped_cells`)."""
     order = ("region", "segment", "year")
     ev = ds["ev_stock_pt"].sum("powertrain").transpose(*order)
     idx = ev.to_dataframe(name="ev").reset_index()[list(order)]
@@ -109,7 +111,7 @@ def _write_filters(wb: Workbook, fmts: _Formats, live: _LiveInputs,
                     "following step = step before × its filter share.", fmts.note)
     n = len(live.labels)
     first, last = DATA_ROW, DATA_ROW + n - 1
-    cols: list[Column] = [Column("region", "region", kind="label", width=12),
+    cols: list[Column] = [Column("region", "region", kind="label", width=14),
                           Column("segment", "segment", kind="label", width=9),
                           Column("year", "year", "0", kind="label", width=6)]
     stock_col, share_col, step_col = {}, {}, {}

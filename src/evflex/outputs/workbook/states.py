@@ -77,7 +77,7 @@ def _write_states(wb: Workbook, fmts: _Formats, live: _LiveInputs, flt: _FilterL
                *[f"{s} [vehicles]" for s in STATES],
                "pool: smart-capable EVs not in v2g or v2h_v2b [vehicles]",
                *[f"{s} [share of EV stock]" for s in STATES], "sum of shares [fraction]"]
-    widths = [12, 9, 6, 14, *[13] * len(STATES), 17, *[11] * len(STATES), 11]
+    widths = [14, 9, 6, 14, *[13] * len(STATES), 17, *[11] * len(STATES), 11]
     for j, (h, w) in enumerate(zip(headers, widths, strict=True)):
         ws.write_string(HEADER_ROW, j, h, fmts.header)
         ws.set_column(j, j, w)

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
 
 from evflex.model import ALL_SEGMENTS, WORLD
 from evflex.outputs.content import year_text
@@ -119,7 +120,10 @@ def _write_hourly(wb: Workbook, fmts: _Formats, hourly: pd.DataFrame) -> None:
 
 
 
-def _write_sources(wb: Workbook, fmts: _Formats, sources: pd.DataFrame) -> None:
+def _write_sources(wb: Workbook, fmts: _Formats, sources: pd.DataFrame,
+                   printed: int | None = None) -> None:
+    """The Sources sheet; ``printed``: print only the first rows (the others are the
+    sources of regions without rows of their own, on screen)."""
     ws = _sheet(wb, SHEET_SOURCES)
     _sheet_title(ws, fmts, "Sources",
                  "Every source behind the run's parameters, data, calibration targets and "
@@ -128,10 +132,23 @@ def _write_sources(wb: Workbook, fmts: _Formats, sources: pd.DataFrame) -> None:
             Column("year", "year", kind="label", width=10),
             Column("kind", "kind", kind="label", width=16),
             Column("used_for", "used for", kind="text", width=58)]
-    _table_sheet(ws, fmts, sources, cols, header_row=3, freeze_cols=1)
+    _printed_note(ws, fmts, printed, len(sources), "sources", "the sources used only by "
+                  "regions without rows of their own")
+    _table_sheet(ws, fmts, sources, cols, header_row=3, freeze_cols=1, print_rows=printed)
 
 
-def _write_assumptions(wb: Workbook, fmts: _Formats, assumptions: pd.DataFrame) -> None:
+def _printed_note(ws: Worksheet, fmts: _Formats, printed: int | None, total: int, what: str,
+                  rest: str) -> None:
+    if printed is not None and printed < total:
+        ws.write_string(2, 0, f"Printed: the first {printed} of {total} {what}; {rest} "
+                        "follow on screen (evflex run --workbook-regions gives a region its "
+                        "own rows).", fmts.note)
+
+
+def _write_assumptions(wb: Workbook, fmts: _Formats, assumptions: pd.DataFrame,
+                       printed: int | None = None) -> None:
+    """The Assumptions sheet; ``printed``: print only the first rows (the others are the
+    overrides of regions without rows of their own, on screen)."""
     ws = _sheet(wb, SHEET_ASSUMPTIONS)
     _sheet_title(ws, fmts, "Assumptions: every parameter with its unit, source and year",
                  "Each row is a parameter's default path or a regional/segment override; "
@@ -151,6 +168,8 @@ def _write_assumptions(wb: Workbook, fmts: _Formats, assumptions: pd.DataFrame) 
             Column("year", "source year", kind="label", width=7),
             Column("note", "note", kind="text", width=18),
             Column("description", "description", kind="text", width=22)]
-    _table_sheet(ws, fmts, df, cols, header_row=3, freeze_cols=2)
+    _printed_note(ws, fmts, printed, len(df), "rows", "the overrides of regions without rows "
+                  "of their own")
+    _table_sheet(ws, fmts, df, cols, header_row=3, freeze_cols=2, print_rows=printed)
 
 

@@ -35,7 +35,10 @@ SUMMARY_WIDTH = 58 + 10 + 4 * 12
 
 def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mapping[str, Any],
                    st: _StatesLayout, sheets: list[tuple[str, str]], cap: CapacityLayout,
-                   checks_count: str, verdicts: ScorecardCells | None) -> None:
+                   checks_count: str, verdicts: ScorecardCells | None,
+                   rows_note: str | None = None) -> None:
+    """The summary; ``rows_note`` says what the live sheets' rows are when they are
+    groups of regions."""
     ws = wb.get_worksheet_by_name(SHEET_SUMMARY)
     assert ws is not None  # created first, filled last
     sc = results.scenario
@@ -61,6 +64,10 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
         else:
             ws.write_string(3 + i, 1, v)
     row = 3 + len(info) + 1
+    if rows_note is not None:
+        ws.merge_range(row, 0, row, 5, rows_note, fmts.wrap_note)
+        ws.set_row(row, LINE_HEIGHT * text_lines(rows_note, SUMMARY_WIDTH))
+        row += 2
 
     # Key figures; state shares point at the live World block of the States sheet.
     figures = key_figures(results, tables["capacity"])

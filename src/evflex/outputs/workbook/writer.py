@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +17,11 @@ from evflex.outputs.content import (
     sources_table,
     write_atomically,
 )
-from evflex.outputs.workbook.capacity import _write_capacity, _write_capacity_cells
+from evflex.outputs.workbook.capacity import (
+    _write_capacity,
+    _write_capacity_cells,
+    availability_inputs,
+)
 from evflex.outputs.workbook.cells import (
     SHEET_ASSUMPTIONS,
     SHEET_CAPACITY,
@@ -34,6 +38,15 @@ from evflex.outputs.workbook.cells import (
 )
 from evflex.outputs.workbook.checks import _write_checks
 from evflex.outputs.workbook.filters import _live_inputs, _write_filters
+from evflex.outputs.workbook.groups import (
+    Group,
+    display_regions,
+    grouped_cells,
+    hidden_keys,
+    is_identity,
+    rows_note,
+    workbook_groups,
+)
 from evflex.outputs.workbook.judgement import _write_judgement
 from evflex.outputs.workbook.scorecard import write_live_scorecard
 from evflex.outputs.workbook.states import _write_states
@@ -45,10 +58,14 @@ from evflex.outputs.workbook.static import (
 )
 from evflex.outputs.workbook.summary import _write_summary
 
+#: Tables with one row per region that the workbook cuts to the regions it shows.
+PER_REGION = ("fleet", "capacity", "comparators")
+
 
 def write_workbook(path: str | Path, results: Results,
                    tables: Mapping[str, pd.DataFrame], *,
-                   availability: Availability | None = None) -> None:
+                   availability: Availability | None = None,
+                   regions: Sequence[str] | None = None) -> None:
     """Write the run as a live Excel workbook at ``path`` (``workbook.xlsx``).
 
     ``tables`` are the run's output tables (``states, fleet, funnel, capacity, checks,
@@ -60,13 +77,44 @@ def write_workbook(path: str | Path, results: Results,
 
     ``availability`` is the one the run used when it came from a simulation (the
     Capacity by Cell sheet shows it as inputs); by default the scenario's parameters.
+
+    ``regions``: the model regions that get live rows of their own. By default every
+    region of a block-level run; a country run's workbook holds its blocks and the World:
+    the other regions' rows are summed into groups that share their blocks
+    (:mod:`evflex.outputs.workbook.groups`). The Capacity and Fleet sheets and the
+    Comparator Stack show those regions and the aggregates of ``tables``.
     """
     full = complete_tables(results, tables)
-    write_atomically(Path(path), lambda p: _build(p, results, full, availability))
+    unknown = sorted(set(regions or ()) - set(results.scenario.regions))
+    if unknown:
+        raise ValueError(f"regions: {unknown[0]!r} is not a region of the run (expected "
+                         f"one of {', '.join(results.scenario.regions[:6])}, ...)")
+    groups = workbook_groups(results, regions)
+    write_atomically(Path(path), lambda p: _build(p, results, full, groups, availability))
+
+
+def _shown(tables: Mapping[str, pd.DataFrame], regions: Sequence[str]
+           ) -> dict[str, pd.DataFrame]:
+    """``tables`` with the per-region tables cut to ``regions``."""
+    out = dict(tables)
+    for name in PER_REGION:
+        if name in out and "region" in out[name].columns:
+            df = out[name]
+            out[name] = df[df["region"].isin(list(regions))].reset_index(drop=True)
+    return out
+
+
+def printed_first(assumptions: pd.DataFrame, hidden: set[str]) -> tuple[pd.DataFrame, int]:
+    """The assumptions with the rows that apply to ``hidden`` override keys last, and how
+    many rows come before them (the printed ones)."""
+    key = assumptions["applies_to"].astype(str).str.split("/").str[0]
+    shown = ~key.isin(hidden)
+    return (pd.concat([assumptions[shown], assumptions[~shown]], ignore_index=True),
+            int(shown.sum()))
 
 
 def _build(path: Path, results: Results, tables: Mapping[str, pd.DataFrame],
-           availability: Availability | None = None) -> None:
+           groups: list[Group], availability: Availability | None = None) -> None:
     wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False,
                                          "strings_to_formulas": False,
                                          "strings_to_urls": False})
@@ -77,7 +125,12 @@ def _build(path: Path, results: Results, tables: Mapping[str, pd.DataFrame],
                            "author": "evflex", "comments": f"written by evflex {__version__}"})
         wb.set_calc_mode("auto")
         fmts = _Formats(wb)
-        live = _live_inputs(results)
+        parts = display_regions(results, groups, list(dict.fromkeys(
+            tables["capacity"]["region"].astype(str))))
+        tables = _shown(tables, list(parts))
+        cells, avail = grouped_cells(results, groups,
+                                     availability_inputs(results, availability))
+        live = _live_inputs(cells)
         # Every sheet in its place first: formulas refer forwards and backwards.
         order = [SHEET_SUMMARY, SHEET_ASSUMPTIONS, SHEET_FLEET, SHEET_FILTERS, SHEET_STATES,
                  SHEET_CAPACITY, SHEET_CAPACITY_CELLS,
@@ -100,25 +153,38 @@ def _build(path: Path, results: Results, tables: Mapping[str, pd.DataFrame],
             SHEET_SOURCES: "every source, with what it is used for",
             **{sheet: short for sheet, _, short, _ in JUDGEMENT_SECTIONS},
         }
-        _write_assumptions(wb, fmts, tables["assumptions"])
+        assumptions, printed = printed_first(tables["assumptions"],
+                                             hidden_keys(results, groups))
+        _write_assumptions(wb, fmts, assumptions, printed)
         _write_fleet(wb, fmts, tables["fleet"])
         flt = _write_filters(wb, fmts, live, tables["energy_funnel"])
         st = _write_states(wb, fmts, live, flt, results)
         source = str(results.data.attrs.get("availability_source", "scenario"))
-        cap = _write_capacity_cells(wb, fmts, results, live, flt, st, availability)
-        _write_capacity(wb, fmts, tables["capacity"], cap, source)
+        cap = _write_capacity_cells(wb, fmts, cells, live, flt, st, avail)
+        _write_capacity(wb, fmts, tables["capacity"], cap, source, parts)
         if "hourly" in tables:
             _write_hourly(wb, fmts, tables["hourly"])
-        count = _write_checks(wb, fmts, tables["checks"], results, live, flt, st, cap)
+        count = _write_checks(wb, fmts, tables["checks"], results, cells, live, flt, st, cap)
         verdicts = None
         for sheet, key, _, text in JUDGEMENT_SECTIONS:
             if key == "evidence" and key not in tables:
                 continue
+            if key == "comparators" and not is_identity(groups, results.scenario.regions):
+                text += (" Shown: the regions with rows of their own (evflex run "
+                         "--workbook-regions GB,DE adds countries); comparators.csv holds "
+                         "every country.")
             last = _write_judgement(wb, fmts, sheet, key, text, tables.get(key))
             if key == "scorecard":
                 verdicts = write_live_scorecard(wb, fmts, sheet, last + 2, tables, st)
-        _write_sources(wb, fmts, sources_table(results, tables))
+        sources = sources_table(results, tables)
+        shown = sources_table(results, {**tables, "assumptions": assumptions[:printed]})
+        in_print = pd.Series([(s, k) in set(zip(shown["source"], shown["kind"], strict=True))
+                              for s, k in zip(sources["source"], sources["kind"], strict=True)],
+                             index=sources.index)
+        _write_sources(wb, fmts, pd.concat([sources[in_print], sources[~in_print]],
+                                           ignore_index=True), int(in_print.sum()))
         _write_summary(wb, fmts, results, tables, st,
-                       [(name, about[name]) for name in order[1:]], cap, count, verdicts)
+                       [(name, about[name]) for name in order[1:]], cap, count, verdicts,
+                       rows_note(groups))
     finally:
         wb.close()
