@@ -115,3 +115,27 @@ def test_anchor_carries_the_first_reported_stock_and_leaves_later_vintages(
         assert at_first.item() == pytest.approx(stock0, rel=1e-9)
     else:  # no reported stock: nothing changes
         np.testing.assert_array_equal(out, kept)
+
+
+@settings(max_examples=40, deadline=None)
+@given(stock=st.lists(st.floats(1e2, 1e6), min_size=3, max_size=6),
+       sales=st.lists(st.floats(0.0, 1e6), min_size=6, max_size=6))
+def test_steady_trade_bound_is_the_best_of_any_steady_trade(stock: list[float],
+                                                            sales: list[float]) -> None:
+    """The linear programme's bound is never beaten by any (starting stock, share) on a
+    grid, and the grid comes close to it: the proof of an inconsistency is the optimum."""
+    from evflex.fleet.consistency import best_steady_trade_error
+
+    s = np.array(stock)
+    c = np.cumsum(np.array(sales[: len(s)]))
+    bound = best_steady_trade_error(s, np.array(sales[: len(s)]))
+    a = np.linspace(-3.0, 3.0, 601)[:, None, None]
+    s0 = np.linspace(-2.0, 2.0, 401)[None, :, None] * s.max()
+    grid = (np.abs(s0 + a * c - s) / s).max(axis=-1)
+    assert grid.min() >= bound - 1e-9
+    # and the programme's own (starting stock, share) reaches it
+    from evflex.fleet.consistency import chebyshev_fit
+
+    (s0_best, a_best), err = chebyshev_fit(np.stack([np.ones_like(c), c], axis=-1), s, s)
+    assert err == pytest.approx(bound)
+    assert float((np.abs(s0_best + a_best * c - s) / s).max()) == pytest.approx(bound, abs=1e-7)

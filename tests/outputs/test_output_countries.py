@@ -151,3 +151,75 @@ def test_default_workbook_prints_within_the_budget(tmp_path: Path,
     assert set(per_sheet) == set(sheets)
     assert len(pages) <= MAX_PAGES, per_sheet
     assert max(per_sheet.values()) <= MAX_PAGES_PER_SHEET, per_sheet
+
+
+# ------------------------------------------------------------------ the report
+
+
+def test_report_region_menu_is_sorted_by_name_and_a_block_shows_its_sum(
+        country_run: Run) -> None:
+    from evflex.outputs.report import report_context
+
+    context = report_context(country_run.results, country_run.tables)
+    labels = [b["label"] for b in context["region_menu"]]
+    blocks = list(country_run.results.blocks)
+    assert labels[:1 + len(blocks)] == ["World", *blocks]
+    countries = labels[1 + len(blocks):]
+    assert countries == sorted(countries, key=str.casefold)
+    assert "United Kingdom (GB)" in countries and "Germany (DE)" in countries
+    fig = context["figures"]["states_vehicles"]
+    assert "updatemenus" not in fig["layout"]  # one select drives both charts
+
+    def shown(label: str) -> np.ndarray:
+        button = context["region_menu"][labels.index(label)]
+        traces = [t for t, v in zip(fig["data"], button["args"][0]["visible"], strict=True)
+                  if v]
+        assert len(traces) == 5
+        return np.array([t["y"] for t in traces], dtype=float)
+
+    members = country_run.results.blocks["EU27"]
+    by_label = {b["id"]: b["label"] for b in context["region_filter"]}
+    total = sum(shown(by_label[m]) for m in members)
+    np.testing.assert_allclose(shown("EU27"), total, rtol=1e-9)
+    eu = next(r for r in context["region_filter"] if r["id"] == "EU27")
+    assert eu["members"] == members
+
+
+def test_report_region_select_moves_both_charts_and_filters_assumptions(
+        tmp_path: Path, country_run: Run) -> None:
+    from test_output_report import CHROMIUM, CHROMIUM_ARGS
+
+    from evflex.outputs.report import write_report
+
+    require_tool(CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    path = tmp_path / "report.html"
+    write_report(path, country_run.results, country_run.tables)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.resolve().as_uri(), wait_until="load")
+            page.wait_for_function("document.getElementById('chart-states_vehicles').data",
+                                   timeout=30_000)
+            page.select_option("#states-region", label="United Kingdom (GB)")
+            titles = page.evaluate("""() => ['chart-states_share', 'chart-states_vehicles']
+                .map(id => document.getElementById(id).layout.title.text)""")
+            page.select_option("#assumption-region", "GB")
+            count = page.locator("#assumption-count").text_content()
+            kept = page.evaluate("""() => Array.from(document.querySelectorAll(
+                '#assumption-table tbody tr')).filter(r => r.style.display !== 'none')
+                .map(r => r.cells[2].textContent)""")
+        finally:
+            browser.close()
+    assert errors == []
+    assert all(t.endswith("(United Kingdom (GB))") for t in titles), titles
+    assumptions = country_run.tables["assumptions"]
+    used = assumptions["used_by"].astype(str).str.split(",").map(
+        lambda xs: {x.replace("(inherited)", "").strip() for x in xs})
+    want = int((used.map(lambda s: "GB" in s) | (assumptions["applies_to"] == "GB")).sum())
+    assert count == f"{want} of {len(assumptions)} rows"
+    assert len(kept) == want and all("GB" in k for k in kept)

@@ -73,3 +73,39 @@ def inconsistent_windows(stock: pd.Series, sales: pd.Series, years: list[int],
         if error > tolerance:
             out.append((first, error))
     return out
+
+
+def diagnose(stock: pd.DataFrame, sales: pd.DataFrame, regions: list[str],
+             years: list[int], tolerance: float = 0.10) -> pd.DataFrame:
+    """What the IEA's own series say about each region's stock and sales.
+
+    ``stock`` and ``sales`` by region (rows) and year (columns) [vehicles]. Columns:
+    ``first_stock_year``; ``first_stock_over_sales`` (that year's stock over the sales
+    cumulated up to it: above 1, cars came from elsewhere or before the sales series;
+    below 1, sold cars not in the stock); ``net_inflow_share`` (stock increase over
+    ``years`` less the sales, as a share of the sales: positive, net used imports;
+    negative, net exports or scrappage); ``best_steady_trade_error`` over ``years``
+    (:func:`best_steady_trade_error`); ``inconsistent_windows`` (three-year windows from
+    the year before ``years`` that no steady-trade model fits within ``tolerance``).
+    """
+    rows = []
+    span = [years[0] - 1, *years]
+    for region in regions:
+        full = pd.Series(stock.loc[region], dtype=float)
+        sold = pd.Series(sales.loc[region], dtype=float).fillna(0.0)
+        reported = {int(str(y)): float(v) for y, v in full.items() if v > 0}  # not NaN
+        first = min(reported)
+        cumulated = float(sold[sold.index <= first].sum())
+        start = max(span[0], first)  # the stock before the years, or the first one
+        inflow = reported.get(years[-1], np.nan) - reported[start]
+        new = float(sold[(sold.index > start) & (sold.index <= years[-1])].sum())
+        known = full.reindex(years).to_numpy(dtype=float)
+        bound = (best_steady_trade_error(known, sold.reindex(years).to_numpy(dtype=float))
+                 if bool((known > 0).all()) else np.nan)
+        windows = inconsistent_windows(full, sold, span, tolerance)
+        rows.append({"region": region, "first_stock_year": first,
+                     "first_stock_over_sales": reported[first] / cumulated if cumulated else np.inf,
+                     "net_inflow_share": inflow / new - 1.0 if new else np.nan,
+                     "best_steady_trade_error": bound,
+                     "inconsistent_windows": "; ".join(f"{y}-{y + 2}" for y, _ in windows)})
+    return pd.DataFrame(rows).set_index("region")

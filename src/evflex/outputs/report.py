@@ -100,12 +100,32 @@ def _world(states: pd.DataFrame) -> pd.DataFrame:
     return states[(states["region"] == WORLD) & (states["segment"] == ALL_SEGMENTS)]
 
 
+def region_label(region: str) -> str:
+    """A region as a reader knows it: ``United Kingdom (GB)`` for a country, the id of a
+    block, of the World and of a rest-of-block region."""
+    from evflex.regions import hierarchy
+
+    name = hierarchy().name_of(region)
+    rows = hierarchy().regions
+    iea = set(rows.loc[(rows["history"] == "iea") & (rows["resolution"] == "countries"),
+                       "region"])
+    return f"{name} ({region})" if region in iea and name != region else region
+
+
+def region_choices(regions: Sequence[str], blocks: Sequence[str]) -> list[str]:
+    """The World, then the blocks in their order, then the regions by their label."""
+    rest = sorted((r for r in regions if r not in set(blocks) and r != WORLD),
+                  key=lambda r: region_label(r).casefold())
+    return [WORLD, *(b for b in blocks if b != WORLD), *rest]
+
+
 def states_figures(states: pd.DataFrame,
                    regions: Sequence[str] = (WORLD,)) -> dict[str, dict[str, Any]]:
     """Stacked areas of the exclusive states, shares and vehicles, World first.
 
-    With more than one of ``regions`` (a country run: the blocks, then the regions of the
-    tables), a menu on each chart picks the region shown; the World is shown first.
+    With more than one of ``regions`` (a country run: the blocks, then the regions by
+    name), a menu on each chart picks the region shown, labelled by its name; the World is
+    shown first. The report keeps the two charts' menus on the same region.
     """
     shown = [r for r in dict.fromkeys([WORLD, *regions]) if r in set(states["region"])]
     everyone = states[states["segment"] == ALL_SEGMENTS]
@@ -137,10 +157,10 @@ def states_figures(states: pd.DataFrame,
         if len(shown) > 1:
             n = len(STATES)
             layout["updatemenus"] = [{
-                "buttons": [{"label": region, "method": "update",
+                "buttons": [{"label": region_label(region), "method": "update",
                              "args": [{"visible": [i // n == k for i in range(len(data))],
                                        "showlegend": [i // n == k for i in range(len(data))]},
-                                      {"title.text": f"{title} ({region})"}]}
+                                      {"title.text": f"{title} ({region_label(region)})"}]}
                             for k, region in enumerate(shown)],
                 "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.16,
                 "yanchor": "top", "active": 0, "showactive": True}]
@@ -430,9 +450,13 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
     checks = tables["checks"]
     n_pass = int((checks["status"] == "pass").sum())
     figures: dict[str, dict[str, Any]] = {}
-    picked = ([r for r in [*results.blocks, *sc.regions]
+    picked = ([r for r in region_choices(sc.regions, list(results.blocks))
                if r in set(tables["states"]["region"])] if results.blocks else [])
     figures.update(states_figures(tables["states"], picked))
+    # One select above both states charts (a Plotly menu of ~50 regions does not fit).
+    region_menu = [{"label": b["label"], "args": b["args"]} for b in figures["states_share"]
+                   ["layout"].pop("updatemenus", [{"buttons": []}])[0]["buttons"]]
+    figures["states_vehicles"]["layout"].pop("updatemenus", None)
     figures["funnel"] = funnel_figure(tables["energy_funnel"])
     figures["capacity"] = capacity_figure(tables["capacity"], _capacity_stack(results, tables))
     if "hourly" in tables:
@@ -486,10 +510,15 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
         "checks": html_table(checks),
         "judgement": judgement,
         "has_hourly": "hourly" in figures,
-        "assumptions": html_table(assumptions, ["parameter", "applies_to", "unit", "path",
-                                                "source", "year"],
-                                  {"applies_to": "applies to", "path": "value or path",
-                                   "year": "source year"}),
+        "assumptions": html_table(assumptions, ["parameter", "applies_to",
+                                                *(["used_by"] if "used_by" in assumptions
+                                                  else []), "unit", "path", "source", "year"],
+                                  {"applies_to": "applies to", "used_by": "used by",
+                                   "path": "value or path", "year": "source year"}),
+        "region_menu": region_menu,
+        "region_filter": [{"id": r, "label": region_label(r),
+                           "members": results.blocks.get(r, [r])}
+                          for r in picked if r != WORLD],
         "sources": html_table(sources_table(results, tables),
                               ["source", "year", "kind", "used_for"],
                               {"used_for": "used for"}),

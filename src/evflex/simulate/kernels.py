@@ -225,13 +225,14 @@ def sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, lo: np.nd
            hi: np.ndarray, phase: np.ndarray, energy: np.ndarray, export_max: np.ndarray,
            pre_max: np.ndarray, x: np.ndarray, load: np.ndarray, n_steps: int,
            max_sweeps: int, rtol: float, which: np.ndarray,
-           peak_rtol: float = 0.0) -> int:  # pragma: no cover
+           peak_rtol: float = 0.0) -> tuple[int, bool]:  # pragma: no cover
     """Gauss-Seidel sweeps of the best responses of sessions ``which``, in place on ``x``
     and ``load`` (the other sessions keep their schedules).
 
     Stops after ``max_sweeps``, when no step's load moved by more than ``rtol`` of the
     largest load in a sweep, or (``peak_rtol > 0``) when a sweep lowered the peak by
-    less than ``peak_rtol`` of it. Returns the number of sweeps done.
+    less than ``peak_rtol`` of it. Returns the number of sweeps done and whether it
+    stopped on a criterion (not for ``max_sweeps``).
     """
     mmax = 1
     for i in which:
@@ -264,10 +265,10 @@ def sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, lo: np.nd
             new_peak = max(new_peak, load[t])
             before[t] = load[t]
         if change <= rtol * scale:
-            break
+            return done, True
         if peak_rtol > 0.0 and old_peak - new_peak <= peak_rtol * abs(new_peak):
-            break
-    return done
+            return done, True
+    return done, False
 
 
 @njit(cache=True, nogil=True)

@@ -34,6 +34,7 @@ charger delivers ``slot_wh`` (whole Wh) per step, so every vehicle gets exactly 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -291,9 +292,11 @@ def _slot_flows(flow: csr_array, arrival: np.ndarray, slots: Slots, n: int,
 
 def _flatten(sessions: Sessions, slots: Slots, wh: np.ndarray, load: np.ndarray,
              max_sweeps: int, plan: V2GPlan | None = None,
-             which: np.ndarray | None = None, peak_rtol: float = 0.0) -> int:
+             which: np.ndarray | None = None, peak_rtol: float = 0.0,
+             step: Callable[[], None] | None = None) -> int:
     """Gauss-Seidel best responses of sessions ``which`` (default all), in place on
-    ``wh`` and ``load``."""
+    ``wh`` and ``load``; with ``step``, one sweep per compiled call, each followed by
+    ``step()`` (the same sweeps)."""
     n = len(sessions)
     if which is None:
         which = np.arange(n)
@@ -301,11 +304,21 @@ def _flatten(sessions: Sessions, slots: Slots, wh: np.ndarray, load: np.ndarray,
         plan = V2GPlan(lo=np.zeros(slots.size), hi=sessions.slot_wh[slots.row].astype(float),
                        phase=np.full(slots.size, kernels.CHARGE, np.int8),
                        export_max=np.zeros(n), pre_max=np.zeros(n), active=np.zeros(n, bool))
-    return int(kernels.sweeps(sessions.arrival.astype(np.int64), slots.length, slots.start,
-                              plan.lo, plan.hi, plan.phase,
-                              sessions.energy_wh.astype(float), plan.export_max,
-                              plan.pre_max, wh, load, sessions.n_steps, max_sweeps,
-                              SWEEP_RTOL, np.asarray(which, dtype=np.int64), peak_rtol))
+    arrival, energy = sessions.arrival.astype(np.int64), sessions.energy_wh.astype(float)
+    which = np.asarray(which, dtype=np.int64)
+    done = 0
+    while done < max_sweeps:
+        count, stopped = kernels.sweeps(arrival, slots.length, slots.start, plan.lo, plan.hi,
+                                        plan.phase, energy, plan.export_max, plan.pre_max,
+                                        wh, load, sessions.n_steps,
+                                        1 if step else max_sweeps - done, SWEEP_RTOL, which,
+                                        peak_rtol)
+        done += int(count)
+        if step is not None:
+            step()
+        if stopped:
+            break
+    return done
 
 
 def valley_fill(sessions: Sessions, slots: Slots, background_wh: np.ndarray,
@@ -426,7 +439,8 @@ class V2G:
 
 def v2g(sessions: Sessions, slots: Slots, background_wh: np.ndarray, block: np.ndarray,
         max_sweeps: int = MAX_SWEEPS, start_wh: np.ndarray | None = None,
-        movers: str = "all", peak_rtol: float = 0.0) -> V2G:
+        movers: str = "all", peak_rtol: float = 0.0,
+        step: Callable[[], None] | None = None) -> V2G:
     """V2G schedule against ``background_wh`` [Wh per step]: flattest net load.
 
     Starts from ``start_wh`` (a managed schedule of the same sessions, e.g. from
@@ -434,9 +448,10 @@ def v2g(sessions: Sessions, slots: Slots, background_wh: np.ndarray, block: np.n
     responses: of every session (``movers="all"``), or only of the sessions that take
     part in V2G (``movers="v2g"``; the others keep ``start_wh``, which is then
     required); with ``peak_rtol`` they stop once a sweep lowers the net peak by less
-    than that share of it. The plan gives up charging in the block, so where the fleet's own load
-    dominates it can end above the managed schedule; then the managed schedule is kept
-    (no export): an aggregator never exports to make the peak worse.
+    than that share of it (``step()`` after each sweep). The plan gives up charging in
+    the block, so where the fleet's own load dominates it can end above the managed
+    schedule; then the managed schedule is kept (no export): an aggregator never
+    exports to make the peak worse.
     """
     plan = v2g_plan(sessions, slots, block)
     background = np.asarray(background_wh, dtype=float)
@@ -449,7 +464,7 @@ def v2g(sessions: Sessions, slots: Slots, background_wh: np.ndarray, block: np.n
     which = np.arange(len(sessions)) if movers == "all" else np.flatnonzero(plan.active)
     wh = np.clip(managed, plan.lo, plan.hi)  # a start within the plan's bounds
     load = background + aggregate(slots, wh, sessions.n_steps)
-    done = _flatten(sessions, slots, wh, load, max_sweeps, plan, which, peak_rtol)
+    done = _flatten(sessions, slots, wh, load, max_sweeps, plan, which, peak_rtol, step)
     if load.max() > (background + aggregate(slots, managed, sessions.n_steps)).max():
         return V2G(wh=managed.copy(), plan=plan, sweeps=done, exports=False)
     return V2G(wh=wh, plan=plan, sweeps=done, exports=True)
