@@ -51,6 +51,7 @@ from evflex import __version__
 from evflex.capacity import METRICS
 from evflex.model import Results
 from evflex.model import run as run_model
+from evflex.outputs.content import region_choices, region_label
 from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOURS, STATE_LABELS
 from evflex.pipeline import Run, finish
 from evflex.regions import hierarchy
@@ -566,6 +567,9 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
                 name=name, version=sc.version, description=" ".join(sc.description.split()),
                 regions=list(sc.regions),
                 aggregates=list(hierarchy().aggregates(sc.regions)),
+                region_labels={r: region_label(r) for r in (
+                    region_choices(sc.regions, [])[1:] if hierarchy().aggregates(sc.regions)
+                    else sc.regions)},
                 years={"start": sc.years.start, "history_end": sc.years.history_end,
                        "end": sc.years.end},
                 state_targets=None if targets is None else {
