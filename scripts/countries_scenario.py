@@ -105,7 +105,8 @@ def trade_overrides() -> dict[str, dict[str, object]]:
         "source": (f"calibration: fitted to the IEA EV car stock {fit} by "
                    f"scripts/fit_used_ev_trade.py (worst error {row.fit_error:.1%}; "
                    f"{test}, not fitted: {row.test_error:.1%}); fading to 0 by 2030: "
-                   "assumption")}
+                   "assumption"),
+        "year": 2025}
         for row in read_calibration().itertuples()}
 
 

@@ -248,6 +248,7 @@ def test_calibrated_used_ev_trade_is_the_fit_and_holds_out_of_sample() -> None:
     shipped = read_calibration().set_index("region")
     assert list(shipped.index) == list(fit.index)
     np.testing.assert_allclose(shipped["value"], fit["value"], atol=1e-4)
+    assert (shipped["label"] == "calibration").all()
     sc = load_scenario("countries")
     for region in fit.index:
         assert str(sc.parameters["used_ev_net_export"].overrides[region].source).startswith(

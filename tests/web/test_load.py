@@ -9,15 +9,19 @@ import pytest
 from conftest import LiveServer
 
 from evflex.web.load import load_test, request_body
+from evflex.web.server import ServerProcess
 
 
 @pytest.mark.slow
-def test_500_requests_20_concurrent_without_errors(live_server: LiveServer,
+@pytest.mark.parametrize("workers", [1, 2])
+def test_500_requests_20_concurrent_without_errors(workers: int,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    report = asyncio.run(load_test(live_server.url, requests=500, concurrency=20,
-                                   timeout_s=300))
+    """``evflex serve [--workers 2]`` in its own process, the client in this one."""
+    with ServerProcess(workers=workers) as server:
+        report = asyncio.run(load_test(server.url, requests=500, concurrency=20,
+                                       timeout_s=300))
     with capsys.disabled():
-        print(f"\nload test: {report.summary()}")
+        print(f"\nload test, {workers} worker(s): {report.summary()}")
     assert report.errors == []
     assert len(report.latencies_ms) == 500
     assert report.p50_ms <= report.p99_ms

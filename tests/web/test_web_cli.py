@@ -24,6 +24,10 @@ def test_bad_port_and_level_exit_1_naming_the_option() -> None:
     result = runner.invoke(app, ["serve", "--log-level", "loud"])
     assert result.exit_code == 1
     assert "--log-level: unknown level (got 'loud'" in result.output
+    for workers in ("0", "17"):
+        result = runner.invoke(app, ["serve", "--workers", workers])
+        assert result.exit_code == 1
+        assert f"--workers: out of range (got {workers}, expected 1 to 16)" in result.output
 
 
 def test_port_in_use_exits_1() -> None:

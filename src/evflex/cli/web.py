@@ -24,9 +24,13 @@ def register(app: typer.Typer) -> None:
         log_level: Annotated[str, typer.Option(
             "--log-level", help="uvicorn log level: critical, error, warning, info, debug.")
         ] = "info",
+        workers: Annotated[int, typer.Option(
+            "--workers", help="Worker processes: each computes one run at a time on its own "
+            "core (1 to 16).")] = 1,
     ) -> None:
         """Serve the interactive explorer: move an assumption, watch the fleet re-sort."""
         try:
+            from evflex.web.app import MAX_WORKERS
             from evflex.web.app import serve as run_server
         except ModuleNotFoundError as exc:
             from evflex.cli import extra_hint, missing_extra
@@ -40,6 +44,10 @@ def register(app: typer.Typer) -> None:
         if not 1 <= port <= 65535:
             err_console.print(f"--port: out of range (got {port}, expected 1 to 65535)",
                               markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        if not 1 <= workers <= MAX_WORKERS:
+            err_console.print(f"--workers: out of range (got {workers}, expected 1 to "
+                              f"{MAX_WORKERS})", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1)
         levels = ("critical", "error", "warning", "info", "debug")
         if log_level not in levels:
@@ -58,7 +66,7 @@ def register(app: typer.Typer) -> None:
         display = f"[{host}]" if ":" in host else host
         err_console.print(f"evflex explorer on http://{display}:{port}/ (Ctrl+C stops)",
                           markup=False, highlight=False)
-        run_server(host=host, port=port, log_level=log_level)
+        run_server(host=host, port=port, log_level=log_level, workers=workers)
 
 
 def _cannot_listen(host: str, port: int) -> str | None:

@@ -19,6 +19,7 @@ a constant fitted there would carry that disagreement into every other year.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,6 @@ def iea_car_series(parameter: str) -> pd.DataFrame:
 
 
 def _with_trade(data: dict[str, Any], regions: list[str], share: float) -> dict[str, Any]:
-    from copy import deepcopy
-
     out = deepcopy(data)
     param = out["parameters"].setdefault("used_ev_net_export", {})
     overrides = param.setdefault("overrides", {})
@@ -87,8 +86,8 @@ def fit_used_ev_trade(scenario: str = "countries") -> pd.DataFrame:
     """Net export share of new EV sales per candidate country, fitted on ``FIT_YEARS``.
 
     Columns: ``region, value`` [fraction of new EV sales; negative: net imports],
-    ``fit_error`` (worst relative error over the fit years) and ``test_error`` (over
-    ``TEST_YEARS``, which the fit did not read).
+    ``label`` (``calibration``), ``fit_error`` (worst relative error over the fit years)
+    and ``test_error`` (over ``TEST_YEARS``, which the fit did not read).
     """
     from evflex.glossary import ALL_SEGMENTS
     from evflex.model import run
@@ -109,8 +108,8 @@ def fit_used_ev_trade(scenario: str = "countries") -> pd.DataFrame:
             basis, target - without.loc[region, FIT_YEARS].to_numpy(dtype=float), target)
         model = without.loc[region, TEST_YEARS] - share * slope.loc[region, TEST_YEARS]
         test_error = float((model / iea.loc[region, TEST_YEARS] - 1).abs().max())
-        rows.append((region, float(share), fit_error, test_error))
-    return pd.DataFrame(rows, columns=["region", "value", "fit_error", "test_error"])
+        rows.append((region, float(share), "calibration", fit_error, test_error))
+    return pd.DataFrame(rows, columns=["region", "value", "label", "fit_error", "test_error"])
 
 
 def read_calibration() -> pd.DataFrame:

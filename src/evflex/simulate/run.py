@@ -7,22 +7,25 @@ between chunks is one load profile per chunk and strategy (``n_steps`` numbers).
 
 The managed schedule is the exact min-peak schedule of the whole fleet whatever the
 chunking: the first pass counts the fleet's classes of sessions
-(:mod:`evflex.simulate.classes`), whose one flow problem gives the optimum and its proof
-(``managed_gap`` in the summary is the distance to the proven bound, rounding only).
-Best responses of the classes then flatten it below the peak. V2G starts from it, chunk
-by chunk: each chunk's sessions get their share of their classes' schedules and
-re-optimise against the base load and every other vehicle's current load (block
-coordinate descent; no step raises the peak).
+(:mod:`evflex.simulate.classes`), whose valley filling with nested cut bounds gives the
+optimum and its proof (``managed_gap`` in the summary is the distance to the proven
+bound, rounding only). V2G starts from it, chunk by chunk: each chunk's sessions that
+take part get their share of their classes' schedules and re-optimise against the base
+load and every other vehicle's current load, then the sessions that do not, as classes
+of the whole fleet, fill the valleys (block coordinate descent; no step raises the
+peak). Kept between chunks: one load profile per chunk, the classes and one number per
+class slot.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -71,6 +74,7 @@ BASE_KW_PER_VEHICLE = 1.23
 #: Duration of the evening peak block in which V2G vehicles export [h] (assumption, as
 #: ``peak_duration_h`` in the base scenario).
 PEAK_HOURS = 4.0
+T = TypeVar("T")
 STRATEGIES = ("unmanaged", "managed", "v2g")
 #: Chunks' classes merged into one table every this many chunks (memory; a setting).
 MERGE_EVERY = 10
@@ -298,18 +302,22 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
     class_parts: list[SessionClasses] = []
     if sessions_csv is not None:
         pd.DataFrame(columns=SESSION_COLUMNS).to_csv(sessions_csv, index=False)
-    # pass 1: unmanaged charging, availability, and the classes of sessions
-    for k in range(n_chunks):
+    def sample(k: int) -> tuple[Sessions, SessionClasses | None]:
         s = fleet.sessions(k)
+        if not (managed or with_v2g):
+            return s, None
+        return s, count_classes(s, v2g_sessions(s, fleet.block).active if with_v2g else None)
+
+    # pass 1: unmanaged charging, availability, and the classes of sessions
+    for k, (s, part) in enumerate(_ahead(sample, range(n_chunks))):
         acc.observe(s, fleet, k)
         table = _sessions_frame(s) if (config.keep_sessions or sessions_csv) else None
         if table is not None and sessions_csv is not None:
             table.to_csv(sessions_csv, mode="a", header=False, index=False)
         elif table is not None:
             session_tables.append(table)
-        if managed or with_v2g:
-            class_parts.append(count_classes(
-                s, v2g_sessions(s, fleet.block).active if with_v2g else None))
+        if part is not None:
+            class_parts.append(part)
             if len(class_parts) == MERGE_EVERY:
                 class_parts = [merge_classes(class_parts)]
             # the fleet's classes, guessed from the chunks so far (more than there are)
@@ -337,13 +345,17 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
         net = total["managed"].copy()
         own = np.zeros((n_chunks, h))
         shares = class_shares(classes, exact.wh, exact.start)
+
+        def prepare(k: int) -> tuple[Sessions, Slots, FloatArray]:
+            """Chunk ``k``'s sessions that take part, their slots and their share."""
+            s = fleet.sessions(k)
+            s = take(s, v2g_sessions(s, fleet.block).active)
+            slots = session_slots(s)
+            return s, slots, split_class_schedule(shares, s, slots.start,
+                                                  group=np.ones(len(s), np.int8))
+
         for p in range(v2g_passes):
-            for k in range(n_chunks):
-                s = fleet.sessions(k)
-                s = take(s, v2g_sessions(s, fleet.block).active)
-                slots = session_slots(s)
-                start_wh = split_class_schedule(shares, s, slots.start,
-                                                group=np.ones(len(s), np.int8))
+            for k, (s, slots, start_wh) in enumerate(_ahead(prepare, range(n_chunks))):
                 if p == 0:
                     own[k] = aggregate(slots, start_wh, h)
                 background = fleet.base_wh + net - own[k]
@@ -364,6 +376,20 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
     work.finish()
     return _reduce(fleet, acc, total, lower,
                    pd.concat(session_tables, ignore_index=True) if session_tables else None)
+
+
+def _ahead(fn: Callable[[int], T], items: Iterable[int]) -> Iterator[T]:
+    """``fn(item)`` for each item in turn, the next one computed in a thread while the
+    caller works on this one (the compiled kernels release the GIL, so sampling the
+    next chunk overlaps them on a second core; the results are the same)."""
+    todo = list(items)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(fn, todo[0]) if todo else None
+        for i in range(len(todo)):
+            assert future is not None
+            result = future.result()
+            future = pool.submit(fn, todo[i + 1]) if i + 1 < len(todo) else None
+            yield result
 
 
 class _Work:

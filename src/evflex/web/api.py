@@ -289,3 +289,37 @@ class UncertaintyResponse(BaseModel):
     varied: list[str] = Field(description="The numbers drawn (parameter[/override].target).")
     notes: list[str]
     timing_ms: float
+
+
+class ProblemItem(BaseModel):
+    """One problem of a refused request: where, what kind, and a sentence."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int] = Field(description="Where: body, query or path, then the field.")
+    type: str
+    msg: str
+
+
+class ErrorResponse(BaseModel):
+    """A refused request: each problem, and one line per problem (``field: message``)."""
+
+    detail: list[ProblemItem]
+    messages: list[str]
+
+
+def _error(description: str, **extra: Any) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description, **extra}
+
+
+#: The error answers every API route may give (OpenAPI ``responses``).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("The body could not be read (not JSON, or not UTF-8)."),
+    413: _error("Request body too large."),
+    421: _error("The Host header does not name this server."),
+    422: _error("Invalid input; `messages` names each field."),
+    503: _error("Busy: too many requests of this kind in progress; retry after "
+                "`Retry-After` seconds.",
+                headers={"Retry-After": {"schema": {"type": "integer"},
+                                         "description": "Seconds to wait."}}),
+}

@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import tempfile
 import time
 import zipfile
@@ -46,6 +47,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evflex import __version__
 from evflex.capacity import METRICS
@@ -56,6 +58,7 @@ from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOUR
 from evflex.pipeline import Run, finish
 from evflex.regions import hierarchy
 from evflex.web.api import (
+    ERROR_RESPONSES,
     MAX_DRAWS,
     MIN_DRAWS,
     ChecksResponse,
@@ -529,6 +532,15 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
     # event loop (not in blocked threads that would fight for the interpreter).
     engine, files = CapacityLimiter(ENGINE_SLOTS), CapacityLimiter(FILE_SLOTS)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Every other refusal (unreadable body, unknown route or method) in the same
+        shape as the validation errors: ``detail`` and one line in ``messages``."""
+        where = "body" if exc.status_code == 400 else "request"
+        return JSONResponse(status_code=exc.status_code, headers=exc.headers, content={
+            "detail": [{"loc": [where], "type": "http_error", "msg": str(exc.detail)}],
+            "messages": [f"{where}: {exc.detail}"]})
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
@@ -556,7 +568,8 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
 
-    @app.get("/api/scenarios", response_model=ScenariosResponse, tags=["api"])
+    @app.get("/api/scenarios", response_model=ScenariosResponse, tags=["api"],
+             responses=ERROR_RESPONSES)
     def scenarios() -> ScenariosResponse:
         """The shipped scenarios, the page's controls and the limits of a request."""
         infos = []
@@ -584,29 +597,30 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
             style={"states": STATE_COLOURS, "labels": STATE_LABELS, "funnel": FUNNEL_COLOUR,
                    "deliverable": DELIVERABLE_COLOUR, "capacity_units": METRICS})
 
-    @app.post("/api/run", response_model=RunResponse, tags=["api"],
-              responses={422: {"description": "Invalid input; `messages` names each field."},
-                         413: {"description": "Request body too large."}})
+    @app.post("/api/run", response_model=RunResponse, tags=["api"], responses=ERROR_RESPONSES)
     async def api_run(request: RunRequest) -> Response:
         """Run the engine on a shipped scenario with overrides; the charts' data."""
         return await to_thread.run_sync(
             lambda: json_response(RunResponse, run_view(request)), limiter=engine)
 
-    @app.post("/api/checks", response_model=ChecksResponse, tags=["api"])
+    @app.post("/api/checks", response_model=ChecksResponse, tags=["api"],
+              responses=ERROR_RESPONSES)
     async def api_checks(request: RunRequest) -> Response:
         """The denominator checks of the same run (and the scorecard, where it exists)."""
         return await to_thread.run_sync(
             lambda: json_response(ChecksResponse, run_checks_view(request)), limiter=engine)
 
     @app.post("/api/uncertainty", response_model=UncertaintyResponse, tags=["api"],
-              responses={422: {"description": "Invalid input, or a scenario without "
-                               "distributions; `messages` names each field."}})
+              responses={**ERROR_RESPONSES, 422: {
+                  **ERROR_RESPONSES[422], "description": "Invalid input, or a scenario "
+                  "without distributions; `messages` names each field."}})
     async def api_uncertainty(request: UncertaintyRequest) -> dict[str, Any]:
         """Monte Carlo of the view (bounded draws): quantiles of the state shares."""
         return await to_thread.run_sync(run_uncertainty, request, limiter=files)
 
     @app.get("/download/{name}", tags=["downloads"],
-             responses={200: {"content": {"application/octet-stream": {}}}})
+             responses={**ERROR_RESPONSES,
+                        200: {"content": {"application/octet-stream": {}}}})
     async def download(name: str, request: Request) -> Response:
         """The run of the page state in the query string as ``workbook.xlsx``,
         ``report.html`` or ``tables.zip`` (CSV tables)."""
@@ -650,8 +664,33 @@ def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame]) -> 
         return path.read_bytes()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8050, log_level: str = "info") -> None:
-    """Run the explorer with uvicorn until interrupted."""
+#: Environment variable that hands the allowed ``Host`` names to each worker process.
+HOSTS_ENV = "EVFLEX_EXPLORER_HOSTS"
+#: Most worker processes of ``evflex serve --workers``.
+MAX_WORKERS = 16
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``evflex serve --workers N`` (hosts from
+    :data:`HOSTS_ENV`, loopback names if unset)."""
+    hosts = os.environ.get(HOSTS_ENV)
+    return create_app(json.loads(hosts) if hosts else LOOPBACK_HOSTS)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8050, log_level: str = "info",
+          workers: int = 1) -> None:
+    """Run the explorer with uvicorn until interrupted, in ``workers`` processes.
+
+    One process computes one engine run at a time (:data:`ENGINE_SLOTS`); each further
+    worker process uses another core. Workers do not share their result caches.
+    """
     import uvicorn
 
-    uvicorn.run(create_app(allowed_hosts(host)), host=host, port=port, log_level=log_level)
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers out of range (got {workers}, expected 1 to {MAX_WORKERS})")
+    if workers == 1:
+        uvicorn.run(create_app(allowed_hosts(host)), host=host, port=port, log_level=log_level)
+        return
+    os.environ[HOSTS_ENV] = json.dumps(allowed_hosts(host))
+    uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, host=host,
+                port=port, log_level=log_level)
