@@ -277,7 +277,12 @@ def run_uncertainty(request: UncertaintyRequest) -> dict[str, Any]:
 def build_download(request: RunRequest, ext: str) -> tuple[bytes, list[dict[str, Any]]]:
     """The file of a request's run (``xlsx``, ``html`` or ``zip``) and its changes."""
     results, changes, _ = run_request(request, "query")
-    return _build_file(ext, results, full_run(results, request.funnel_year).tables), changes
+    # The workbook of a country view gives that country rows of its own (blocks and the
+    # World are always there).
+    own = ([request.region] if results.blocks and request.region in results.scenario.regions
+           else None)
+    return _build_file(ext, results, full_run(results, request.funnel_year).tables,
+                       own), changes
 
 
 # ----------------------------------------------------------------------------- limits
@@ -646,7 +651,8 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
     return app
 
 
-def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame]) -> bytes:
+def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame],
+                regions: list[str] | None = None) -> bytes:
     if ext == "zip":
         from evflex.outputs.tables import csv_text
 
@@ -660,7 +666,10 @@ def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame]) -> 
 
     with tempfile.TemporaryDirectory(prefix="evflex-web-") as folder:
         path = Path(folder) / f"run.{ext}"
-        (write_workbook if ext == "xlsx" else write_report)(path, results, tables)
+        if ext == "xlsx":
+            write_workbook(path, results, tables, regions=regions)
+        else:
+            write_report(path, results, tables)
         return path.read_bytes()
 
 
