@@ -223,3 +223,43 @@ def test_report_region_select_moves_both_charts_and_filters_assumptions(
     want = int((used.map(lambda s: "GB" in s) | (assumptions["applies_to"] == "GB")).sum())
     assert count == f"{want} of {len(assumptions)} rows"
     assert len(kept) == want and all("GB" in k for k in kept)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_regions_selection_makes_a_workbook_of_those_countries(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from evflex.cli import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "countries", "--regions", "GB,DE", "--out",
+                                      str(out), "--quiet", "--no-report", "--no-parquet",
+                                      "--allow-failed-checks"])
+    assert result.exit_code == 0, result.output
+    shown = set(read_block(out / "workbook.xlsx", "capacity_table")["region"])
+    assert shown == set(pd.read_csv(out / "capacity.csv")["region"]) \
+        == {"GB", "DE", "EU27", "Europe", "World"}
+    labels = set(read_block(out / "workbook.xlsx", "filter_table")["region"])
+    assert {"GB", "DE", "EU27 (rest)", "Europe (rest)"} <= labels
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--workbook-regions", "XX"], "--workbook-regions: unknown region 'XX'"),
+    (["--workbook-regions", ","], "--workbook-regions: no region given"),
+    (["--regions", "GB", "--workbook-regions", "DE"],
+     "--workbook-regions: 'DE' is not among --regions"),
+])
+def test_bad_workbook_regions_is_one_line(tmp_path: Path, args: list[str],
+                                          message: str) -> None:
+    from typer.testing import CliRunner
+
+    from evflex.cli import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "countries", "--out", str(out), *args])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), result.output
+    assert not out.exists()

@@ -1,4 +1,5 @@
-"""Compiled kernels (numba): per-vehicle best responses and the unmanaged simulation.
+"""Compiled kernels (numba): best responses (sessions and classes), cut bounds, the
+observation of unmanaged charging and availability, and the split of class schedules.
 
 Every kernel works on sessions laid out as ``arrival`` (step), ``length`` (steps) and
 ``start`` (offset of the session's first slot in the flat slot arrays), on a periodic
@@ -266,36 +267,6 @@ def charge_at_plug_in(length: np.ndarray, start: np.ndarray, cap: np.ndarray,
             x[s0 + k] = e
             remaining -= e
     return x
-
-
-@njit(cache=True, nogil=True)
-def simulate_unmanaged(vehicle_first: np.ndarray, days: int, arrival: np.ndarray,
-                       length: np.ndarray, cap: np.ndarray, energy: np.ndarray,
-                       arrival_wh: np.ndarray, n_steps: int, load: np.ndarray,
-                       plugged: np.ndarray, soc_wh: np.ndarray) -> None:  # pragma: no cover
-    """The per-vehicle simulation with state of charge, step by step, for the benchmark.
-
-    For each vehicle (its ``days`` sessions from ``vehicle_first``) walks every step of
-    the horizon: plugged in or not, charging at full power from plug-in until the
-    session's energy is in, and the state of charge [Wh] at each step (arrival energy,
-    then rising). Adds into ``load`` [Wh per step], ``plugged`` [vehicles] and
-    ``soc_wh`` [Wh, plugged-in vehicles only].
-    """
-    for v in range(vehicle_first.size):
-        first = vehicle_first[v]
-        for d in range(days):
-            i = first + d
-            soc = arrival_wh[i]
-            remaining = energy[i]
-            a = arrival[i]
-            for k in range(length[i]):
-                t = (a + k) % n_steps
-                e = min(cap[i], remaining) if remaining > 0.0 else 0.0
-                remaining -= e
-                soc += e
-                load[t] += e
-                plugged[t] += 1.0
-                soc_wh[t] += soc
 
 
 #: Rows of the per-step sums filled by :func:`observe_sessions`.
