@@ -264,6 +264,13 @@ def test_slow_trade_fits_the_not_met_countries_so_no_proof_excuses_them() -> Non
     print(table.to_string())
     fits = set(table.index[table["slow"] <= 0.10])
     assert fits == NOT_MET | {"KR", "NL"}, table["slow"].to_dict()
+    # nor does a longer steady-trade window prove any of them: four years, none
+    from evflex.fleet.consistency import inconsistent_windows
+
+    for region in NOT_MET:
+        name = h.name_of(region)
+        assert not inconsistent_windows(iea.loc[name], sales.loc[name], list(range(2013, 2025)),
+                                        0.10, width=4), region
 
 
 def test_calibrated_used_ev_trade_is_the_fit_and_holds_out_of_sample() -> None:
