@@ -238,6 +238,41 @@ def test_country_history_against_the_iea_file(countries) -> None:
         assert float((ratio - 1).abs().max()) <= 0.10, aggregate
 
 
+def test_slow_trade_fits_the_not_met_countries_so_no_proof_excuses_them() -> None:
+    """The misses of ``NOT_MET`` are the model's, not the IEA file's: for each, a stock
+    model whose net trade share changes by at most ``SLOW_TRADE_CHANGE`` a year (no
+    retirement) is within 10 % of the IEA stock in every year 2015-2024 (the programme's
+    model, checked here against the file). The same class misses Poland, Thailand and
+    Türkiye, so their inconsistency holds beyond steady trade; Korea and the Netherlands
+    it fits over 2015-2024 (their proofs rest on steady trade within three years)."""
+    from evflex.fleet.consistency import SLOW_TRADE_CHANGE, best_varying_trade
+
+    iea, sales = _iea_car_stock(), _iea_car("ev_sales").fillna(0.0)
+    h = hierarchy()
+    rows = {}
+    for region in sorted(NOT_MET | {"KR", "NL", "PL", "TH", "TR"}):
+        name = h.name_of(region)
+        stock = iea.loc[name, HISTORY_YEARS].to_numpy(dtype=float)
+        fit = best_varying_trade(stock, sales.loc[name, HISTORY_YEARS].to_numpy(dtype=float),
+                                 SLOW_TRADE_CHANGE)
+        assert (np.abs(np.diff(fit.share[1:])) <= SLOW_TRADE_CHANGE + 1e-7).all()
+        rows[region] = {"steady": best_varying_trade(
+            stock, sales.loc[name, HISTORY_YEARS].to_numpy(dtype=float), 0.0).error,
+            "slow": float(np.abs(fit.stock / stock - 1).max()),
+            "slow_shares": np.round(fit.share[1:], 2).tolist()}
+    table = pd.DataFrame(rows).T
+    print(table.to_string())
+    fits = set(table.index[table["slow"] <= 0.10])
+    assert fits == NOT_MET | {"KR", "NL"}, table["slow"].to_dict()
+    # nor does a longer steady-trade window prove any of them: four years, none
+    from evflex.fleet.consistency import inconsistent_windows
+
+    for region in NOT_MET:
+        name = h.name_of(region)
+        assert not inconsistent_windows(iea.loc[name], sales.loc[name], list(range(2013, 2025)),
+                                        0.10, width=4), region
+
+
 def test_calibrated_used_ev_trade_is_the_fit_and_holds_out_of_sample() -> None:
     """The shipped trade shares are what the shipped fit computes (on 2015-2020), and the
     fitted countries over 100,000 EVs meet 10 % in 2021-2024, which the fit did not read

@@ -139,3 +139,41 @@ def test_steady_trade_bound_is_the_best_of_any_steady_trade(stock: list[float],
     (s0_best, a_best), err = chebyshev_fit(np.stack([np.ones_like(c), c], axis=-1), s, s)
     assert err == pytest.approx(bound)
     assert float((np.abs(s0_best + a_best * c - s) / s).max()) == pytest.approx(bound, abs=1e-7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(stock=st.lists(st.floats(1e2, 1e6), min_size=3, max_size=7),
+       sales=st.lists(st.floats(0.0, 1e6), min_size=7, max_size=7),
+       max_change=st.floats(0.0, 0.5), max_retirement=st.floats(0.0, 0.1),
+       seed=st.integers(0, 2**32 - 1))
+def test_varying_trade_bound_is_reached_and_never_beaten(
+        stock: list[float], sales: list[float], max_change: float, max_retirement: float,
+        seed: int) -> None:
+    """The programme's model is of the class and reaches its bound; no model of the class
+    drawn at random beats it; a wider class never does worse; with the class narrowed to
+    steady trade and no retirement it is the steady-trade bound."""
+    from evflex.fleet.consistency import best_steady_trade_error, best_varying_trade
+
+    s, q = np.array(stock), np.array(sales[: len(stock)])
+    fit = best_varying_trade(s, q, max_change, max_retirement)
+    # the returned model: the recurrence, the slow change, the retirement bound, the error
+    np.testing.assert_allclose(fit.stock[1:], fit.stock[:-1] + fit.share[1:] * q[1:]
+                               - fit.retirements[1:], rtol=1e-6, atol=1e-3)
+    assert (np.abs(np.diff(fit.share[1:])) <= max_change + 1e-7).all()
+    assert (fit.retirements >= -1e-6).all()
+    assert (fit.retirements[1:] <= max_retirement * np.abs(fit.stock[:-1]) + 1e-3).all()
+    assert float((np.abs(fit.stock - s) / s).max()) == pytest.approx(fit.error, abs=1e-6)
+    # random members of the class around the optimum never beat it
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        share = fit.share[1] + rng.uniform(-1, 1) + np.cumsum(
+            rng.uniform(-max_change, max_change, len(s) - 1)) - rng.uniform(-max_change, 0)
+        model = [fit.stock[0] * rng.uniform(0.5, 1.5)]
+        for t in range(1, len(s)):
+            retire = rng.uniform(0, max_retirement) * max(model[-1], 0.0)
+            model.append(model[-1] + share[t - 1] * q[t] - retire)
+        assert float((np.abs(np.array(model) - s) / s).max()) >= fit.error - 1e-7
+    assert best_varying_trade(s, q, max_change + 0.1, max_retirement + 0.05).error \
+        <= fit.error + 1e-7
+    assert best_varying_trade(s, q, 0.0).error == pytest.approx(best_steady_trade_error(s, q),
+                                                                abs=1e-7)

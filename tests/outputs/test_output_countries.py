@@ -223,3 +223,99 @@ def test_report_region_select_moves_both_charts_and_filters_assumptions(
     want = int((used.map(lambda s: "GB" in s) | (assumptions["applies_to"] == "GB")).sum())
     assert count == f"{want} of {len(assumptions)} rows"
     assert len(kept) == want and all("GB" in k for k in kept)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_regions_selection_makes_a_workbook_of_those_countries(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from evflex.cli import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "countries", "--regions", "GB,DE", "--out",
+                                      str(out), "--quiet", "--no-report", "--no-parquet",
+                                      "--allow-failed-checks"])
+    assert result.exit_code == 0, result.output
+    shown = set(read_block(out / "workbook.xlsx", "capacity_table")["region"])
+    assert shown == set(pd.read_csv(out / "capacity.csv")["region"]) \
+        == {"GB", "DE", "EU27", "Europe", "World"}
+    labels = set(read_block(out / "workbook.xlsx", "filter_table")["region"])
+    assert {"GB", "DE", "EU27 (rest)", "Europe (rest)"} <= labels
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--workbook-regions", "XX"], "--workbook-regions: unknown region 'XX'"),
+    (["--workbook-regions", ","], "--workbook-regions: no region given"),
+    (["--regions", "GB", "--workbook-regions", "DE"],
+     "--workbook-regions: 'DE' is not among --regions"),
+])
+def test_bad_workbook_regions_is_one_line(tmp_path: Path, args: list[str],
+                                          message: str) -> None:
+    from typer.testing import CliRunner
+
+    from evflex.cli import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "countries", "--out", str(out), *args])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), result.output
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ an edited country row
+
+
+def test_an_edited_country_row_moves_the_blocks_as_evflex_run(tmp_path: Path,
+                                                             country_run: Run) -> None:
+    """An analyst gives GB its own rows, halves GB's ``v2g_enrolled`` in the workbook and
+    LibreOffice recalculates; the same change written as a GB override of the scenario
+    and run by the pipeline must give every capacity figure shown (GB, Europe, the other
+    blocks, the World) to 1e-9, and the same check statuses."""
+    require_tool("soffice")
+    from evflex.scenario.load import parse, read_raw, resolve_path
+
+    book = tmp_path / "gb.xlsx"
+    write_workbook(book, country_run.results, country_run.tables, regions=["GB"])
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Filters & Funnel"]
+    header = {str(c.value).split(" [")[0]: c.column for c in ws[6] if c.value is not None}
+    edited = 0
+    for row in range(7, ws.max_row + 1):
+        if ws.cell(row, 1).value == "GB":
+            cell = ws.cell(row, header["v2g_enrolled"])
+            cell.value = cell.value * 0.5
+            edited += 1
+    assert edited == len(country_run.scenario.years_axis)
+    wb.save(tmp_path / "edited.xlsx")
+    (recalculated,) = convert([tmp_path / "edited.xlsx"], tmp_path / "out")
+
+    raw = read_raw(resolve_path("countries"))
+    spec = raw["parameters"]["v2g_enrolled"]
+    assert "GB" not in spec.get("overrides", {})
+    curve = {**spec["scurve"], "start": spec["scurve"]["start"] * 0.5,
+             "end": spec["scurve"]["end"] * 0.5,
+             "anchor": {**spec["scurve"]["anchor"],
+                        "value": spec["scurve"]["anchor"]["value"] * 0.5}}
+    spec.setdefault("overrides", {})["GB"] = {"scurve": curve, "source": "test: halved"}
+    changed = run(parse(raw, "countries, GB enrolment halved"))
+
+    got = _capacity(recalculated)
+    assert "GB" in set(got["region"])
+    want = changed.tables["capacity"]
+    merged = got.merge(want, on=["region", "year", "metric"], suffixes=("_wb", ""),
+                       validate="one_to_one")
+    assert len(merged) == len(got)
+    a, b = merged["value_wb"].to_numpy(float), merged["value"].to_numpy(float)
+    rel = np.abs(a - b) / np.maximum(np.abs(b), np.finfo(float).tiny)
+    rel[a == b] = 0.0
+    assert rel.max() <= RTOL, merged.iloc[int(np.argmax(rel))].to_dict()
+    before = country_run.tables["capacity"].set_index(["region", "year", "metric"])["value"]
+    moved = merged.set_index(["region", "year", "metric"])["value"]
+    key = ("GB", 2100, "v2g_export_power")
+    assert moved[key] < 0.6 * before[key], "the edit moves GB's V2G export"
+    statuses = read_block(recalculated, "checks_table").set_index("check")["status"]
+    pd.testing.assert_series_equal(statuses, changed.checks.set_index("check")["status"],
+                                   check_names=False)

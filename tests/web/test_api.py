@@ -438,3 +438,26 @@ def test_uncertainty_fixes_the_numbers_a_slider_set(client: Any) -> None:
 def test_uncertainty_is_bounded(client: Any, body: dict[str, Any], line: str) -> None:
     lines = messages(client.post("/api/uncertainty", json=body))
     assert any(m.startswith(line) for m in lines), lines
+
+
+def test_region_picker_names_countries_and_sorts_them_by_name(client: Any) -> None:
+    """A country run's picker: 'United Kingdom (GB)', sorted by name; a block-level
+    scenario keeps its regions' order and ids."""
+    body = {s["name"]: s for s in client.get("/api/scenarios").json()["scenarios"]}
+    labels = body["countries"]["region_labels"]
+    assert set(labels) == set(body["countries"]["regions"])
+    assert labels["GB"] == "United Kingdom (GB)" and labels["DE"] == "Germany (DE)"
+    assert list(labels.values()) == sorted(labels.values(), key=str.casefold)
+    assert body["base"]["region_labels"] == {r: r for r in body["base"]["regions"]}
+
+
+def test_a_country_views_workbook_gives_that_country_its_own_rows(client: Any) -> None:
+    import openpyxl
+
+    r = client.get("/download/workbook.xlsx", params={"scenario": "countries",
+                                                      "region": "GB"})
+    assert r.status_code == 200
+    ws = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)["Capacity"]
+    regions = {row[0] for row in ws.iter_rows(min_row=5, max_col=1, values_only=True)}
+    assert {"GB", "Europe", "EU27", "World"} <= regions
+    assert "DE" not in regions  # other countries are in their blocks' rows

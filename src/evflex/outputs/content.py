@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +201,22 @@ def log_axis_note(funnel: pd.DataFrame) -> str:
     ratio = f" The last bar is {last / naive:.2%} of the first." if naive > 0 else ""
     return ("Log axis: a bar's length is not proportional to its energy (each labelled "
             "gridline is ten times the one before); read the labels." + ratio)
+
+
+def region_label(region: str) -> str:
+    """A region as a reader knows it: ``United Kingdom (GB)`` for a country, the id of a
+    block, of the World and of a rest-of-block region."""
+    from evflex.regions import hierarchy
+
+    name = hierarchy().name_of(region)
+    rows = hierarchy().regions
+    iea = set(rows.loc[(rows["history"] == "iea") & (rows["resolution"] == "countries"),
+                       "region"])
+    return f"{name} ({region})" if region in iea and name != region else region
+
+
+def region_choices(regions: Sequence[str], blocks: Sequence[str]) -> list[str]:
+    """The World, then the blocks in their order, then the regions by their label."""
+    rest = sorted((r for r in regions if r not in set(blocks) and r != WORLD),
+                  key=lambda r: region_label(r).casefold())
+    return [WORLD, *(b for b in blocks if b != WORLD), *rest]

@@ -36,6 +36,8 @@ from evflex.outputs.content import (
     complete_tables,
     key_figures,
     log_axis_note,
+    region_choices,
+    region_label,
     sources_table,
     write_atomically,
 )
@@ -98,25 +100,6 @@ def _layout(title: str, **kw: Any) -> dict[str, Any]:
 
 def _world(states: pd.DataFrame) -> pd.DataFrame:
     return states[(states["region"] == WORLD) & (states["segment"] == ALL_SEGMENTS)]
-
-
-def region_label(region: str) -> str:
-    """A region as a reader knows it: ``United Kingdom (GB)`` for a country, the id of a
-    block, of the World and of a rest-of-block region."""
-    from evflex.regions import hierarchy
-
-    name = hierarchy().name_of(region)
-    rows = hierarchy().regions
-    iea = set(rows.loc[(rows["history"] == "iea") & (rows["resolution"] == "countries"),
-                       "region"])
-    return f"{name} ({region})" if region in iea and name != region else region
-
-
-def region_choices(regions: Sequence[str], blocks: Sequence[str]) -> list[str]:
-    """The World, then the blocks in their order, then the regions by their label."""
-    rest = sorted((r for r in regions if r not in set(blocks) and r != WORLD),
-                  key=lambda r: region_label(r).casefold())
-    return [WORLD, *(b for b in blocks if b != WORLD), *rest]
 
 
 def states_figures(states: pd.DataFrame,

@@ -132,6 +132,8 @@ class ClassShares:
     wh: FloatArray
     start: np.ndarray
     theta: FloatArray
+    #: the classes' keys, to find a session's class (its lookup table is built once)
+    keys: pd.MultiIndex
 
 
 def class_shares(classes: SessionClasses, class_wh: FloatArray,
@@ -146,7 +148,8 @@ def class_shares(classes: SessionClasses, class_wh: FloatArray,
     kernels.class_theta(t["length"].to_numpy(np.int64), start, t["count"].to_numpy(float),
                         t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),
                         t["energy_wh"].to_numpy(float), wh, theta)
-    return ClassShares(classes=classes, wh=wh, start=start, theta=theta)
+    return ClassShares(classes=classes, wh=wh, start=start, theta=theta,
+                       keys=pd.MultiIndex.from_frame(t[KEYS]))
 
 
 def split_class_schedule(shares: ClassShares, sessions: Sessions, session_start: np.ndarray,
@@ -162,17 +165,16 @@ def split_class_schedule(shares: ClassShares, sessions: Sessions, session_start:
     """
     t = shares.classes.table
     keys = session_keys(sessions, group)
-    keys["session"] = np.arange(len(keys))
-    keys = keys[keys["energy_wh"] > 0]
-    index = t[KEYS].reset_index().rename(columns={"index": "cls"})
-    joined = keys.merge(index, on=KEYS, how="left", validate="many_to_one")
-    if joined["cls"].isna().any():
+    sess = np.flatnonzero(keys["energy_wh"].to_numpy() > 0)
+    keys = keys.iloc[sess]
+    cls = shares.keys.get_indexer(pd.MultiIndex.from_frame(keys[KEYS]))
+    if np.any(cls < 0):
         raise ValueError("a session's class is missing from the classes")
     n_out = int(session_start[-1] + sessions.departure[-1] - sessions.arrival[-1]) \
         if len(sessions) else 0
     out = np.zeros(n_out)
-    kernels.split_slots(joined["cls"].to_numpy(np.int64), joined["session"].to_numpy(np.int64),
-                        joined["energy_wh"].to_numpy(float),
+    kernels.split_slots(cls.astype(np.int64), sess.astype(np.int64),
+                        keys["energy_wh"].to_numpy(float),
                         np.asarray(session_start, dtype=np.int64), shares.start,
                         t["length"].to_numpy(np.int64), t["count"].to_numpy(float),
                         t["cap_wh"].to_numpy(float), t["q"].to_numpy(float),

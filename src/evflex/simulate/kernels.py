@@ -1,4 +1,5 @@
-"""Compiled kernels (numba): per-vehicle best responses and the unmanaged simulation.
+"""Compiled kernels (numba): best responses (sessions and classes), cut bounds, the
+observation of unmanaged charging and availability, and the split of class schedules.
 
 Every kernel works on sessions laid out as ``arrival`` (step), ``length`` (steps) and
 ``start`` (offset of the session's first slot in the flat slot arrays), on a periodic
@@ -45,7 +46,7 @@ def water_level(others: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int,
                 target: float, keys: np.ndarray, slope: np.ndarray) -> float:  # pragma: no cover
     """The level ``L`` with ``sum_j clip(L - others_j, lo_j, hi_j) = target`` (first ``n``).
 
-    ``keys`` and ``slope`` are work buffers of length >= ``2 n``. ``target`` outside
+    ``keys`` and ``slope`` are work buffers of length >= ``n``. ``target`` outside
     ``[sum lo, sum hi]`` is clamped to the nearest end.
     """
     total_lo = 0.0
@@ -58,55 +59,35 @@ def water_level(others: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int,
             uniform = False
         if hi[j] > lo[j]:
             keys[k] = others[j] + lo[j]
-            slope[k] = 1.0
-            keys[k + 1] = others[j] + hi[j]
-            slope[k + 1] = -1.0
-            k += 2
+            slope[k] = others[j] + hi[j]
+            k += 1
     if k == 0:
         return 0.0
-    if uniform:
-        return _uniform_level(others, lo, n, width, total_lo, target, keys)
-    order = np.argsort(keys[:k])
-    value = total_lo
-    s = 0.0
-    prev = keys[order[0]]
-    if target <= value:
-        return prev
-    for q in range(k):
-        b = keys[order[q]]
-        nxt = value + s * (b - prev)
-        if nxt >= target and s > 0.0:
-            return prev + (target - value) / s
-        value = nxt
-        prev = b
-        s += slope[order[q]]
-    return prev
+    starts = np.sort(keys[:k])
+    # the upper breakpoints: the lower ones shifted by the width when it is uniform
+    ends = starts + width if uniform else np.sort(slope[:k])
+    return _level_from_sorted(starts, ends, k, total_lo, target)
 
 
 @njit(cache=True, nogil=True)
-def _uniform_level(others: np.ndarray, lo: np.ndarray, n: int, width: float, total_lo: float,
-                   target: float, keys: np.ndarray) -> float:  # pragma: no cover
-    """:func:`water_level` when every slot has the same width ``hi - lo`` (> 0).
-
-    The upper breakpoints are the lower ones shifted by ``width``: one sort, one merge.
-    """
-    for j in range(n):
-        keys[j] = others[j] + lo[j]
-    starts = np.sort(keys[:n])
+def _level_from_sorted(starts: np.ndarray, ends: np.ndarray, n: int, total_lo: float,
+                       target: float) -> float:  # pragma: no cover
+    """:func:`water_level` from its sorted lower (slope +1) and upper (slope -1)
+    breakpoints: one merge of the two."""
     value = total_lo
     prev = starts[0]
     if target <= value:
         return prev
-    p = 0  # next lower breakpoint (slope +1)
-    q = 0  # next upper breakpoint (slope -1)
+    p = 0  # next lower breakpoint
+    q = 0  # next upper breakpoint
     s = 0.0
     while q < n:
-        if p < n and starts[p] <= starts[q] + width:
+        if p < n and starts[p] <= ends[q]:
             b = starts[p]
             ds = 1.0
             p += 1
         else:
-            b = starts[q] + width
+            b = ends[q]
             ds = -1.0
             q += 1
         nxt = value + s * (b - prev)
@@ -286,36 +267,6 @@ def charge_at_plug_in(length: np.ndarray, start: np.ndarray, cap: np.ndarray,
             x[s0 + k] = e
             remaining -= e
     return x
-
-
-@njit(cache=True, nogil=True)
-def simulate_unmanaged(vehicle_first: np.ndarray, days: int, arrival: np.ndarray,
-                       length: np.ndarray, cap: np.ndarray, energy: np.ndarray,
-                       arrival_wh: np.ndarray, n_steps: int, load: np.ndarray,
-                       plugged: np.ndarray, soc_wh: np.ndarray) -> None:  # pragma: no cover
-    """The per-vehicle simulation with state of charge, step by step, for the benchmark.
-
-    For each vehicle (its ``days`` sessions from ``vehicle_first``) walks every step of
-    the horizon: plugged in or not, charging at full power from plug-in until the
-    session's energy is in, and the state of charge [Wh] at each step (arrival energy,
-    then rising). Adds into ``load`` [Wh per step], ``plugged`` [vehicles] and
-    ``soc_wh`` [Wh, plugged-in vehicles only].
-    """
-    for v in range(vehicle_first.size):
-        first = vehicle_first[v]
-        for d in range(days):
-            i = first + d
-            soc = arrival_wh[i]
-            remaining = energy[i]
-            a = arrival[i]
-            for k in range(length[i]):
-                t = (a + k) % n_steps
-                e = min(cap[i], remaining) if remaining > 0.0 else 0.0
-                remaining -= e
-                soc += e
-                load[t] += e
-                plugged[t] += 1.0
-                soc_wh[t] += soc
 
 
 #: Rows of the per-step sums filled by :func:`observe_sessions`.
@@ -499,8 +450,6 @@ def fill_sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, cap:
     for i in range(arrival.size):
         mmax = max(mmax, length[i])
     others = np.empty(mmax)
-    zeros = np.zeros(mmax)
-    keys = np.empty(2 * mmax)
     for _ in range(n_sweeps):
         for i in range(arrival.size):
             m = length[i]
@@ -515,7 +464,8 @@ def fill_sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, cap:
                 t += 1
                 if t == n_steps:
                     t = 0
-            level = _uniform_level(others, zeros, m, c, 0.0, need[i], keys)
+            starts = np.sort(others[:m])
+            level = _level_from_sorted(starts, starts + c, m, 0.0, need[i])
             t = arrival[i]
             for k in range(m):
                 v = min(max(level - others[k], 0.0), c)

@@ -150,7 +150,8 @@ def simulate_regions(scenario: Scenario, config: SimulationConfig,
     if len(segments) < len(scenario.segments):  # the scenario's own values for the rest
         values = {f: evaluate(scenario, f) for f in AVAILABILITY_FIELDS}
     seasons, rows, hourly = [], [], []
-    desc = (f"{config.vehicles} vehicles x 4 representative weeks, "
+    period = "weeks" if config.days == 7 else f"periods of {config.days} days"
+    desc = (f"{config.vehicles} vehicles x 4 representative {period}, "
             f"{config.step_minutes}-min steps, seed {config.seed}")
     seg_index = {s: j for j, s in enumerate(scenario.segments)}
     for segment in segments:

@@ -138,18 +138,6 @@ def cut_bound(slots: Slots, cap_wh: np.ndarray, need_wh: np.ndarray,
     return float((background_wh[steps].sum() + forced) / steps.sum())
 
 
-def cut_terms(slots: Slots, cap_wh: np.ndarray, need_wh: np.ndarray,
-              steps: np.ndarray) -> float:
-    """The sessions' part of :func:`cut_bound`: energy forced into ``steps`` [Wh].
-
-    A sum over sessions, so it adds up over chunks of vehicles.
-    """
-    outside = ~steps[slots.col]
-    room_outside = np.bincount(slots.row[outside], weights=cap_wh[slots.row[outside]],
-                               minlength=need_wh.size)
-    return float(np.maximum(need_wh - room_outside, 0.0).sum())
-
-
 @dataclass(frozen=True)
 class MinPeak:
     """A min-peak schedule and its proof of optimality."""

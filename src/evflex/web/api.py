@@ -243,6 +243,9 @@ class ScenarioInfo(BaseModel):
     regions: list[str]
     aggregates: list[str] = Field(default_factory=list, description="Blocks of the "
                                   "scenario's regions (sums, like World).")
+    region_labels: dict[str, str] = Field(default_factory=dict, description="Each region "
+                                          "as a reader knows it ('United Kingdom (GB)'), in "
+                                          "the order of the region picker (by name).")
     years: dict[str, int]
     state_targets: dict[str, float] | None = Field(
         description="The 2100 state split the scenario is calibrated to, if any.")

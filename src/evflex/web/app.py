@@ -53,6 +53,7 @@ from evflex import __version__
 from evflex.capacity import METRICS
 from evflex.model import Results
 from evflex.model import run as run_model
+from evflex.outputs.content import region_choices, region_label
 from evflex.outputs.style import DELIVERABLE_COLOUR, FUNNEL_COLOUR, STATE_COLOURS, STATE_LABELS
 from evflex.pipeline import Run, finish
 from evflex.regions import hierarchy
@@ -276,7 +277,12 @@ def run_uncertainty(request: UncertaintyRequest) -> dict[str, Any]:
 def build_download(request: RunRequest, ext: str) -> tuple[bytes, list[dict[str, Any]]]:
     """The file of a request's run (``xlsx``, ``html`` or ``zip``) and its changes."""
     results, changes, _ = run_request(request, "query")
-    return _build_file(ext, results, full_run(results, request.funnel_year).tables), changes
+    # The workbook of a country view gives that country rows of its own (blocks and the
+    # World are always there).
+    own = ([request.region] if results.blocks and request.region in results.scenario.regions
+           else None)
+    return _build_file(ext, results, full_run(results, request.funnel_year).tables,
+                       own), changes
 
 
 # ----------------------------------------------------------------------------- limits
@@ -579,6 +585,9 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
                 name=name, version=sc.version, description=" ".join(sc.description.split()),
                 regions=list(sc.regions),
                 aggregates=list(hierarchy().aggregates(sc.regions)),
+                region_labels={r: region_label(r) for r in (
+                    region_choices(sc.regions, [])[1:] if hierarchy().aggregates(sc.regions)
+                    else sc.regions)},
                 years={"start": sc.years.start, "history_end": sc.years.history_end,
                        "end": sc.years.end},
                 state_targets=None if targets is None else {
@@ -642,7 +651,8 @@ def create_app(hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
     return app
 
 
-def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame]) -> bytes:
+def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame],
+                regions: list[str] | None = None) -> bytes:
     if ext == "zip":
         from evflex.outputs.tables import csv_text
 
@@ -656,7 +666,10 @@ def _build_file(ext: str, results: Results, tables: dict[str, pd.DataFrame]) -> 
 
     with tempfile.TemporaryDirectory(prefix="evflex-web-") as folder:
         path = Path(folder) / f"run.{ext}"
-        (write_workbook if ext == "xlsx" else write_report)(path, results, tables)
+        if ext == "xlsx":
+            write_workbook(path, results, tables, regions=regions)
+        else:
+            write_report(path, results, tables)
         return path.read_bytes()
 
 

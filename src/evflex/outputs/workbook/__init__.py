@@ -2,8 +2,9 @@
 
 One module per sheet group: :mod:`.cells` (styles, tables, page setup), :mod:`.filters`,
 :mod:`.states`, :mod:`.capacity`, :mod:`.judgement` (checks and the judgement sheets),
-:mod:`.static` (fleet, hourly, assumptions, sources), :mod:`.summary`, and the
-:mod:`.writer` that puts them in order.
+:mod:`.static` (fleet, hourly, assumptions, sources), :mod:`.summary`, :mod:`.groups`
+(the live rows of a country run: countries asked for, the rest grouped by their blocks)
+and the :mod:`.writer` that puts them in order.
 
 >>> from evflex.model import run
 >>> from evflex.outputs.workbook import write_workbook
@@ -17,10 +18,11 @@ line instead of holding data.
 
 The live part
 -------------
-``Filters & Funnel`` holds one row per region, segment and year with the inputs of the
-allocation, styled as inputs: EV stock, V2G-capable stock and smart-capable stock
-[vehicles]; the six conditional filters and the three state uses [fraction]. The V2G
-funnel next to them is a row of formulas, the algebra of
+``Filters & Funnel`` holds one row per region (or group of countries, see
+:mod:`.groups`), segment and year with the inputs of the allocation, styled as inputs:
+EV stock, V2G-capable stock and smart-capable stock [vehicles]; the six conditional
+filters and the three state uses [fraction]. The V2G funnel next to them is a row of
+formulas, the algebra of
 :func:`evflex.filters.v2g_funnel`. ``States`` holds the exclusive states as formulas over
 those cells, the algebra of :func:`evflex.states.allocate_states`, their shares, their
 sum, and the World by year as sums over the rows. The Executive Summary's state shares

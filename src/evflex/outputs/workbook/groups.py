@@ -13,7 +13,9 @@ A group's stocks, funnel steps, states and capacities are the sums of its member
 inputs are its members' inputs weighted by the population each one applies to (a filter
 share by the funnel step before it, the grid-managed enrolment by the pool, the plug-in
 share by the V2G vehicles, ...), so that the group's formulas give exactly the sum of its
-members' engine values, and editing a group's input moves the group as a whole. Two
+members' engine values. Editing a group's input moves the group as if its members
+shared the group's values: where they differ in a later share, that is an approximation
+of making the same edit in each member (a country row is exact). Two
 inputs of the V2G export are effective values where the members differ in what limits
 their export (the rating or the battery): the peak duration is the group's energy per
 unit of power, and the mean battery of its V2G-capable stock gives its members' summed
@@ -132,9 +134,10 @@ def rows_note(groups: Sequence[Group]) -> str | None:
             + f"{len(grouped)} groups of countries that share their blocks ("
             + "; ".join(f"{g.label}: {len(g.members)} regions" for g in grouped)
             + "). A group's stocks, states and capacities are its members' sums; its inputs "
-            "are its members' weighted by the vehicles each applies to, so that editing one "
-            "moves the group. evflex run --workbook-regions GB,DE gives countries rows of "
-            "their own.")
+            "are its members' weighted by the vehicles each applies to. An edit moves the "
+            "group as if its members shared the group's values (exact for the run as "
+            "written; for an edit, an approximation where members differ). evflex run "
+            "--workbook-regions GB,DE gives countries rows of their own.")
 
 
 def is_identity(groups: Sequence[Group], regions: Sequence[str]) -> bool:
