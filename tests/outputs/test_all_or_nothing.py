@@ -108,6 +108,34 @@ def test_a_folder_without_manifest_keeps_everything_not_rewritten(tmp_path: Path
     assert (out.stat().st_mode & 0o777) == 0o750  # the folder keeps its permissions
 
 
+def _refused(out: Path, match: str) -> None:
+    with pytest.raises(IsADirectoryError, match=match):
+        write_run(out, {"states": pd.DataFrame({"x": [1]})}, parquet=False)
+
+
+def test_the_current_folder_a_mount_point_and_a_crowded_folder_are_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--out .`` once replaced the folder the user stood in, and ``--out /`` began to
+    hard-link the whole file system into a staging folder."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    monkeypatch.chdir(work)
+    inode = work.stat().st_ino
+    for out in (Path("."), Path(""), work, tmp_path):
+        _refused(out, "current folder")
+    assert work.stat().st_ino == inode and (work / "notes.txt").read_text() == "mine"
+    _refused(Path("/"), "mount point")
+    crowded = tmp_path / "crowded"
+    (crowded / "deep").mkdir(parents=True)
+    monkeypatch.setattr(tables_module, "MAX_CARRIED", 5)
+    for k in range(6):
+        (crowded / "deep" / f"{k}.txt").write_text("x")
+    _refused(crowded, "over 5 entries")
+    assert sorted(p.name for p in crowded.iterdir()) == ["deep"]  # nothing written
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".crowded")]
+
+
 def test_a_kill_between_two_renames_is_repaired(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Without an atomic exchange, a kill between the renames leaves the earlier folder

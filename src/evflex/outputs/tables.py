@@ -34,6 +34,9 @@ FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 MANIFEST = ".evflex.manifest.json"
 #: Infix of the staging and set-aside folders beside an output folder.
 STAGING_TAG = ".evflex-"
+#: Most entries of an output folder that evflex did not write and carries over into the
+#: new folder (by hard link); a folder holding more is refused.
+MAX_CARRIED = 10_000
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -94,6 +97,8 @@ def write_run(out: Path, tables: Mapping[str, pd.DataFrame],
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(out))
     _refuse_current_folder(out)
+    if out.is_dir():
+        _refuse_large_carry_over(out, (_written_before(out) or set()) | {MANIFEST})
     out.parent.mkdir(parents=True, exist_ok=True)
     tidy(out)
     staging = out.parent / f".{out.name}{STAGING_TAG}new-{os.getpid()}-{secrets.token_hex(4)}"
@@ -122,12 +127,38 @@ def write_run(out: Path, tables: Mapping[str, pd.DataFrame],
 
 
 def _refuse_current_folder(out: Path) -> None:
-    """The folder the process works in (or one holding it) cannot be swapped."""
+    """The folder the process works in (or one holding it), a mount point or the root
+    cannot be swapped."""
+    if not out.exists():
+        return
+    if os.path.ismount(out):
+        raise IsADirectoryError(errno.EBUSY, "a mount point (or the root) cannot be "
+                                "replaced; name a subfolder", str(out))
+    cwd = None
     with contextlib.suppress(OSError):
         cwd = Path.cwd().resolve()
-        if out.exists() and (cwd == out.resolve() or out.resolve() in cwd.parents):
-            raise IsADirectoryError(errno.EBUSY, "the current folder (or a folder holding "
-                                    "it) cannot be replaced; name a subfolder", str(out))
+    if cwd is not None and (cwd == out.resolve() or out.resolve() in cwd.parents):
+        raise IsADirectoryError(errno.EBUSY, "the current folder (or a folder holding "
+                                "it) cannot be replaced; name a subfolder", str(out))
+
+
+def _refuse_large_carry_over(out: Path, skip: set[str]) -> None:
+    """A folder holding much that evflex did not write (a home folder, a project) is not
+    re-linked entry by entry into the new one: over :data:`MAX_CARRIED` entries, or any
+    on another file system (which would be copied), is refused before anything is
+    written."""
+    count = 0
+    device = out.stat().st_dev
+    for root, dirs, files in os.walk(out):
+        if Path(root) == out:
+            dirs[:] = [d for d in dirs if d not in skip]
+            files = [f for f in files if f not in skip]
+        count += len(dirs) + len(files)
+        if count > MAX_CARRIED or any(os.lstat(os.path.join(root, d)).st_dev != device
+                                      for d in dirs):
+            raise IsADirectoryError(
+                errno.EBUSY, f"holds over {MAX_CARRIED:,} entries evflex did not write, or "
+                "another file system; name a new folder or an evflex output folder", str(out))
 
 
 def _written_before(out: Path) -> set[str] | None:
