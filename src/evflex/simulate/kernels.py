@@ -63,17 +63,19 @@ def water_level(others: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int,
             k += 1
     if k == 0:
         return 0.0
-    starts = np.sort(keys[:k])
-    # the upper breakpoints: the lower ones shifted by the width when it is uniform
-    ends = starts + width if uniform else np.sort(slope[:k])
-    return _level_from_sorted(starts, ends, k, total_lo, target)
+    keys[:k].sort()
+    if uniform:
+        # the upper breakpoints: the lower ones shifted by the width
+        return _level_from_sorted(keys, keys, width, k, total_lo, target)
+    slope[:k].sort()
+    return _level_from_sorted(keys, slope, 0.0, k, total_lo, target)
 
 
 @njit(cache=True, nogil=True)
-def _level_from_sorted(starts: np.ndarray, ends: np.ndarray, n: int, total_lo: float,
-                       target: float) -> float:  # pragma: no cover
-    """:func:`water_level` from its sorted lower (slope +1) and upper (slope -1)
-    breakpoints: one merge of the two."""
+def _level_from_sorted(starts: np.ndarray, ends: np.ndarray, shift: float, n: int,
+                       total_lo: float, target: float) -> float:  # pragma: no cover
+    """:func:`water_level` from its sorted lower (slope +1) and upper (slope -1, each
+    ``ends[q] + shift``) breakpoints, the first ``n`` of each: one merge of the two."""
     value = total_lo
     prev = starts[0]
     if target <= value:
@@ -82,12 +84,12 @@ def _level_from_sorted(starts: np.ndarray, ends: np.ndarray, n: int, total_lo: f
     q = 0  # next upper breakpoint
     s = 0.0
     while q < n:
-        if p < n and starts[p] <= ends[q]:
+        if p < n and starts[p] <= ends[q] + shift:
             b = starts[p]
             ds = 1.0
             p += 1
         else:
-            b = ends[q]
+            b = ends[q] + shift
             ds = -1.0
             q += 1
         nxt = value + s * (b - prev)
@@ -450,6 +452,7 @@ def fill_sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, cap:
     for i in range(arrival.size):
         mmax = max(mmax, length[i])
     others = np.empty(mmax)
+    starts = np.empty(mmax)
     for _ in range(n_sweeps):
         for i in range(arrival.size):
             m = length[i]
@@ -464,8 +467,9 @@ def fill_sweeps(arrival: np.ndarray, length: np.ndarray, start: np.ndarray, cap:
                 t += 1
                 if t == n_steps:
                     t = 0
-            starts = np.sort(others[:m])
-            level = _level_from_sorted(starts, starts + c, m, 0.0, need[i])
+            starts[:m] = others[:m]
+            starts[:m].sort()
+            level = _level_from_sorted(starts, starts, c, m, 0.0, need[i])
             t = arrival[i]
             for k in range(m):
                 v = min(max(level - others[k], 0.0), c)
