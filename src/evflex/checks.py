@@ -287,9 +287,12 @@ def _capable_shares(agg: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray,
     known = eligible > round_off
     high = xr.where(known, agg["capable_sales"] / (eligible - round_off).where(known, 1),
                     xr.where(round_off > 0, 1.0, 0.0))
-    stock_share = xr.where(agg["ev_stock"] > 0,
-                           agg["capable_stock"] / agg["ev_stock"].where(agg["ev_stock"] > 0, 1),
-                           0.0)
+    # A stock that has decayed into subnormal floats (below ~2.2e-308 vehicles) has lost
+    # its precision, and so has its share: it is not compared (fuzzed seed 16 scenarios
+    # 1769, 3245, 4667 led by 1e-7 to 4e-4 at stocks of 1e-321 vehicles).
+    counted = agg["ev_stock"] >= np.finfo(float).tiny
+    stock_share = xr.where(counted,
+                           agg["capable_stock"] / agg["ev_stock"].where(counted, 1), 0.0)
     running_max = xr.apply_ufunc(np.maximum.accumulate, np.minimum(high, 1.0),
                                  input_core_dims=[["year"]], output_core_dims=[["year"]],
                                  kwargs={"axis": -1})
@@ -331,12 +334,15 @@ def check_share_denominators(results: Results) -> list[Check]:
                              "bidirectional sales share = converted model count",
                              f"model share {bm.model_share:g} x sales weight {bm.sales_weight:g}"
                              f" = sales share {converted:.4g} in {year}"))
-        out.append(_model_share_check(sales_share, stock_share, running_max, agg, year))
+        cell_peak = float(lead_max[0].sel(year=year).max())
+        out.append(_model_share_check(sales_share, stock_share, running_max, agg, year,
+                                      cell_peak))
     return out
 
 
 def _model_share_check(sales_share: xr.DataArray, stock_share: xr.DataArray,
-                       running_max: xr.DataArray, agg: xr.Dataset, year: int) -> Check:
+                       running_max: xr.DataArray, agg: xr.Dataset, year: int,
+                       cell_peak: float) -> Check:
     """The capable share of the World stock in the model-count year is built from vintages.
 
     The stock share is a survival-weighted average of the sales shares of the vintages
@@ -344,7 +350,11 @@ def _model_share_check(sales_share: xr.DataArray, stock_share: xr.DataArray,
     grown up to that year (the year's sales share is the highest so far and an earlier
     vintage with EV sales had a lower one) it is strictly below the year's sales share.
     Flat or falling sales shares are correct data, and the stock share may then equal or
-    exceed the year's sales share.
+    exceed the year's sales share. The World stock share averages the regions' and
+    segments' stock shares, each at most its own highest sales share to date
+    (``cell_peak``: the largest of those); as regions whose vehicles live longer keep a
+    larger part of the stock, the World's may exceed the World's own highest sales share
+    (fuzzed seed 16 scenario 2714: 0.33184 against 0.33179).
     """
     where: dict[str, str | int] = {"region": WORLD, "segment": ALL_SEGMENTS}
     share = sales_share.sel(where)
@@ -360,9 +370,10 @@ def _model_share_check(sales_share: xr.DataArray, stock_share: xr.DataArray,
                      f"< sales share {sales_y:.4g} in {year}",
                      "adoption grew: the capable share of the stock, built from vintages, "
                      "is below the share of sales")
-    limit = peak * (1 + IDENTITY_RTOL) + 1e-12
+    limit = max(peak, cell_peak) * (1 + IDENTITY_RTOL) + 1e-12
     return Check("model_share_not_used_as_stock_share", stock_y <= limit, stock_y,
-                 f"<= highest sales share to date {peak:.4g} in {year}",
+                 f"<= highest sales share to date of any region {max(peak, cell_peak):.4g} "
+                 f"in {year}",
                  "sales share flat or falling: the capable share of the stock, built from "
                  "vintages, does not exceed the highest share of sales")
 
