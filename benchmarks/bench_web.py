@@ -141,7 +141,8 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true",
                         help="skip the slider test (no chromium needed)")
     parser.add_argument("--burst", type=int, default=45,
-                        help="concurrent /api/uncertainty requests of the admission test")
+                        help="concurrent /api/uncertainty requests of the admission test "
+                        "(0: none)")
     args = parser.parse_args()
     query = "" if (args.scenario, args.region) == ("base", "World") else (
         f"?scenario={args.scenario}&region={args.region}")
@@ -174,10 +175,11 @@ def main() -> None:
               f"({api:.0f} ms)")
         for error in report.errors[:5]:
             print(f"  error: {error}")
-        statuses, waits = asyncio.run(burst(server.url, args.burst))
-        print(f"admission               {args.burst} concurrent /api/uncertainty: "
-              + ", ".join(f"{n} x HTTP {s}" for s, n in sorted(statuses.items()))
-              + f"; slowest answer {max(waits):.1f} s")
+        if args.burst > 0:
+            statuses, waits = asyncio.run(burst(server.url, args.burst))
+            print(f"admission               {args.burst} concurrent /api/uncertainty: "
+                  + ", ".join(f"{n} x HTTP {s}" for s, n in sorted(statuses.items()))
+                  + f"; slowest answer {max(waits):.1f} s")
     if args.screenshot is not None:
         print(f"screenshot: {args.screenshot}")
 
