@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
-from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, require_chromium
+from web_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, require_chromium
 
 from evflex.model import run
 from evflex.states import STATES

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import LiveServer
+from web_support import LiveServer
 
 from evflex.web.load import load_test, request_body
 from evflex.web.server import ServerProcess

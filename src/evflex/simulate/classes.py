@@ -53,15 +53,19 @@ KEYS = ["arrival", "length", "cap_wh", "q", "group"]
 #: Valley filling of the classes (:func:`min_peak_classes`): at most this many sweeps
 #: before the maximum-flow method takes over, stopping as soon as the peak is within
 #: PROOF_RTOL of a proven lower bound (numerical settings, not data: at 10,000 to
-#: 100,000 cars x 7 days the bound is met after 2 sweeps, to below 1e-15; the rounding
-#: of a flow in whole flow units leaves about 1e-9).
-PROOF_SWEEPS = 16
+#: 100,000 cars x 7 days the bound is met after 2 sweeps, to below 1e-15, with the
+#: shipped base load; with a base load of 0.2 kW per car, where the fleet's own load
+#: dominates, after 26 to 58 sweeps, which at 100,000 cars is 7.5 s against 19.7 s for
+#: 16 sweeps and the flow; the rounding of a flow in whole flow units leaves about 1e-9).
+PROOF_SWEEPS = 64
 PROOF_RTOL = 1e-9
 #: Class slots per call of a compiled kernel, so that long sweeps report progress
 #: (about 0.03 s each on a 2-core machine; a setting, not data).
 BATCH_SLOTS = 1_000_000
-#: Cut-bound passes expected per proof (for the progress total only; 3 at 100,000 cars).
-BOUND_PASSES = 4
+#: Sweeps and cut-bound passes expected per proof (for the estimate of the time left
+#: only: 2 and 1 to 2 at 10,000 to 100,000 cars with the shipped base load).
+EXPECTED_SWEEPS = 2
+BOUND_PASSES = 2
 
 
 @dataclass(frozen=True)
@@ -268,7 +272,7 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
     :data:`PROOF_RTOL` of the best bound: that schedule is optimal, with its proof. If
     ``max_sweeps`` sweeps do not get there, the exact maximum-flow method
     (:func:`evflex.simulate.strategies.exact_min_peak`) starts from the best bound and
-    the remaining sweeps flatten its schedule below the peak (they never raise it).
+    its schedule is kept (optimal peak, not flattened below it).
     ``progress(done, total)`` is called after each batch of classes of a sweep or a
     bound (``total`` an estimate).
     """
@@ -279,13 +283,13 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
     table_length = classes.table["length"].to_numpy(np.int64)
     layout = np.cumsum(table_length) - table_length  # class j's slots from layout[j]
     units = 0
-    planned = len(c.batches) * (max_sweeps + BOUND_PASSES)
+    planned = len(c.batches) * (min(max_sweeps, EXPECTED_SWEEPS) + BOUND_PASSES)
 
     def step() -> None:
         nonlocal units
         units += 1
         if progress is not None:
-            progress(min(units, planned), planned)
+            progress(units, max(units, planned))
 
     c.step = step
     background = np.asarray(background_wh, dtype=float)
@@ -301,17 +305,21 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
 
     rising = True  # the last bound computed raised the best one
     peak = np.inf
+    bounded = 0    # sweeps done when the last bound was computed
     while len(c.batches) and done < max_sweeps and not proven():
         c.sweep(wh, total)
         done += 1
         drop, peak = peak - total.max(), float(total.max())
-        if not proven() and (rising or drop < 0.5 * (peak - lower)):
+        if not proven() and (rising or (drop < 0.5 * (peak - lower)
+                                        and done >= 2 * bounded)):
             # the bound settles within a few sweeps (the top level sets stop changing)
             # while the peak converges to it, each sweep closing most of the gap; a
-            # new bound only when the last one rose or the peak stopped closing in
+            # new bound only when the last one rose or, at doubling intervals, when the
+            # peak stopped closing in
             bound = c.nested_bound(total, background)
             rising = bound > lower * (1 + 1e-12)
             lower = max(lower, bound)
+            bounded = done
     if len(c.batches) and not proven():
         t = classes.table        # in table order: the slots' layout
         length = t["length"].to_numpy(np.int64)
@@ -325,12 +333,8 @@ def min_peak_classes(classes: SessionClasses, background_wh: np.ndarray,
             (t["cap_wh"] * t["count"]).to_numpy(np.int64), background, h, lower_start=lower)
         total = background + np.bincount(slots.col, weights=wh, minlength=h)
         del slots, row, offset
-        while done < max_sweeps:
-            # flatten below the peak with the sweeps left
-            c.sweep(wh, total)
-            done += 1
     if progress is not None:
-        progress(planned, planned)
+        progress(units, units)
     return ClassMinPeak(wh=wh, start=layout, load_wh=total - background,
                         level_wh=float(total.max()), lower_wh=lower, flows=flows, sweeps=done)
 

@@ -47,6 +47,7 @@ from evflex.simulate.archetypes import (
 )
 from evflex.simulate.classes import (
     BOUND_PASSES,
+    EXPECTED_SWEEPS,
     PROOF_SWEEPS,
     SessionClasses,
     class_shares,
@@ -295,7 +296,8 @@ def simulate(config: SimulationConfig, archetypes: ArchetypeSet | None = None,
         outside V2G per pass (costs measured at 100,000 cars x 7 days on 2 cores; only
         the estimate of the time left depends on them)."""
         work.planned = (1 + n_chunks * (4 + 12 * v2g_passes)
-                        + batches * (budget + BOUND_PASSES + 2 * v2g_passes))
+                        + batches * (min(budget, EXPECTED_SWEEPS) + BOUND_PASSES
+                                     + 2 * v2g_passes))
 
     acc = _Accumulator(h)
     session_tables: list[pd.DataFrame] = []

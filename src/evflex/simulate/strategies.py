@@ -50,8 +50,10 @@ from evflex.simulate.archetypes import Sessions
 FLOW_UNITS_MAX = 2**31 - 1
 #: Gauss-Seidel sweeps: at most this many, stopping when no step's load moves by more
 #: than :data:`SWEEP_RTOL` of the peak in a sweep, or (V2G) when a sweep lowers the peak
-#: by less than :data:`PEAK_RTOL` of it (numerical settings, not data).
-MAX_SWEEPS = 40
+#: by less than :data:`PEAK_RTOL` of it (numerical settings, not data; 64 lets the
+#: classes' valley filling prove the min-peak optimum where the fleet's own load
+#: dominates, which takes up to about 60 sweeps, see :mod:`evflex.simulate.classes`).
+MAX_SWEEPS = 64
 SWEEP_RTOL = 1e-6
 PEAK_RTOL = 1e-5
 
