@@ -17,6 +17,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -113,3 +114,13 @@ def read_block(path: Path, name: str) -> pd.DataFrame:
         return pd.DataFrame([[c.value for c in row] for row in rows[1:]], columns=header)
     finally:
         wb.close()
+
+
+def assert_values_match(merged: pd.DataFrame, rtol: float) -> None:
+    """``value_wb`` (the recalculated workbook) equals ``value`` (the run) within ``rtol``,
+    relative; the worst row is named when it does not."""
+    a, b = merged["value_wb"].to_numpy(float), merged["value"].to_numpy(float)
+    rel = np.abs(a - b) / np.maximum(np.abs(b), np.finfo(float).tiny)
+    rel[a == b] = 0.0
+    worst = int(np.argmax(rel))
+    assert rel[worst] <= rtol, merged.iloc[worst].to_dict()

@@ -19,7 +19,13 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from output_helpers import convert, read_block, require_tool, zero_cached_results
+from output_helpers import (
+    assert_values_match,
+    convert,
+    read_block,
+    require_tool,
+    zero_cached_results,
+)
 from test_output_print import MAX_PAGES, MAX_PAGES_PER_SHEET, _pages
 
 from evflex.outputs.workbook import write_workbook
@@ -80,11 +86,7 @@ def test_country_workbook_recalculates_to_the_run(name: str, country_run: Run,
     merged = got.merge(want, on=["region", "year", "metric"], suffixes=("_wb", ""),
                        validate="one_to_one")
     assert len(merged) == len(got) > 1000
-    a, b = merged["value_wb"].to_numpy(float), merged["value"].to_numpy(float)
-    rel = np.abs(a - b) / np.maximum(np.abs(b), np.finfo(float).tiny)
-    rel[a == b] = 0.0
-    worst = int(np.argmax(rel))
-    assert rel[worst] <= RTOL, merged.iloc[worst].to_dict()
+    assert_values_match(merged, RTOL)
     statuses = read_block(recalculated[name], "checks_table").set_index("check")["status"]
     pd.testing.assert_series_equal(statuses, country_run.checks.set_index("check")["status"],
                                    check_names=False)
@@ -308,10 +310,7 @@ def test_an_edited_country_row_moves_the_blocks_as_evflex_run(tmp_path: Path,
     merged = got.merge(want, on=["region", "year", "metric"], suffixes=("_wb", ""),
                        validate="one_to_one")
     assert len(merged) == len(got)
-    a, b = merged["value_wb"].to_numpy(float), merged["value"].to_numpy(float)
-    rel = np.abs(a - b) / np.maximum(np.abs(b), np.finfo(float).tiny)
-    rel[a == b] = 0.0
-    assert rel.max() <= RTOL, merged.iloc[int(np.argmax(rel))].to_dict()
+    assert_values_match(merged, RTOL)
     before = country_run.tables["capacity"].set_index(["region", "year", "metric"])["value"]
     moved = merged.set_index(["region", "year", "metric"])["value"]
     key = ("GB", 2100, "v2g_export_power")

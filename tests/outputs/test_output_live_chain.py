@@ -14,12 +14,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 import yaml
-from output_helpers import convert, read_block, require_tool, zero_cached_results
+from output_helpers import (
+    assert_values_match,
+    convert,
+    read_block,
+    require_tool,
+    zero_cached_results,
+)
 from typer.testing import CliRunner
 
 from evflex.scenario.load import read_raw, resolve_path
@@ -116,11 +121,7 @@ def _compare_capacity(path: Path, run: Path) -> int:
     merged = want.merge(got, on=["region", "year", "metric"], suffixes=("", "_wb"),
                         validate="one_to_one")
     assert len(merged) == len(want)
-    a, b = merged["value_wb"].to_numpy(float), merged["value"].to_numpy(float)
-    rel = np.abs(a - b) / np.maximum(np.abs(b), np.finfo(float).tiny)
-    rel[a == b] = 0.0
-    worst = int(np.argmax(rel))
-    assert rel[worst] <= RTOL, merged.iloc[worst].to_dict()
+    assert_values_match(merged, RTOL)
     return int((merged["value"] != 0).sum())
 
 
