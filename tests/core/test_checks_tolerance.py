@@ -81,6 +81,16 @@ def _exporting(base: Scenario, region: str, share: float) -> Scenario:
     return parse(raw)
 
 
+def _lag_status_with_all_stock_capable(results: Results, region: str) -> str:
+    """The lag check's status once ``region``'s 2060 car stock is made all capable, a share
+    above every vintage's."""
+    data = results.data.copy(deep=True)
+    cell = {"region": region, "segment": "cars", "year": 2060}
+    data["capable_stock"].loc[cell] = data["ev_stock_pt"].sum("powertrain").loc[cell]
+    return _status(Results(results.scenario, data), checks.check_share_denominators)[
+        "capable_stock_share_lags_sales"]
+
+
 def test_stock_share_lag_allows_for_trade_that_cancels_nearly_all_sales(
         base_scenario: Scenario) -> None:
     """Net exports within a few round-offs of sales (fuzzed scenarios 320, 367, 392 of
@@ -90,11 +100,7 @@ def test_stock_share_lag_allows_for_trade_that_cancels_nearly_all_sales(
     assert _status(results, checks.check_share_denominators)[
         "capable_stock_share_lags_sales"] == "pass"
     # ... and still fails where vehicles really stay and the stock share leads sales
-    data = results.data.copy(deep=True)
-    cell = {"region": "Europe", "segment": "cars", "year": 2060}
-    data["capable_stock"].loc[cell] = data["ev_stock_pt"].sum("powertrain").loc[cell]
-    assert _status(Results(results.scenario, data), checks.check_share_denominators)[
-        "capable_stock_share_lags_sales"] == "fail"
+    assert _lag_status_with_all_stock_capable(results, "Europe") == "fail"
 
 
 def test_stock_share_lag_with_large_real_exports_still_fails_when_broken(
@@ -104,8 +110,4 @@ def test_stock_share_lag_with_large_real_exports_still_fails_when_broken(
     results = run(_exporting(base_scenario, "China", 0.5))
     assert _status(results, checks.check_share_denominators)[
         "capable_stock_share_lags_sales"] == "pass"
-    data = results.data.copy(deep=True)
-    cell = {"region": "China", "segment": "cars", "year": 2060}
-    data["capable_stock"].loc[cell] = data["ev_stock_pt"].sum("powertrain").loc[cell]
-    assert _status(Results(results.scenario, data), checks.check_share_denominators)[
-        "capable_stock_share_lags_sales"] == "fail"
+    assert _lag_status_with_all_stock_capable(results, "China") == "fail"
