@@ -1,38 +1,68 @@
-"""Net used-EV trade per country: a calibration where no source gives it.
+"""Net used-EV trade per country: a calibration to the IEA stock, checked against the
+national counts it did not read.
 
-Where no statistic of used-EV imports and exports is found, a country's net export
-share of new EV sales (``used_ev_net_export``) is one constant fitted to the IEA's EV car
-stock over the fit years only (2015-2020), so that the years after (2021-2024) test it:
-:func:`fit_used_ev_trade` runs the engine, and ``scripts/fit_used_ev_trade.py`` writes
-its result to ``evflex/data/used_ev_trade_calibration.csv``, labelled ``calibration``,
-from which ``scripts/countries_scenario.py`` writes the scenario's overrides.
+The engine drives each country's EV stock by its IEA *sales*; what the sales do not show
+(used EVs imported or exported, cars that leave the counted stock without being
+scrapped, a narrower stock definition) is carried by one parameter,
+``used_ev_net_export``, a share of each year's new EV sales (negative: net imports).
+Statistics of that trade exist for a few countries and a few years only
+(``used_ev_trade_evidence.csv``), so every country's yearly share 2011-2024 is a
+**calibration** to the IEA's EV car stock, made by shipped code (this module, run by
+``scripts/fit_used_ev_trade.py``) and labelled ``calibration`` wherever it is shown:
 
-The modelled EV stock is affine in the share (every vintage after the first reported
-stock is scaled by ``1 - share``), so two runs give it for any share, and the fit is the
-share that minimises the worst relative error over the fit years (a Chebyshev fit,
-:func:`evflex.fleet.consistency.chebyshev_fit`). Countries left out: those with a
-sourced share (the scenario's own overrides), those without an IEA stock in every fit
-year, and those whose IEA stock and sales cannot agree within the tolerance in some
-three fit years whatever the trade (:func:`evflex.fleet.consistency.inconsistent_windows`):
-a constant fitted there would carry that disagreement into every other year.
+* **the class**: the share may change by at most
+  :data:`~evflex.fleet.consistency.SLOW_TRADE_CHANGE` (0.10) from one year to the next
+  (the sourced Dutch and Finnish shares move by 0.09 a year), within the parameter's
+  bounds; the stock stays the engine's: sales, survival and the first reported stock;
+* **the present is the source's number**: the stock of the last year the IEA reports
+  (2024) equals the IEA's, so the projections start from the reported fleet;
+* **the fit**: first the smallest worst relative error over 2015-2024 that any path of
+  the class reaches (a linear programme, SciPy/HiGHS: :func:`calibrate`), which is also
+  a proof: above 10 %, no slowly changing trade brings this engine within 10 % of the
+  IEA stock; then, among the paths within ``max(that error, FIT_TOLERANCE)``, the one
+  whose share moves least (total variation, ties to the smallest trade).
+
+The modelled stock is affine in the shares (a vintage's kept sales are its sales times
+``1 - share``), so one engine run without trade and one per vintage with a probe share
+give the stock for any path (:func:`stock_response`).
+
+What the calibration did not read tests it: the national counts of used-EV trade
+(:func:`evidence_check`), and one-year-ahead forecasts (:func:`one_year_ahead`): the
+stock of each year from a calibration that stops the year before, holding its last
+share.
 """
 
 from __future__ import annotations
 
 from copy import deepcopy
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linprog
 
-from evflex.fleet.consistency import chebyshev_fit, inconsistent_windows
+from evflex.fleet.consistency import SLOW_TRADE_CHANGE
+from evflex.paths import FloatArray
 
-FIT_YEARS = list(range(2015, 2021))
-TEST_YEARS = list(range(2021, 2025))
-TOLERANCE = 0.10
-CALIBRATION = Path(__file__).resolve().parents[1] / "data" / "used_ev_trade_calibration.csv"
-#: Share set in the second run; any non-zero value gives the same fit (affine model).
+FIT_YEARS = list(range(2015, 2025))
+#: Worst relative error the fit may spend on a smoother path [fraction]. Assumption:
+#: half of issue 14's 10 %, about the scatter of the IEA stock around the steadiest
+#: paths of the countries that fit well (Belgium, Italy, Portugal: 3-5 %).
+FIT_TOLERANCE = 0.05
+#: Weight of the trade itself beside its changes in the second fit (a tie-break).
+_SIZE_WEIGHT = 0.01
+#: Years forecast one year ahead by :func:`one_year_ahead` (three fit years before 2018).
+AHEAD_YEARS = list(range(2018, 2025))
+#: After the last history year the share fades linearly to 0 by this year (assumption:
+#: the price gaps between used-car markets close).
+FADE_YEAR = 2030
+#: Bounds of ``used_ev_net_export`` (parameters.csv).
+SHARE_BOUNDS = (-3.0, 1.0)
+_DATA = Path(__file__).resolve().parents[1] / "data"
+CALIBRATION = _DATA / "used_ev_trade_calibration.csv"
+EVIDENCE = _DATA / "used_ev_trade_evidence.csv"
+#: Share set in the probe runs; any non-zero value gives the same slopes (affine model).
 _PROBE = 0.5
 
 
@@ -46,72 +76,234 @@ def iea_car_series(parameter: str) -> pd.DataFrame:
     return rows.groupby(["region", "year"])["value"].sum().unstack()
 
 
-def _with_trade(data: dict[str, Any], regions: list[str], share: float) -> dict[str, Any]:
+class TradeFit(NamedTuple):
+    """One country's calibration: the best worst relative error the class reaches, the
+    worst error of the chosen path, its share per vintage and its modelled stock."""
+
+    best_error: float
+    error: float
+    share: FloatArray
+    stock: FloatArray
+
+
+def _lp(cost: FloatArray, a_ub: FloatArray, b_ub: FloatArray, a_eq: FloatArray,
+        b_eq: FloatArray, bounds: list[tuple[float | None, float | None]]) -> FloatArray | None:
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds,
+                  method="highs")
+    return np.asarray(res.x, dtype=float) if res.status == 0 else None
+
+
+def calibrate(base: FloatArray, slope: FloatArray, target: FloatArray,
+              max_change: float = SLOW_TRADE_CHANGE,
+              tolerance: float = FIT_TOLERANCE) -> TradeFit | None:
+    """The slowly changing share path that carries a stock model to ``target``.
+
+    The model's stock over the fit years is ``base - slope @ share`` (``base`` (Y,),
+    ``slope`` (Y, V), ``share`` (V,), a share per vintage); ``target`` (Y,) is the
+    reported stock, its last year held exactly. Constraints: ``|share[v] - share[v-1]|
+    <= max_change``, :data:`SHARE_BOUNDS`. Two linear programmes (SciPy/HiGHS): the
+    smallest worst relative error ``e*`` (``best_error``), then the path of least total
+    variation (plus :data:`_SIZE_WEIGHT` times its size) within ``max(e*, tolerance)``.
+    ``None`` if no path of the class reaches the last year's stock.
+
+    Examples
+    --------
+    >>> base = np.array([100.0, 200.0, 300.0])   # no trade: 100 sold a year, no scrapping
+    >>> slope = np.triu(np.full((3, 3), 100.0)).T  # a vintage's share leaves its sales
+    >>> fit = calibrate(base, slope, np.array([95.0, 185.0, 270.0]), tolerance=0.0)
+    >>> np.round(fit.share, 3).tolist(), round(fit.best_error, 9)
+    ([0.05, 0.1, 0.15], 0.0)
+    """
+    n_years, n = slope.shape
+    rows = slope / target[:, None]
+    gap = base / target - 1.0  # relative error without trade
+    step = np.diff(np.eye(n), axis=0)  # share[v] - share[v-1]
+    n_steps = n - 1
+    share_bounds: list[tuple[float | None, float | None]] = [SHARE_BOUNDS] * n
+    # 1. min e: |gap - rows x| <= e, |step x| <= max_change, last year exact
+    ones = np.ones((n_years, 1))
+    a_ub = np.vstack([np.hstack([-rows, -ones]), np.hstack([rows, -ones]),
+                      np.hstack([step, np.zeros((n_steps, 1))]),
+                      np.hstack([-step, np.zeros((n_steps, 1))])])
+    b_ub = np.concatenate([-gap, gap, np.full(2 * n_steps, max_change)])
+    last = np.hstack([rows[-1:], np.zeros((1, 1))])
+    first = _lp(np.r_[np.zeros(n), 1.0], a_ub, b_ub, last, gap[-1:],
+                [*share_bounds, (0.0, None)])
+    if first is None:
+        return None
+    best = float(first[-1])
+    allowed = max(best * (1 + 1e-7) + 1e-9, tolerance)
+    # 2. min sum u + w sum s: |step x| <= u <= max_change, |x| <= s, |gap - rows x| <= allowed
+    eye_s, eye_n = np.eye(n_steps), np.eye(n)
+    zero = np.zeros
+
+    def block(x_part: FloatArray, u_part: FloatArray, s_part: FloatArray) -> FloatArray:
+        return np.hstack([x_part, u_part, s_part])
+
+    a_ub = np.vstack([
+        block(-rows, zero((n_years, n_steps)), zero((n_years, n))),
+        block(rows, zero((n_years, n_steps)), zero((n_years, n))),
+        block(step, -eye_s, zero((n_steps, n))),
+        block(-step, -eye_s, zero((n_steps, n))),
+        block(eye_n, zero((n, n_steps)), -eye_n),
+        block(-eye_n, zero((n, n_steps)), -eye_n)])
+    b_ub = np.concatenate([allowed - gap, allowed + gap, zero(2 * n_steps), zero(2 * n)])
+    cost = np.r_[zero(n), np.ones(n_steps), np.full(n, _SIZE_WEIGHT)]
+    last = block(rows[-1:], zero((1, n_steps)), zero((1, n)))
+    second = _lp(cost, a_ub, b_ub, last, gap[-1:],
+                 [*share_bounds, *[(0.0, max_change)] * n_steps, *[(0.0, None)] * n])
+    if second is None:  # the first programme's path is feasible here: numerical only
+        raise RuntimeError("the smoothing programme failed where the fit succeeded")
+    share = second[:n]
+    stock = base - slope @ share
+    return TradeFit(best, float(np.abs(stock / target - 1.0).max()), share, stock)
+
+
+class StockResponse(NamedTuple):
+    """The engine's EV car stock as an affine function of each country's share per
+    vintage: ``stock[r, y] = base[r, y] - slope[r, y, :] @ share[r, :]``."""
+
+    regions: list[str]
+    years: list[int]
+    vintages: list[int]
+    base: FloatArray   # (R, Y) [vehicles]
+    slope: FloatArray  # (R, Y, V) [vehicles per unit share]
+
+
+def _with_shares(data: dict[str, Any], regions: list[str], vintages: list[int],
+                 shares: dict[int, float]) -> dict[str, Any]:
     out = deepcopy(data)
     param = out["parameters"].setdefault("used_ev_net_export", {})
     overrides = param.setdefault("overrides", {})
+    points = {year: float(shares.get(year, 0.0)) for year in vintages}
     for region in regions:
-        overrides[region] = {"value": share, "source": "assumption: calibration probe"}
+        overrides[region] = {"points": {**points, FADE_YEAR: 0.0},
+                             "source": "assumption: calibration probe"}
     return out
 
 
 def candidates(scenario: str = "countries") -> list[str]:
-    """Country regions whose net used-EV trade the fit may set (see the module)."""
+    """Regions of the country resolution with their own IEA stock in the last fit year:
+    the countries and the IEA's rest of the world (the residual regions, the remainder of
+    a block, have no series of their own)."""
     from evflex.regions import hierarchy
-    from evflex.scenario.load import read_raw, resolve_path
 
-    hier = hierarchy()
-    rows = hier.regions
-    overrides = (read_raw(resolve_path(scenario))["parameters"]
-                 .get("used_ev_net_export", {}).get("overrides", {}))
-    sourced = {region for region, spec in overrides.items()
-               if not str(spec.get("source", "")).startswith("calibration")}
-    stock, sales = iea_car_series("ev_stock"), iea_car_series("ev_sales")
+    rows = hierarchy().regions
+    stock = iea_car_series("ev_stock")
     out = []
-    for region, resolution, history, blocks in zip(rows["region"], rows["resolution"],
-                                                   rows["history"], rows["blocks"], strict=True):
-        # a country has its own IEA series and a block (the IEA's rest of the world has none)
-        if resolution != "countries" or history != "iea" or not blocks or region in sourced:
+    for region, resolution, history in zip(rows["region"], rows["resolution"],
+                                           rows["history"], strict=True):
+        if resolution != "countries" or history != "iea":
             continue
-        s = stock.loc[region].reindex(FIT_YEARS) if region in stock.index else None
-        if s is None or not (s > 0).all():
-            continue
-        if inconsistent_windows(s, sales.loc[region], FIT_YEARS, TOLERANCE):
-            continue
-        out.append(str(region))
+        if region in stock.index and stock.at[region, FIT_YEARS[-1]] > 0:
+            out.append(str(region))
     return out
 
 
-def fit_used_ev_trade(scenario: str = "countries") -> pd.DataFrame:
-    """Net export share of new EV sales per candidate country, fitted on ``FIT_YEARS``.
-
-    Columns: ``region, value`` [fraction of new EV sales; negative: net imports],
-    ``label`` (``calibration``), ``fit_error`` (worst relative error over the fit years)
-    and ``test_error`` (over ``TEST_YEARS``, which the fit did not read).
-    """
+def stock_response(scenario: str = "countries") -> StockResponse:
+    """Engine runs of ``scenario``: every candidate without trade, then a probe share in
+    one vintage at a time (all shares of the runs set here, overriding the scenario's)."""
     from evflex.glossary import ALL_SEGMENTS
     from evflex.model import run
     from evflex.scenario.load import parse, read_raw, resolve_path
 
     regions = candidates(scenario)
     data = read_raw(resolve_path(scenario))
-    runs = [run(parse(_with_trade(data, regions, share))).aggregated["ev_stock"]
-            .sel(segment=ALL_SEGMENTS, region=regions).to_pandas()
-            for share in (0.0, _PROBE)]
-    without, slope = runs[0], (runs[0] - runs[1]) / _PROBE  # stock = without - share * slope
+    vintages = list(range(int(data["years"]["start"]) + 1, FIT_YEARS[-1] + 1))
+
+    def stock(shares: dict[int, float]) -> FloatArray:
+        result = run(parse(_with_shares(data, regions, vintages, shares)))
+        table = result.aggregated["ev_stock"].sel(segment=ALL_SEGMENTS, region=regions)
+        return np.asarray(table.sel(year=FIT_YEARS).to_numpy(), dtype=float)
+
+    base = stock({})
+    slope = np.stack([(base - stock({v: _PROBE})) / _PROBE for v in vintages], axis=-1)
+    return StockResponse(regions, FIT_YEARS, vintages, base, slope)
+
+
+def _fit_one(response: StockResponse, k: int, target: pd.Series, last_year: int,
+             ) -> tuple[TradeFit | None, list[int], list[int]]:
+    """Calibrate region ``k`` on the fit years up to ``last_year`` with a reported stock."""
+    years = [y for y in response.years if y <= last_year and target.get(y, 0) > 0]
+    vintages = [v for v in response.vintages if v <= last_year]
+    if not years:
+        return None, years, vintages
+    iy = [response.years.index(y) for y in years]
+    fit = calibrate(response.base[k, iy], response.slope[k][np.ix_(iy, range(len(vintages)))],
+                    target.reindex(years).to_numpy(dtype=float))
+    return fit, years, vintages
+
+
+def fit_used_ev_trade(response: StockResponse | None = None) -> pd.DataFrame:
+    """Every candidate's share per vintage, in long form: ``region, year, value`` [fraction
+    of that year's new EV sales; negative: net imports], ``label`` (``calibration``),
+    ``best_error`` (the smallest worst relative error over the fit years any path of
+    the class reaches) and ``fit_error`` (that of the shipped path)."""
+    response = response or stock_response()
     iea = iea_car_series("ev_stock")
     rows = []
-    for region in regions:
-        target = iea.loc[region, FIT_YEARS].to_numpy(dtype=float)
-        basis = np.asarray(-slope.loc[region, FIT_YEARS], dtype=float)[:, None]
-        (share,), fit_error = chebyshev_fit(
-            basis, target - without.loc[region, FIT_YEARS].to_numpy(dtype=float), target)
-        model = without.loc[region, TEST_YEARS] - share * slope.loc[region, TEST_YEARS]
-        test_error = float((model / iea.loc[region, TEST_YEARS] - 1).abs().max())
-        rows.append((region, float(share), "calibration", fit_error, test_error))
-    return pd.DataFrame(rows, columns=["region", "value", "label", "fit_error", "test_error"])
+    for k, region in enumerate(response.regions):
+        fit, _, vintages = _fit_one(response, k, iea.loc[region], FIT_YEARS[-1])
+        if fit is None:
+            raise RuntimeError(f"{region}: no trade path reaches its {FIT_YEARS[-1]} stock")
+        rows += [(region, year, float(value), "calibration", fit.best_error, fit.error)
+                 for year, value in zip(vintages, fit.share, strict=True)]
+    return pd.DataFrame(rows, columns=["region", "year", "value", "label", "best_error",
+                                       "fit_error"])
+
+
+def one_year_ahead(response: StockResponse | None = None) -> pd.DataFrame:
+    """Relative error of the stock of each year of :data:`AHEAD_YEARS`, forecast by the
+    calibration of the years before it (last year held exactly) with its last share held
+    for one more year: the stock of that year is data the forecast did not read.
+    Regions (rows) by year (columns); NaN where fewer than two earlier years are reported
+    or the IEA reports no stock that year."""
+    response = response or stock_response()
+    iea = iea_car_series("ev_stock")
+    out = pd.DataFrame(np.nan, index=response.regions, columns=AHEAD_YEARS)
+    for k, region in enumerate(response.regions):
+        target = iea.loc[region]
+        for year in AHEAD_YEARS:
+            fit, years, vintages = _fit_one(response, k, target, year - 1)
+            if fit is None or len(years) < 2 or not target.get(year, 0) > 0:
+                continue
+            held = np.r_[fit.share, fit.share[-1]]  # vintage ``year`` keeps the last share
+            iy = response.years.index(year)
+            stock = response.base[k, iy] - response.slope[k, iy, : len(vintages) + 1] @ held
+            out.at[region, year] = stock / target[year] - 1.0
+    return out
 
 
 def read_calibration() -> pd.DataFrame:
     """The shipped fit (``evflex/data/used_ev_trade_calibration.csv``)."""
     return pd.read_csv(CALIBRATION, comment="#")
+
+
+def read_evidence() -> pd.DataFrame:
+    """National counts of used-EV trade (``evflex/data/used_ev_trade_evidence.csv``)."""
+    return pd.read_csv(EVIDENCE, comment="#")
+
+
+def evidence_check(shares: pd.DataFrame, factor: float = 2.0) -> pd.DataFrame:
+    """The calibrated shares against the national counts the calibration did not read.
+
+    ``shares``: regions (rows) by year (columns). For each evidence row, the share over
+    its years (weighted by the IEA's EV car sales) against its range: it agrees when it
+    has the range's sign and lies within ``factor`` of it (``low / factor .. high *
+    factor`` in magnitude; the counts cover one direction of trade, part of a year or
+    one powertrain: tolerance, assumption).
+    """
+    sales = iea_car_series("ev_sales")
+    rows = []
+    for ev in read_evidence().itertuples():
+        years = list(range(int(ev.year_from), int(ev.year_to) + 1))
+        weight = sales.loc[ev.region, years].to_numpy(dtype=float)
+        value = float(np.average(shares.loc[ev.region, years].to_numpy(dtype=float),
+                                 weights=weight))
+        low, high = float(ev.low), float(ev.high)
+        small, large = sorted((abs(low), abs(high)))
+        ok = bool(np.sign(value) == np.sign(high) and small / factor <= abs(value) <= large * factor)
+        rows.append({"region": ev.region, "years": f"{ev.year_from}-{ev.year_to}",
+                     "low": low, "high": high, "calibrated": value,
+                     "agrees": bool(ok)})
+    return pd.DataFrame(rows)
