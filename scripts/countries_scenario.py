@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from evflex.fleet.history import iea_raw  # noqa: E402
 from evflex.fleet.consistency import SLOW_TRADE_CHANGE  # noqa: E402
-from evflex.fleet.trade import FADE_YEAR, FIT_YEARS, read_calibration  # noqa: E402
+from evflex.fleet.trade import AFTER_SHARE, FIT_YEARS, read_calibration  # noqa: E402
 from evflex.regions import hierarchy  # noqa: E402
 from evflex.scenario.load import load_scenario  # noqa: E402
 
@@ -97,8 +97,8 @@ def totals() -> dict[str, tuple[float, float, float, float]]:
 
 
 def trade_overrides() -> dict[str, dict[str, object]]:
-    """Calibrated net used-EV trade per sale year (scripts/fit_used_ev_trade.py), fading to
-    0 by FADE_YEAR as markets' used-car prices converge (assumption)."""
+    """Calibrated net used-EV trade per sale year (scripts/fit_used_ev_trade.py), then
+    AFTER_SHARE (0: the better one-year-ahead forecast, evflex.fleet.trade)."""
     fit = f"{FIT_YEARS[0]}-{FIT_YEARS[-1]}"
     out: dict[str, dict[str, object]] = {}
     for region, rows in read_calibration().groupby("region", sort=False):
@@ -106,13 +106,14 @@ def trade_overrides() -> dict[str, dict[str, object]]:
         out[str(region)] = {
             "points": {**{int(y): float(v) for y, v in zip(rows["year"], rows["value"],
                                                             strict=True)},
-                       FADE_YEAR: 0.0},
+                       FIT_YEARS[-1] + 1: AFTER_SHARE},
             "source": (f"calibration: net used-EV trade and other stock changes the sales "
                        f"do not show, fitted to the IEA EV car stock {fit} by "
                        f"scripts/fit_used_ev_trade.py, {FIT_YEARS[-1]} held exactly (worst "
                        f"error {first.fit_error:.1%}; best any path changing by at most "
-                       f"{SLOW_TRADE_CHANGE} a year reaches: {first.best_error:.1%}); fading "
-                       f"to 0 by {FADE_YEAR}: assumption"),
+                       f"{SLOW_TRADE_CHANGE} a year reaches: {first.best_error:.1%}); from "
+                       f"{FIT_YEARS[-1] + 1} {AFTER_SHARE:g}: one year ahead it forecasts the "
+                       "stock better than the last share held (docs/countries.md)"),
             "year": 2025}
     return out
 

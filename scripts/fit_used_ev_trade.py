@@ -42,9 +42,10 @@ def main() -> None:
     print(f"wrote {trade.CALIBRATION} ({table['region'].nunique()} countries)")
     shares = table.pivot(index="region", columns="year", values="value")
     print(trade.evidence_check(shares).to_string(index=False))
-    ahead = trade.one_year_ahead(response)
-    print("one year ahead, worst |error|:")
-    print(ahead.abs().max(axis=1).sort_values().round(3).to_string())
+    for hold in (False, True):
+        ahead = trade.one_year_ahead(response, hold=hold).abs()
+        print(f"one year ahead ({'last share held' if hold else 'the projection rule'}): "
+              f"median {ahead.stack().median():.4f}, mean {ahead.stack().mean():.4f}")
 
 
 if __name__ == "__main__":
