@@ -28,8 +28,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from evflex.fleet.history import iea_raw  # noqa: E402
 from evflex.fleet.consistency import SLOW_TRADE_CHANGE  # noqa: E402
+from evflex.fleet.history import iea_raw  # noqa: E402
 from evflex.fleet.trade import AFTER_SHARE, FIT_YEARS, read_calibration  # noqa: E402
 from evflex.regions import hierarchy  # noqa: E402
 from evflex.scenario.load import load_scenario  # noqa: E402

@@ -192,13 +192,13 @@ def candidates(scenario: str = "countries") -> list[str]:
     from evflex.regions import hierarchy
 
     rows = hierarchy().regions
-    stock = iea_car_series("ev_stock")
+    latest = iea_car_series("ev_stock")[FIT_YEARS[-1]].fillna(0.0).to_dict()
     out = []
     for region, resolution, history in zip(rows["region"], rows["resolution"],
                                            rows["history"], strict=True):
         if resolution != "countries" or history != "iea":
             continue
-        if region in stock.index and stock.at[region, FIT_YEARS[-1]] > 0:
+        if float(latest.get(region, 0.0)) > 0:
             out.append(str(region))
     return out
 
@@ -224,16 +224,23 @@ def stock_response(scenario: str = "countries") -> StockResponse:
     return StockResponse(regions, FIT_YEARS, vintages, base, slope)
 
 
-def _fit_one(response: StockResponse, k: int, target: pd.Series, last_year: int,
+def _reported(response: StockResponse) -> FloatArray:
+    """The IEA's EV car stock of the response's regions and years (0: not reported)."""
+    iea = iea_car_series("ev_stock").reindex(index=response.regions, columns=response.years)
+    return np.asarray(iea.fillna(0.0).to_numpy(dtype=float))
+
+
+def _fit_one(response: StockResponse, k: int, reported: FloatArray, last_year: int,
              ) -> tuple[TradeFit | None, list[int], list[int]]:
-    """Calibrate region ``k`` on the fit years up to ``last_year`` with a reported stock."""
-    years = [y for y in response.years if y <= last_year and target.get(y, 0) > 0]
+    """Calibrate region ``k`` on the fit years up to ``last_year`` with a reported stock
+    (``reported``: that region's stock over ``response.years``, 0 where not reported)."""
+    years = [y for y, v in zip(response.years, reported, strict=True) if y <= last_year and v > 0]
     vintages = [v for v in response.vintages if v <= last_year]
     if not years:
         return None, years, vintages
     iy = [response.years.index(y) for y in years]
     fit = calibrate(response.base[k, iy], response.slope[k][np.ix_(iy, range(len(vintages)))],
-                    target.reindex(years).to_numpy(dtype=float))
+                    reported[iy])
     return fit, years, vintages
 
 
@@ -243,10 +250,10 @@ def fit_used_ev_trade(response: StockResponse | None = None) -> pd.DataFrame:
     ``best_error`` (the smallest worst relative error over the fit years any path of
     the class reaches) and ``fit_error`` (that of the shipped path)."""
     response = response or stock_response()
-    iea = iea_car_series("ev_stock")
+    reported = _reported(response)
     rows = []
     for k, region in enumerate(response.regions):
-        fit, _, vintages = _fit_one(response, k, iea.loc[region], FIT_YEARS[-1])
+        fit, _, vintages = _fit_one(response, k, reported[k], FIT_YEARS[-1])
         if fit is None:
             raise RuntimeError(f"{region}: no trade path reaches its {FIT_YEARS[-1]} stock")
         rows += [(region, year, float(value), "calibration", fit.best_error, fit.error)
@@ -263,18 +270,18 @@ def one_year_ahead(response: StockResponse | None = None, hold: bool = False) ->
     Regions (rows) by year (columns); NaN where fewer than two earlier years are reported
     or the IEA reports no stock that year."""
     response = response or stock_response()
-    iea = iea_car_series("ev_stock")
+    reported = _reported(response)
     out = pd.DataFrame(np.nan, index=response.regions, columns=AHEAD_YEARS)
     for k, region in enumerate(response.regions):
-        target = iea.loc[region]
         for year in AHEAD_YEARS:
-            fit, years, vintages = _fit_one(response, k, target, year - 1)
-            if fit is None or len(years) < 2 or not target.get(year, 0) > 0:
+            fit, years, vintages = _fit_one(response, k, reported[k], year - 1)
+            observed = float(reported[k, response.years.index(year)])
+            if fit is None or len(years) < 2 or not observed > 0:
                 continue
             path = np.r_[fit.share, fit.share[-1] if hold else AFTER_SHARE]
             iy = response.years.index(year)
             stock = response.base[k, iy] - response.slope[k, iy, : len(vintages) + 1] @ path
-            out.at[region, year] = stock / target[year] - 1.0
+            out.at[region, year] = stock / observed - 1.0
     return out
 
 
@@ -299,15 +306,16 @@ def evidence_check(shares: pd.DataFrame, factor: float = 2.0) -> pd.DataFrame:
     """
     sales = iea_car_series("ev_sales")
     rows = []
-    for ev in read_evidence().itertuples():
-        years = list(range(int(ev.year_from), int(ev.year_to) + 1))
-        weight = sales.loc[ev.region, years].to_numpy(dtype=float)
-        value = float(np.average(shares.loc[ev.region, years].to_numpy(dtype=float),
+    for ev in read_evidence().to_dict("records"):
+        years = list(range(int(ev["year_from"]), int(ev["year_to"]) + 1))
+        weight = sales.loc[ev["region"], years].to_numpy(dtype=float)
+        value = float(np.average(shares.loc[ev["region"], years].to_numpy(dtype=float),
                                  weights=weight))
-        low, high = float(ev.low), float(ev.high)
+        low, high = float(ev["low"]), float(ev["high"])
         small, large = sorted((abs(low), abs(high)))
-        ok = bool(np.sign(value) == np.sign(high) and small / factor <= abs(value) <= large * factor)
-        rows.append({"region": ev.region, "years": f"{ev.year_from}-{ev.year_to}",
+        within = small / factor <= abs(value) <= large * factor
+        ok = bool(np.sign(value) == np.sign(high) and within)
+        rows.append({"region": ev["region"], "years": f"{ev['year_from']}-{ev['year_to']}",
                      "low": low, "high": high, "calibrated": value,
                      "agrees": bool(ok)})
     return pd.DataFrame(rows)
