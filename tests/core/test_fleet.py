@@ -177,3 +177,53 @@ def test_varying_trade_bound_is_reached_and_never_beaten(
         <= fit.error + 1e-7
     assert best_varying_trade(s, q, 0.0).error == pytest.approx(best_steady_trade_error(s, q),
                                                                 abs=1e-7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sales=st.lists(st.floats(1e2, 1e6), min_size=4, max_size=9),
+       survival=st.floats(0.80, 1.0), max_change=st.floats(0.0, 0.3),
+       tolerance=st.floats(0.0, 0.1), noise=st.floats(0.0, 0.3),
+       seed=st.integers(0, 2**32 - 1))
+def test_trade_calibration_is_of_its_class_and_reaches_its_bound(
+        sales: list[float], survival: float, max_change: float, tolerance: float,
+        noise: float, seed: int) -> None:
+    """:func:`evflex.fleet.trade.calibrate` on vintage stocks: its path is of the class
+    (slow change, bounds), holds the last year exactly, stays within max(bound,
+    tolerance); a target made by a path of the class is reached with a zero bound; and no
+    path of the class drawn at random beats the bound on a noisy target."""
+    from evflex.fleet.trade import SHARE_BOUNDS, calibrate
+
+    rng = np.random.default_rng(seed)
+    q = np.array(sales)
+    n = len(q)
+    age = np.subtract.outer(np.arange(n), np.arange(n))  # year - vintage
+    slope = np.where(age >= 0, q[None, :] * survival ** np.maximum(age, 0), 0.0)
+    base = slope.sum(axis=1)
+
+    def in_class() -> np.ndarray:
+        start = rng.uniform(-0.5, 0.5)
+        return np.clip(start + np.r_[0.0, np.cumsum(rng.uniform(-max_change, max_change,
+                                                                n - 1))], *SHARE_BOUNDS)
+
+    exact = base - slope @ in_class()
+    made = calibrate(base, slope, exact, max_change, tolerance)
+    assert made is not None and made.best_error < 1e-6
+    target = exact * (1 + rng.uniform(-noise, noise, n))
+    fit = calibrate(base, slope, target, max_change, tolerance)
+    assert fit is not None
+    assert (np.abs(np.diff(fit.share)) <= max_change + 1e-7).all()
+    assert (fit.share >= SHARE_BOUNDS[0] - 1e-9).all()
+    assert (fit.share <= SHARE_BOUNDS[1] + 1e-9).all()
+    np.testing.assert_allclose(fit.stock, base - slope @ fit.share)
+    assert fit.stock[-1] == pytest.approx(target[-1], rel=1e-6)
+    assert fit.error <= max(fit.best_error, tolerance) + 2e-6
+    assert fit.error >= fit.best_error - 1e-6
+    for _ in range(100):
+        share = in_class()
+        # a constant shift that holds the last year (the class's equality)
+        share += ((base - slope @ share)[-1] - target[-1]) / slope[-1].sum()
+        model = base - slope @ share
+        assert model[-1] == pytest.approx(target[-1], rel=1e-9)
+        if (share < SHARE_BOUNDS[0]).any() or (share > SHARE_BOUNDS[1]).any():
+            continue
+        assert float(np.abs(model / target - 1).max()) >= fit.best_error - 1e-6

@@ -135,7 +135,7 @@ def calibrate(base: FloatArray, slope: FloatArray, target: FloatArray,
     if first is None:
         return None
     best = float(first[-1])
-    allowed = max(best * (1 + 1e-7) + 1e-9, tolerance)
+    allowed = max(best + 1e-6, tolerance)  # 1e-6: room for the solver's feasibility tolerance
     # 2. min sum u + w sum s: |step x| <= u <= max_change, |x| <= s, |gap - rows x| <= allowed
     eye_s, eye_n = np.eye(n_steps), np.eye(n)
     zero = np.zeros
