@@ -150,22 +150,28 @@ def test_block_level_base_has_only_the_world_aggregate() -> None:
 
 
 # ------------------------------------------------------------------ history vs the IEA file
-def _iea_car(parameter: str = "ev_stock") -> pd.DataFrame:
-    """IEA car EV ``ev_stock`` or ``ev_sales`` (BEV + PHEV) by IEA region name and year,
-    from the IEA file."""
+def _iea_car_by_powertrain(parameter: str = "ev_stock") -> pd.DataFrame:
+    """IEA car EV ``ev_stock`` or ``ev_sales`` by (IEA region name, powertrain) and year,
+    from the IEA file as published (NaN where it reports none)."""
     if SHARED_IEA.exists():
         raw = pd.read_csv(SHARED_IEA)
         label = {"ev_stock": "EV stock", "ev_sales": "EV sales"}[parameter]
         raw = raw[(raw["category"] == "Historical") & (raw["mode"] == "Cars")
                   & (raw["parameter"] == label) & raw["powertrain"].isin(["BEV", "PHEV"])]
         raw = raw.rename(columns={"region_country": "region"})
+        raw = raw.assign(powertrain=raw["powertrain"].str.lower())
     else:  # the shipped extract, made from that file by scripts/extract_iea.py
-        from evflex.fleet.history import iea_raw
+        from evflex.iea import iea_published
 
-        raw = iea_raw()
+        raw = iea_published()
         raw = raw[(raw["segment"] == "cars") & (raw["parameter"] == parameter)
                   & raw["powertrain"].isin(["bev", "phev"])]
-    return raw.groupby(["region", "year"])["value"].sum().unstack()
+    return raw.groupby(["region", "powertrain", "year"])["value"].sum().unstack()
+
+
+def _iea_car(parameter: str = "ev_stock") -> pd.DataFrame:
+    """IEA car EV ``ev_stock`` or ``ev_sales`` (BEV + PHEV) by IEA region name and year."""
+    return _iea_car_by_powertrain(parameter).groupby(level="region").sum(min_count=1)
 
 
 def _iea_car_stock() -> pd.DataFrame:
@@ -176,7 +182,7 @@ HISTORY_YEARS = list(range(2015, 2025))
 #: Countries over 100,000 EVs that no slowly changing trade brings within 10 % of the IEA
 #: stock, and whose IEA stock and sales are proven not to agree (docs/countries.md). The
 #: history test computes both proofs and fails if the misses are any other set.
-PROVEN = {"NL", "PL", "TH", "TR"}
+PROVEN = {"TH", "TR"}
 
 
 @pytest.fixture(scope="module")
@@ -285,8 +291,8 @@ def test_calibrated_used_ev_trade_is_the_fit(trade_fit) -> None:
         assert points[int(rows["year"].max()) + 1] == AFTER_SHARE
         assert (np.abs(np.diff(rows["value"])) <= SLOW_TRADE_CHANGE + 1e-4).all(), region
     per_region = trade_fit.groupby("region")[["best_error", "fit_error"]].first()
-    assert (per_region["fit_error"] <= np.maximum(per_region["best_error"], FIT_TOLERANCE)
-            + 1e-6).all()
+    assert (per_region["fit_error"] <= np.maximum(per_region["best_error"] + 1e-4,
+                                                  FIT_TOLERANCE) + 1e-6).all()
     iea = _iea_car_stock()
     h = hierarchy()
     large = [r for r in per_region.index if iea.at[h.name_of(r), 2024] > 100_000]
@@ -333,15 +339,23 @@ def test_one_year_ahead_forecasts_of_the_stock(response) -> None:
 
 def _worst_errors(results: Results, iea: pd.DataFrame) -> pd.Series:
     """Largest |model / IEA - 1| of the EV car stock 2015-2024 per country with over
-    100,000 EVs in 2024."""
+    100,000 EVs in 2024, like for like: of the powertrains the IEA reports that year
+    (:func:`evflex.fleet.trade.like_for_like`; Poland 2015-2018 and Türkiye 2015 have no
+    PHEV stock in the file)."""
+    from evflex.fleet.trade import like_for_like
+
     h = hierarchy()
-    model = results.aggregated["ev_stock"].sel(segment=ALL_SEGMENTS).to_pandas()
+    by_pt = _iea_car_by_powertrain("ev_stock")
+    model = results.data["ev_stock_pt"].sum("segment")
     out = {}
     for region in results.scenario.regions:
         name = h.name_of(region)
         if name in iea.index and iea.at[name, 2024] > 100_000:
-            out[region] = float((model.loc[region, HISTORY_YEARS] / iea.loc[name, HISTORY_YEARS]
-                                 - 1).abs().max())
+            reported = (by_pt.loc[name].reindex(index=["bev", "phev"], columns=HISTORY_YEARS)
+                        .fillna(0.0).to_numpy(dtype=float))
+            mine = model.sel(region=region, year=HISTORY_YEARS).transpose("powertrain", "year")
+            ours, theirs = like_for_like(mine.to_numpy(), reported)
+            out[region] = float(np.abs(ours / theirs - 1).max())
     return pd.Series(out)
 
 

@@ -216,7 +216,7 @@ def test_trade_calibration_is_of_its_class_and_reaches_its_bound(
     assert (fit.share <= SHARE_BOUNDS[1] + 1e-9).all()
     np.testing.assert_allclose(fit.stock, base - slope @ fit.share)
     assert fit.stock[-1] == pytest.approx(target[-1], rel=1e-6)
-    assert fit.error <= max(fit.best_error, tolerance) + 2e-6
+    assert fit.error <= max(fit.best_error + 1e-4, tolerance) + 1e-6
     assert fit.error >= fit.best_error - 1e-6
     for _ in range(100):
         share = in_class()

@@ -21,7 +21,8 @@ Statistics of that trade exist for a few countries and a few years only
   the class reaches (a linear programme, SciPy/HiGHS: :func:`calibrate`), which is also
   a proof: above 10 %, no slowly changing trade brings this engine within 10 % of the
   IEA stock; then, among the paths within ``max(that error, FIT_TOLERANCE)``, the one
-  whose share moves least (total variation, ties to the smallest trade).
+  whose share moves least (least squared yearly change plus a hundredth of its squared
+  size, a strictly convex quadratic programme with one optimum, SciPy).
 
 The modelled stock is affine in the shares (a vintage's kept sales are its sales times
 ``1 - share``), so one engine run without trade and one per vintage with a probe share
@@ -41,7 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, linprog, minimize
 
 from evflex.fleet.consistency import SLOW_TRADE_CHANGE
 from evflex.paths import FloatArray
@@ -52,8 +53,12 @@ FIT_YEARS = list(range(2015, 2025))
 #: 4.1 % (median 2.3 %; countries over 100,000 EVs, 2018-2024), the year-to-year scatter
 #: no trade path explains; a path asked to be closer would follow that noise.
 FIT_TOLERANCE = 0.05
-#: Weight of the trade itself beside its changes in the second fit (a tie-break).
+#: Weight of the trade's squared size beside its squared changes in the second fit (a
+#: tie-break that makes the optimum unique).
 _SIZE_WEIGHT = 0.01
+#: Room above the best error for the second fit [fraction]: at the best error alone the
+#: paths left are too few for the quadratic programme's tolerances (United Kingdom).
+_SLACK = 1e-4
 #: Years forecast one year ahead by :func:`one_year_ahead` (three fit years before 2018).
 AHEAD_YEARS = list(range(2018, 2025))
 #: Share of every year after the last fit year (the projections). Measured, not assumed:
@@ -69,14 +74,20 @@ EVIDENCE = _DATA / "used_ev_trade_evidence.csv"
 _PROBE = 0.5
 
 
-def iea_car_series(parameter: str) -> pd.DataFrame:
-    """IEA cars BEV + PHEV ``ev_stock`` or ``ev_sales`` by model region id and year."""
-    from evflex.fleet.history import iea_extract
+def iea_car_by_powertrain(parameter: str) -> pd.DataFrame:
+    """IEA cars ``ev_stock`` or ``ev_sales`` by (model region id, powertrain) and year;
+    NaN where the IEA reports none."""
+    from evflex.fleet.history import POWERTRAINS, iea_extract
 
     table = iea_extract()
     rows = table[(table["parameter"] == parameter) & (table["segment"] == "cars")
-                 & table["powertrain"].isin(["bev", "phev"])]
-    return rows.groupby(["region", "year"])["value"].sum().unstack()
+                 & table["powertrain"].isin(POWERTRAINS)]
+    return rows.groupby(["region", "powertrain", "year"])["value"].sum().unstack()
+
+
+def iea_car_series(parameter: str) -> pd.DataFrame:
+    """IEA cars BEV + PHEV ``ev_stock`` or ``ev_sales`` by model region id and year."""
+    return iea_car_by_powertrain(parameter).groupby(level="region").sum(min_count=1)
 
 
 class TradeFit(NamedTuple):
@@ -104,9 +115,9 @@ def calibrate(base: FloatArray, slope: FloatArray, target: FloatArray,
     The model's stock over the fit years is ``base - slope @ share`` (``base`` (Y,),
     ``slope`` (Y, V), ``share`` (V,), a share per vintage); ``target`` (Y,) is the
     reported stock, its last year held exactly. Constraints: ``|share[v] - share[v-1]|
-    <= max_change``, :data:`SHARE_BOUNDS`. Two linear programmes (SciPy/HiGHS): the
-    smallest worst relative error ``e*`` (``best_error``), then the path of least total
-    variation (plus :data:`_SIZE_WEIGHT` times its size) within ``max(e*, tolerance)``.
+    <= max_change``, :data:`SHARE_BOUNDS`. A linear programme (SciPy/HiGHS) gives the
+    smallest worst relative error ``e*`` (``best_error``), then a quadratic programme
+    (SciPy) the path of least squared change within ``max(e*, tolerance)``.
     ``None`` if no path of the class reaches the last year's stock.
 
     Examples
@@ -135,42 +146,46 @@ def calibrate(base: FloatArray, slope: FloatArray, target: FloatArray,
     if first is None:
         return None
     best = float(first[-1])
-    allowed = max(best + 1e-6, tolerance)  # 1e-6: room for the solver's feasibility tolerance
-    # 2. min sum u + w sum s: |step x| <= u <= max_change, |x| <= s, |gap - rows x| <= allowed
-    eye_s, eye_n = np.eye(n_steps), np.eye(n)
-    zero = np.zeros
-
-    def block(x_part: FloatArray, u_part: FloatArray, s_part: FloatArray) -> FloatArray:
-        return np.hstack([x_part, u_part, s_part])
-
-    a_ub = np.vstack([
-        block(-rows, zero((n_years, n_steps)), zero((n_years, n))),
-        block(rows, zero((n_years, n_steps)), zero((n_years, n))),
-        block(step, -eye_s, zero((n_steps, n))),
-        block(-step, -eye_s, zero((n_steps, n))),
-        block(eye_n, zero((n, n_steps)), -eye_n),
-        block(-eye_n, zero((n, n_steps)), -eye_n)])
-    b_ub = np.concatenate([allowed - gap, allowed + gap, zero(2 * n_steps), zero(2 * n)])
-    cost = np.r_[zero(n), np.ones(n_steps), np.full(n, _SIZE_WEIGHT)]
-    last = block(rows[-1:], zero((1, n_steps)), zero((1, n)))
-    second = _lp(cost, a_ub, b_ub, last, gap[-1:],
-                 [*share_bounds, *[(0.0, max_change)] * n_steps, *[(0.0, None)] * n])
-    if second is None:  # the first programme's path is feasible here: numerical only
+    allowed = max(best + _SLACK, tolerance)
+    share = _smoothest(rows, gap, allowed, step, max_change, first[:n])
+    if share is None:  # the first programme's path is feasible here: numerical only
         raise RuntimeError("the smoothing programme failed where the fit succeeded")
-    share = second[:n]
     stock = base - slope @ share
     return TradeFit(best, float(np.abs(stock / target - 1.0).max()), share, stock)
 
 
+def _smoothest(rows: FloatArray, gap: FloatArray, allowed: float, step: FloatArray,
+               max_change: float, start: FloatArray) -> FloatArray | None:
+    """The share path of least squared yearly change (plus :data:`_SIZE_WEIGHT` times its
+    squared size, so that the optimum is unique) within ``allowed`` of the target in every
+    year, the last year exact: a strictly convex quadratic programme, solved by SciPy's
+    SLSQP from ``start`` (a feasible path: the first programme's). HiGHS's active-set QP
+    stops with a solve error on some of these tiny problems (Colombia 2015-2017)."""
+    hessian = 2.0 * (step.T @ step + _SIZE_WEIGHT * np.eye(rows.shape[1]))
+    # years no share reaches (their vintages carry the first reported stock) constrain
+    # nothing, and the first programme has found them within bounds
+    live = np.abs(rows).max(axis=1) > 1e-12
+    band, last = live.copy(), np.zeros_like(live)
+    band[-1], last[-1] = False, live[-1]
+    constraints = [constraint for constraint in (
+        LinearConstraint(rows[band], gap[band] - allowed, gap[band] + allowed),
+        LinearConstraint(rows[last], gap[last], gap[last]),  # the last year exact
+        LinearConstraint(step, -max_change, max_change)) if constraint.A.shape[0]]
+    res = minimize(lambda x: 0.5 * x @ hessian @ x, start, jac=lambda x: hessian @ x,
+                   bounds=Bounds(*SHARE_BOUNDS), constraints=constraints, method="SLSQP",
+                   options={"ftol": 1e-12, "maxiter": 500})
+    return np.asarray(res.x, dtype=float) if res.success else None
+
+
 class StockResponse(NamedTuple):
-    """The engine's EV car stock as an affine function of each country's share per
-    vintage: ``stock[r, y] = base[r, y] - slope[r, y, :] @ share[r, :]``."""
+    """The engine's EV car stock by powertrain as an affine function of each country's
+    share per vintage: ``stock[r, p, y] = base[r, p, y] - slope[r, p, y, :] @ share[r]``."""
 
     regions: list[str]
     years: list[int]
     vintages: list[int]
-    base: FloatArray   # (R, Y) [vehicles]
-    slope: FloatArray  # (R, Y, V) [vehicles per unit share]
+    base: FloatArray   # (R, P, Y) [vehicles]
+    slope: FloatArray  # (R, P, Y, V) [vehicles per unit share]
 
 
 def _with_shares(data: dict[str, Any], regions: list[str], vintages: list[int],
@@ -206,7 +221,6 @@ def candidates(scenario: str = "countries") -> list[str]:
 def stock_response(scenario: str = "countries") -> StockResponse:
     """Engine runs of ``scenario``: every candidate without trade, then a probe share in
     one vintage at a time (all shares of the runs set here, overriding the scenario's)."""
-    from evflex.glossary import ALL_SEGMENTS
     from evflex.model import run
     from evflex.scenario.load import parse, read_raw, resolve_path
 
@@ -216,8 +230,9 @@ def stock_response(scenario: str = "countries") -> StockResponse:
 
     def stock(shares: dict[int, float]) -> FloatArray:
         result = run(parse(_with_shares(data, regions, vintages, shares)))
-        table = result.aggregated["ev_stock"].sel(segment=ALL_SEGMENTS, region=regions)
-        return np.asarray(table.sel(year=FIT_YEARS).to_numpy(), dtype=float)
+        table = result.data["ev_stock_pt"].sum("segment").sel(region=regions, year=FIT_YEARS)
+        return np.asarray(table.transpose("region", "powertrain", "year").to_numpy(),
+                          dtype=float)
 
     base = stock({})
     slope = np.stack([(base - stock({v: _PROBE})) / _PROBE for v in vintages], axis=-1)
@@ -225,22 +240,38 @@ def stock_response(scenario: str = "countries") -> StockResponse:
 
 
 def _reported(response: StockResponse) -> FloatArray:
-    """The IEA's EV car stock of the response's regions and years (0: not reported)."""
-    iea = iea_car_series("ev_stock").reindex(index=response.regions, columns=response.years)
-    return np.asarray(iea.fillna(0.0).to_numpy(dtype=float))
+    """The IEA's EV car stock of the response's regions, powertrains and years, (R, P, Y)
+    [vehicles]; 0 where the IEA reports none."""
+    from evflex.fleet.history import POWERTRAINS
+
+    iea = iea_car_by_powertrain("ev_stock")
+    cells = pd.MultiIndex.from_product([response.regions, list(POWERTRAINS)])
+    table = iea.reindex(index=cells, columns=response.years).fillna(0.0)
+    return np.asarray(table.to_numpy(dtype=float)).reshape(len(response.regions),
+                                                           len(POWERTRAINS), -1)
+
+
+def like_for_like(model: FloatArray, reported: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Model and IEA stock summed over the powertrains the IEA reports in each year
+    (``model`` (..., P, Y), ``reported`` (P, Y), 0 where not reported): where it reports
+    no PHEV stock (Poland 2015-2018, Türkiye 2015), its EV stock is of BEVs only."""
+    counted = reported > 0
+    return (model * counted).sum(axis=-2), reported.sum(axis=-2)
 
 
 def _fit_one(response: StockResponse, k: int, reported: FloatArray, last_year: int,
              ) -> tuple[TradeFit | None, list[int], list[int]]:
     """Calibrate region ``k`` on the fit years up to ``last_year`` with a reported stock
-    (``reported``: that region's stock over ``response.years``, 0 where not reported)."""
-    years = [y for y, v in zip(response.years, reported, strict=True) if y <= last_year and v > 0]
+    (``reported``: that region's stock by powertrain over ``response.years``), like for
+    like (:func:`like_for_like`)."""
+    base, target = like_for_like(response.base[k], reported)
+    slope, _ = like_for_like(np.moveaxis(response.slope[k], -1, 0), reported)  # (V, Y)
+    years = [y for y, v in zip(response.years, target, strict=True) if y <= last_year and v > 0]
     vintages = [v for v in response.vintages if v <= last_year]
     if not years:
         return None, years, vintages
     iy = [response.years.index(y) for y in years]
-    fit = calibrate(response.base[k, iy], response.slope[k][np.ix_(iy, range(len(vintages)))],
-                    reported[iy])
+    fit = calibrate(base[iy], slope.T[np.ix_(iy, range(len(vintages)))], target[iy])
     return fit, years, vintages
 
 
@@ -273,15 +304,16 @@ def one_year_ahead(response: StockResponse | None = None, hold: bool = False) ->
     reported = _reported(response)
     out = pd.DataFrame(np.nan, index=response.regions, columns=AHEAD_YEARS)
     for k, region in enumerate(response.regions):
+        base, target = like_for_like(response.base[k], reported[k])
+        slope, _ = like_for_like(np.moveaxis(response.slope[k], -1, 0), reported[k])  # (V, Y)
         for year in AHEAD_YEARS:
             fit, years, vintages = _fit_one(response, k, reported[k], year - 1)
-            observed = float(reported[k, response.years.index(year)])
-            if fit is None or len(years) < 2 or not observed > 0:
+            iy = response.years.index(year)
+            if fit is None or len(years) < 2 or not target[iy] > 0:
                 continue
             path = np.r_[fit.share, fit.share[-1] if hold else AFTER_SHARE]
-            iy = response.years.index(year)
-            stock = response.base[k, iy] - response.slope[k, iy, : len(vintages) + 1] @ path
-            out.at[region, year] = stock / observed - 1.0
+            stock = base[iy] - slope[: len(vintages) + 1, iy] @ path
+            out.at[region, year] = stock / target[iy] - 1.0
     return out
 
 
