@@ -46,7 +46,10 @@ def apply_corrections(table: pd.DataFrame, corrections: pd.DataFrame) -> pd.Data
     not the correction's ``iea_value`` (the extract changed under it).
     """
     out = table.copy()
+    values = out["value"].to_numpy(dtype=float).copy()
     index = out.set_index(_KEY).index
+    is_sales = (out["parameter"] == "ev_sales").to_numpy()
+    is_share = (out["parameter"] == "ev_sales_share").to_numpy()
 
     def row_of(key: tuple[object, ...]) -> int:
         hits = (index == key).nonzero()[0]
@@ -56,23 +59,18 @@ def apply_corrections(table: pd.DataFrame, corrections: pd.DataFrame) -> pd.Data
 
     for fix in corrections.to_dict("records"):
         key = tuple(fix[k] for k in _KEY)
-        k = row_of(key)
-        if float(out.at[k, "value"]) != float(fix["iea_value"]):
-            raise ValueError(f"iea_corrections.csv: {key} is {out.at[k, 'value']} in the "
-                             f"extract, expected iea_value {fix['iea_value']}")
-        delta = float(fix["value"]) - float(fix["iea_value"])
-        for region in [str(fix["region"]), *str(fix["aggregates"]).split(";")]:
-            cell = row_of((region, *key[1:]))
-            sales = out[(out["region"] == region) & (out["segment"] == fix["segment"])
-                        & (out["parameter"] == "ev_sales") & (out["year"] == fix["year"])]
-            old = float(sales["value"].sum())
-            if region != fix["region"]:
-                out.at[cell, "value"] = float(out.at[cell, "value"]) + delta
-            else:
-                out.at[cell, "value"] = float(fix["value"])
-            share = (out["region"] == region) & (out["segment"] == fix["segment"]) \
-                & (out["parameter"] == "ev_sales_share") & (out["year"] == fix["year"])
-            out.loc[share, "value"] = out.loc[share, "value"] * (old + delta) / old
+        published, value = float(fix["iea_value"]), float(fix["value"])
+        if values[row_of(key)] != published:
+            raise ValueError(f"iea_corrections.csv: {key} is {values[row_of(key)]:g} in the "
+                             f"extract, expected iea_value {published:g}")
+        delta = value - published
+        for region in [key[0], *str(fix["aggregates"]).split(";")]:
+            same = ((out["region"] == region) & (out["segment"] == key[1])
+                    & (out["year"] == key[4])).to_numpy()
+            old = float(values[same & is_sales].sum())
+            values[row_of((region, *key[1:]))] += delta
+            values[same & is_share] *= (old + delta) / old
+    out["value"] = values
     return out
 
 

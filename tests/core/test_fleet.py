@@ -175,8 +175,9 @@ def test_varying_trade_bound_is_reached_and_never_beaten(
         assert float((np.abs(np.array(model) - s) / s).max()) >= fit.error - 1e-7
     assert best_varying_trade(s, q, max_change + 0.1, max_retirement + 0.05).error \
         <= fit.error + 1e-7
+    # two programmes, each within HiGHS's tolerances (a 1.0000004e-7 gap was found)
     assert best_varying_trade(s, q, 0.0).error == pytest.approx(best_steady_trade_error(s, q),
-                                                                abs=1e-7)
+                                                                abs=1e-6)
 
 
 @settings(max_examples=40, deadline=None)
