@@ -34,7 +34,7 @@ import xarray as xr
 from evflex.capability import capable_sales, smart_capable_sales, stock_of
 from evflex.capacity import METRICS, Availability, energy_above_reserve, grid_capacity
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v2g_funnel
-from evflex.fleet.history import POWERTRAINS, ev_series, total_sales_history
+from evflex.fleet.history import POWERTRAINS, ev_series, read_disputes, total_sales_history
 from evflex.fleet.sales import FleetDataError, fill_history, fleet_from_sales, project_sales
 from evflex.fleet.stock import anchor_initial_stock, retirements_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
@@ -61,16 +61,26 @@ def _ev_sales(scenario: Scenario, params: dict[str, FloatArray],
 
 
 def first_reported_stock(scenario: Scenario) -> tuple[FloatArray, FloatArray]:
-    """The IEA's EV stock in the first year it reports one, and that year's index.
+    """The IEA's EV stock in the first year it reports one (national statistics not
+    contradicting it: :func:`evflex.fleet.history.read_disputes`), and that year's index.
 
     Shapes (region, segment, powertrain) [vehicles], [index on the year axis]; stock 0
     where the IEA reports none up to ``years.history_end`` (see
     :func:`evflex.fleet.stock.anchor_initial_stock`).
     """
     years = scenario.years_axis
-    stock = ev_series("ev_stock", scenario.regions, list(scenario.segments), years,
-                      [seg.iea_mode for seg in scenario.segments.values()])
+    modes = [seg.iea_mode for seg in scenario.segments.values()]
+    stock = ev_series("ev_stock", scenario.regions, list(scenario.segments), years, modes)
     stock[..., np.asarray(years) > scenario.years.history_end] = 0.0
+    # a figure national statistics contradict is not a data point (iea_disputes.csv)
+    for dispute in read_disputes().to_dict("records"):
+        if dispute["region"] in scenario.regions:
+            during = ((np.asarray(years) >= dispute["year_from"])
+                      & (np.asarray(years) <= dispute["year_to"]))
+            i, k = (scenario.regions.index(dispute["region"]),
+                    POWERTRAINS.index(dispute["powertrain"]))
+            for j in (j for j, mode in enumerate(modes) if mode == "cars"):
+                stock[i, j, k, during] = 0.0
     index = np.argmax(stock > 0, axis=-1)
     return np.take_along_axis(stock, index[..., None], axis=-1)[..., 0], index
 
