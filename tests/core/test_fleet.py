@@ -156,12 +156,15 @@ def test_varying_trade_bound_is_reached_and_never_beaten(
 
     s, q = np.array(stock), np.array(sales[: len(stock)])
     fit = best_varying_trade(s, q, max_change, max_retirement)
-    # the returned model: the recurrence, the slow change, the retirement bound, the error
+    # the returned model: the recurrence, the slow change, the retirement bound, the error;
+    # vehicle counts within the solver's tolerance in units of the largest stock
+    unit = float(s.max())
     np.testing.assert_allclose(fit.stock[1:], fit.stock[:-1] + fit.share[1:] * q[1:]
-                               - fit.retirements[1:], rtol=1e-6, atol=1e-3)
+                               - fit.retirements[1:], rtol=1e-6, atol=1e-6 * unit)
     assert (np.abs(np.diff(fit.share[1:])) <= max_change + 1e-7).all()
-    assert (fit.retirements >= -1e-6).all()
-    assert (fit.retirements[1:] <= max_retirement * np.abs(fit.stock[:-1]) + 1e-3).all()
+    assert (fit.retirements >= -1e-6 * unit).all()
+    assert (fit.retirements[1:] <= max_retirement * np.abs(fit.stock[:-1])
+            + 1e-6 * unit).all()
     assert float((np.abs(fit.stock - s) / s).max()) == pytest.approx(fit.error, abs=1e-6)
     # random members of the class around the optimum never beat it
     rng = np.random.default_rng(seed)
@@ -175,9 +178,10 @@ def test_varying_trade_bound_is_reached_and_never_beaten(
         assert float((np.abs(np.array(model) - s) / s).max()) >= fit.error - 1e-7
     assert best_varying_trade(s, q, max_change + 0.1, max_retirement + 0.05).error \
         <= fit.error + 1e-7
-    # two programmes, each within HiGHS's tolerances (a 1.0000004e-7 gap was found)
+    # two programmes, each within HiGHS's tolerances (gaps of 1.0000004e-7 and 1.0002e-6
+    # were found at errors near 1 with stocks spanning four orders of magnitude)
     assert best_varying_trade(s, q, 0.0).error == pytest.approx(best_steady_trade_error(s, q),
-                                                                abs=1e-6)
+                                                                abs=1e-5)
 
 
 @settings(max_examples=40, deadline=None)
