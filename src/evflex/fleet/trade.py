@@ -52,7 +52,7 @@ from evflex.paths import FloatArray
 FIT_YEARS = list(range(2015, 2025))
 #: Worst relative error the fit may spend on a smoother path [fraction]. Assumption,
 #: informed by :func:`one_year_ahead`: the stock's one-year-ahead forecast errors average
-#: 4.0 % (median 2.3 %; countries over 100,000 EVs, 2018-2024), the year-to-year scatter
+#: 3.7 % (median 2.3 %; countries over 100,000 EVs, 2018-2024), the year-to-year scatter
 #: no trade path explains; a path asked to be closer would follow that noise.
 FIT_TOLERANCE = 0.05
 #: Weight of the trade's squared size beside its squared changes in the second fit (a
