@@ -104,7 +104,8 @@ class Run:
             if "evidence" in self.judgement:  # the present against the country's evidence
                 from evflex.nowcast import nowcast_table
 
-                out["nowcast"] = nowcast_table(self.results, self.judgement["evidence"])
+                out["nowcast"] = nowcast_table(self.results, self.judgement["evidence"],
+                                             self.regions)
         if self.hourly is not None:
             out["hourly"] = self.hourly
         if "seasons" in self.simulated:

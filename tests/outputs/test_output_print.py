@@ -1,12 +1,15 @@
 """The workbook prints: LibreOffice renders it to PDF in a bounded number of readable pages.
 
-The PDF of the workbook ``evflex run base`` writes (with the judgement) is rendered by
-LibreOffice headless together with a reference: one sheet with one line of text at the
-workbook's body font and size, printed at 100 %. The height of a word's box on the
-reference page gives points of box per point of font; every page's body text, measured
-the same way (``pdftotext -bbox``), then gives that page's print scale. Each sheet must
-print on its own pages (its name is in the footer), within a page budget, at a scale at
-which 11-point text stays at 6 points or more.
+The PDF of the workbook ``evflex run base`` writes (with the judgement), and of the one
+``evflex run countries --regions GB,DE,FR`` writes (three countries with rows of their
+own, slow), is rendered by LibreOffice headless together with a reference: one sheet with
+one line of text at the workbook's body font and size, printed at 100 %. The height of a
+word's box on the reference page gives points of box per point of font; every page's body
+text, measured the same way (``pdftotext -bbox``), then gives that page's print scale.
+Each sheet must print on its own pages (its name is in the footer), within a page budget,
+at a scale at which 11-point text stays at 6 points or more; a sheet the writer fitted
+onto one page fewer (``squeeze_short_tail``) fills exactly the pages it asked for, at
+7.5 points or more as its estimate promised.
 """
 
 from __future__ import annotations
@@ -58,48 +61,80 @@ def _pages(pdf: Path) -> list[tuple[str, str, list[float]]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+#: The printed runs: ``evflex run`` arguments.
+CASES = {
+    "base": ["base"],
+    "three countries": ["countries", "--regions", "GB,DE,FR", "--allow-failed-checks"],
+}
+
+
+@pytest.fixture(scope="module", params=[
+    "base", pytest.param("three countries", marks=pytest.mark.slow)])
+def printed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> dict[str, object]:
     require_tool("soffice")
     require_tool("pdftotext")
+    import openpyxl
+
     from evflex.cli import app
 
     work = tmp_path_factory.mktemp("print")
-    result = CliRunner().invoke(app, ["run", "base", "--out", str(work / "run"), "--quiet",
-                                      "--no-report"])
+    result = CliRunner().invoke(app, ["run", *CASES[request.param], "--out",
+                                      str(work / "run"), "--quiet", "--no-report",
+                                      "--no-parquet"])
     assert result.exit_code == 0, result.output
     _reference(work / "reference.xlsx")
     pdfs = convert([work / "run" / "workbook.xlsx", work / "reference.xlsx"], work / "pdf",
                    to="pdf")
-    import openpyxl
+    book = openpyxl.load_workbook(work / "run" / "workbook.xlsx")
+    # pages tall each sheet is fitted to (0: as many as fit-to-width takes; None: 1)
+    fitted = {ws.title: ws.page_setup.fitToHeight for ws in book.worksheets}
+    return {"pages": _pages(pdfs[0]), "reference": _pages(pdfs[1]), "sheets": book.sheetnames,
+            "fitted": fitted}
 
-    sheets = openpyxl.load_workbook(work / "run" / "workbook.xlsx", read_only=True).sheetnames
-    return {"pages": _pages(pdfs[0]), "reference": _pages(pdfs[1]), "sheets": sheets}
+
+def _per_sheet(printed: dict[str, object]) -> dict[str, list[float]]:
+    """Each sheet's pages in print order, as the body text size of each page [pt]."""
+    (_, ref_text, ref_heights), = printed["reference"]  # type: ignore[misc]
+    assert "Reference" in ref_text
+    box_per_pt = statistics.median(ref_heights) / BODY_PT
+    out: dict[str, list[float]] = {}
+    for footer, text, heights in printed["pages"]:  # type: ignore[attr-defined]
+        found = FOOTER.search(footer)
+        assert found, f"a page without the evflex footer: {text[:80]!r}"
+        out.setdefault(found.group(1), []).append(statistics.median(heights) / box_per_pt)
+    return out
 
 
 def test_every_sheet_prints_within_the_page_budget(printed: dict[str, object]) -> None:
-    pages = printed["pages"]
-    assert isinstance(pages, list)
-    per_sheet: dict[str, int] = {}
-    for footer, text, _ in pages:
-        found = FOOTER.search(footer)
-        assert found, f"a page without the evflex footer: {text[:80]!r}"
-        per_sheet[found.group(1)] = per_sheet.get(found.group(1), 0) + 1
+    per_sheet = {sheet: len(pages) for sheet, pages in _per_sheet(printed).items()}
     assert set(per_sheet) == set(printed["sheets"])  # type: ignore[arg-type]
-    assert len(pages) <= MAX_PAGES, per_sheet
+    assert sum(per_sheet.values()) <= MAX_PAGES, per_sheet
     too_long = {s: n for s, n in per_sheet.items() if n > MAX_PAGES_PER_SHEET}
     assert not too_long, too_long
 
 
 def test_printed_text_stays_readable(printed: dict[str, object]) -> None:
-    (_, ref_text, ref_heights), = printed["reference"]  # type: ignore[misc]
-    assert "Reference" in ref_text
-    box_per_pt = statistics.median(ref_heights) / BODY_PT
-    scales = []
-    for _, text, heights in printed["pages"]:  # type: ignore[attr-defined]
-        body_pt = statistics.median(heights) / box_per_pt
-        scales.append((body_pt, text[:60]))
-    smallest = min(scales)
+    smallest = min((size, sheet) for sheet, sizes in _per_sheet(printed).items()
+                   for size in sizes)
     assert smallest[0] >= MIN_BODY_PT, f"body text printed at {smallest[0]:.1f} pt: {smallest[1]}"
     # the measure sees the scaling: wide sheets print smaller than the reference
     assert smallest[0] < 0.95 * BODY_PT
+
+
+def test_sheets_fitted_onto_fewer_pages_fill_them_at_a_readable_size(
+        printed: dict[str, object]) -> None:
+    """The writer's estimate of a sheet's pages (``print_extent``) decides which sheets to
+    fit onto one page fewer; LibreOffice's own print must bear it out: the pages asked
+    for, at :data:`SQUEEZE_MIN_PT` or more (0.3 pt for the rows that do not split)."""
+    from evflex.outputs.workbook.cells import SQUEEZE_MIN_PT
+
+    per_sheet = _per_sheet(printed)
+    fitted = {s: n or 1 for s, n in printed["fitted"].items()  # type: ignore[attr-defined]
+              if n != 0}
+    assert fitted, "no sheet was fitted onto fewer pages"
+    got = {s: len(per_sheet[s]) for s in fitted}
+    assert got == fitted
+    small = {s: round(min(per_sheet[s]), 1) for s in fitted
+             if min(per_sheet[s]) < SQUEEZE_MIN_PT - 0.3}
+    assert not small, small

@@ -8,7 +8,9 @@ A ledger is a CSV with exactly the columns :data:`COLUMNS`. Each row is one obse
   time series;
 - ``pathway``: one of :data:`PATHWAYS`;
 - ``region``: the market the observation holds in (a country, ``EU`` or ``World``);
-- ``country``: its ISO 3166-1 alpha-2 code, ``EU`` or ``WORLD``;
+- ``country``: its ISO 3166-1 alpha-2 code, ``EU`` or ``WORLD``; a country must have a
+  region of its own in evflex (:func:`modelled_countries`), so that its evidence can be
+  set against the run (a code of any other country is an error naming it);
 - ``segment``: the vehicles it is about (:data:`SEGMENTS`; ``all`` when not specific);
 - ``date``: ISO date ``YYYY-MM-DD`` at which the figure held, and ``date_basis``
   (:data:`DATE_BASES`): ``as_of`` (a count or share at that date), ``available`` (an
@@ -38,6 +40,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
@@ -238,8 +241,12 @@ def _check_source(row: dict[str, str], bad: Callable[[str, str], None],
     if row["segment"] not in SEGMENTS:
         bad("segment", "one of " + ", ".join(SEGMENTS))
     code = row["country"]
-    if code not in BLOCS and (len(code) != 2 or pycountry.countries.get(alpha_2=code) is None):
-        bad("country", "an ISO 3166-1 alpha-2 code (e.g. US, GB, DE, CN, JP), EU or WORLD")
+    if code not in BLOCS and code not in modelled_countries():
+        iso = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
+        bad("country", "an ISO 3166-1 alpha-2 code of a country evflex models ("
+            + ", ".join(sorted(modelled_countries())) + "), EU or WORLD"
+            + (f" ({iso.name} has no region of its own in evflex/data/regions.csv)"
+               if iso is not None else ""))
     if row["date_basis"] not in DATE_BASES:
         bad("date_basis", "one of " + ", ".join(DATE_BASES))
     elif (measure is not None and measure.kind == "offer"
@@ -266,6 +273,17 @@ def _check_source(row: dict[str, str], bad: Callable[[str, str], None],
     for column in ("publisher", "title", "url", "note"):
         if SELF_CITATION.search(row[column]):
             bad(column, "a source outside evflex (not its seed analysis, README or files)")
+
+
+@cache
+def modelled_countries() -> frozenset[str]:
+    """The ISO 3166-1 alpha-2 codes of the countries with a region of their own
+    (:func:`evflex.regions.hierarchy`): the codes a ledger row's ``country`` may take
+    besides :data:`BLOCS`."""
+    from evflex.regions import hierarchy
+
+    return frozenset(r for r in hierarchy().resolution("countries")
+                     if len(r) == 2 and pycountry.countries.get(alpha_2=r) is not None)
 
 
 def read_ledger(path: Path | str) -> pd.DataFrame:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import pandas as pd
-from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
@@ -215,6 +216,91 @@ def _setup_print(ws: Worksheet, header_row: int | None = None,
         ws.repeat_rows(header_row)
     if area is not None:
         ws.print_area(*area)
+
+
+#: Printable area of an A4 landscape page inside :data:`MARGINS` [pt] (the footer sits in
+#: the bottom margin).
+PAGE_WIDTH_PT = 841.89 - 72 * (MARGINS["left"] + MARGINS["right"])
+PAGE_HEIGHT_PT = 595.28 - 72 * (MARGINS["top"] + MARGINS["bottom"])
+#: Printed size of xlsxwriter's pixels [pt]: a row of n pixels is 0.75 n points high in
+#: any spreadsheet; a column's width follows the glyphs of the font that draws Calibri.
+#: With Calibri (or its metric twin Carlito) it is 0.75 n points; LibreOffice with DejaVu
+#: Sans in its place draws it a third wider: n points (measured on the printed base
+#: workbook, every sheet's fit-to-width scale within 4 %). The wider figure is the one
+#: used, the page count a sheet gets when printed where Calibri is missing.
+ROW_POINTS_PER_PIXEL = 0.75
+COLUMN_POINTS_PER_PIXEL = 1.0
+#: Body text size [pt] (Calibri 11) and the smallest it may print at on a sheet that is
+#: squeezed onto one page fewer (:func:`squeeze_short_tail`).
+BODY_PT = 11.0
+SQUEEZE_MIN_PT = 7.5
+_RANGE = re.compile(r"\$?([A-Z]+)?\$?(\d+):\$?([A-Z]+)?\$?(\d+)$")
+
+
+def _rows_and_columns(defined: str) -> tuple[int, int, int, int] | None:
+    """First row, first column, last row, last column of a sheet range as xlsxwriter
+    stores it (``'Sheet'!$A$1:$K$46`` or ``'Sheet'!$4:$4``); None when unset."""
+    found = _RANGE.search(defined.rsplit("!", 1)[-1])
+    if found is None:
+        return None
+    c0, r0, c1, r1 = found.groups()
+    first, last = (xl_cell_to_rowcol(f"{c}{r}") if c else (int(r) - 1, 0)
+                   for c, r in ((c0, r0), (c1, r1)))
+    return first[0], first[1], last[0], last[1]
+
+
+@dataclass(frozen=True)
+class PrintExtent:
+    """How a sheet printed fit-to-width fills its pages."""
+
+    scale: float  #: the fit-to-width print scale
+    pages: int  #: pages at that scale
+    height: float  #: the print area's height [pt at 100 %], one header per page added
+    repeat: float  #: height of the header rows repeated on every page [pt]
+
+    def scale_on(self, pages: int) -> float:
+        """The largest scale at which the print area fits ``pages`` pages tall."""
+        return pages * PAGE_HEIGHT_PT / (self.height + (pages - 1) * self.repeat)
+
+
+def print_extent(ws: Worksheet) -> PrintExtent | None:
+    """The extent of a sheet printed fit to one page wide, from the column widths and row
+    heights of its print area (hidden rows print nothing); None for a sheet without a
+    print area. Rows are not split across pages, so a page holds up to one row less than
+    the estimate: the pages are those of the continuous height."""
+    area = _rows_and_columns(ws.print_area_range)
+    if area is None:
+        return None
+    r0, c0, r1, c1 = area
+    # xlsxwriter's own sizing of a column and a row in pixels, hidden ones as 0
+    width = COLUMN_POINTS_PER_PIXEL * sum(ws._size_col(c) for c in range(c0, c1 + 1))
+    height = ROW_POINTS_PER_PIXEL * sum(ws._size_row(r) for r in range(r0, r1 + 1))
+    repeated = _rows_and_columns(ws.repeat_row_range)
+    repeat = 0.0 if repeated is None else ROW_POINTS_PER_PIXEL * sum(
+        ws._size_row(r) for r in range(repeated[0], repeated[2] + 1))
+    scale = min(1.0, PAGE_WIDTH_PT / max(width, 1.0))
+    pages = 1
+    while (height + (pages - 1) * repeat) * scale > pages * PAGE_HEIGHT_PT:
+        pages += 1
+    return PrintExtent(scale, pages, height, repeat)
+
+
+def squeeze_short_tail(ws: Worksheet) -> int | None:
+    """Fit a sheet printed fit-to-width onto one page fewer when its body text stays at
+    :data:`SQUEEZE_MIN_PT` or more: the last page of such a sheet holds a short tail (a
+    few rows of a table, the end of a chart) that a slightly smaller scale takes onto the
+    page before. A sheet with manual page breaks keeps them. Returns the pages the sheet
+    is fitted to, or None when it is left as it was."""
+    if (ws.fit_width, ws.fit_height) != (1, 0) or ws.hbreaks:
+        return None
+    extent = print_extent(ws)
+    if extent is None or extent.pages < 2:
+        return None
+    fewer = extent.pages - 1
+    if BODY_PT * min(extent.scale, extent.scale_on(fewer)) < SQUEEZE_MIN_PT:
+        return None
+    ws.fit_to_pages(1, fewer)
+    return fewer
 
 
 def text_lines(text: str, width: float) -> int:

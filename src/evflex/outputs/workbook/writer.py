@@ -35,6 +35,7 @@ from evflex.outputs.workbook.cells import (
     SHEET_STATES,
     SHEET_SUMMARY,
     _Formats,
+    squeeze_short_tail,
 )
 from evflex.outputs.workbook.checks import _write_checks
 from evflex.outputs.workbook.filters import _live_inputs, _write_filters
@@ -186,5 +187,7 @@ def _build(path: Path, results: Results, tables: Mapping[str, pd.DataFrame],
         _write_summary(wb, fmts, results, tables, st,
                        [(name, about[name]) for name in order[1:]], cap, count, verdicts,
                        rows_note(groups))
+        for ws in wb.worksheets():
+            squeeze_short_tail(ws)
     finally:
         wb.close()
