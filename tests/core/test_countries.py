@@ -457,6 +457,26 @@ def test_run_regions_writes_the_selection_and_its_aggregates(tmp_path) -> None:
     assert set(history["region"]) == {"FR", "DE", "GB", "EU27", "Europe", WORLD}
 
 
+def test_history_table_compares_like_for_like_and_names_disputed_figures(countries) -> None:
+    """history.csv: where the IEA reports no PHEV stock (Poland 2015-2018) the modelled
+    stock compared is the BEVs'; disputed figures are named; elsewhere all of it."""
+    history = countries.history_frame().set_index(["region", "year"])
+    bev = countries.data["ev_stock_pt"].sum("segment").sel(powertrain="bev")
+    for year in range(2015, 2019):
+        row = history.loc[("PL", year)]
+        assert row["ev_stock_compared"] == pytest.approx(float(bev.sel(region="PL", year=year)))
+        assert row["ev_stock_compared"] < row["ev_stock"]
+        assert row["iea_note"].startswith("BEVs only")
+        assert row["relative_error"] == pytest.approx(row["ev_stock_compared"]
+                                                      / row["iea_ev_stock"] - 1)
+    assert "disputed PHEV" in history.loc[("TH", 2016), "iea_note"]
+    assert "disputed BEV" in history.loc[("TR", 2018), "iea_note"]
+    full = history.loc[("DE", 2020)]
+    assert full["ev_stock_compared"] == pytest.approx(full["ev_stock"]) and not full["iea_note"]
+    world = history.loc[(WORLD, 2024)]
+    assert abs(world["relative_error"]) < 0.01
+
+
 def test_run_regions_unknown_code_is_one_line_exit_1(tmp_path) -> None:
     from typer.testing import CliRunner
 
