@@ -9,11 +9,16 @@ from __future__ import annotations
 import datetime
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
+import matplotlib
 import pandas as pd
+from matplotlib.ft2font import FT2Font
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
@@ -193,11 +198,9 @@ def _col_range(sheet: str, col: int, first: int, last: int) -> str:
 #: Page setup: A4 landscape, fit to the page width, narrow margins [inch].
 PAPER_A4 = 9
 MARGINS = {"left": 0.4, "right": 0.4, "top": 0.55, "bottom": 0.55}
-#: Height of one line of wrapped 11-point text [pt], and characters of average text per
-#: unit of column width (a unit is the width of a "0"; text averages narrower glyphs, so
-#: the estimate errs towards one line too many, never one too few).
+#: Height of one line of wrapped 11-point text [pt] (Calibri's; LibreOffice's DejaVu Sans
+#: takes 12.8).
 LINE_HEIGHT = 15.0
-CHARS_PER_WIDTH = 1.2
 #: Widest printed block [column-width units]: about 180 units fit an A4 landscape page at
 #: 75 % scale (138 units at 100 %), which keeps 11-point text at 8 points or more.
 PRINT_WIDTH = 180.0
@@ -303,10 +306,68 @@ def squeeze_short_tail(ws: Worksheet) -> int | None:
     return fewer
 
 
-def text_lines(text: str, width: float) -> int:
-    """Lines a wrapped text takes in a column ``width`` units wide."""
-    per_line = max(1, int(width * CHARS_PER_WIDTH) - 1)
-    return sum(max(1, math.ceil(len(part) / per_line)) for part in str(text).split("\n"))
+#: Wrapped text is measured in DejaVu Sans (shipped with matplotlib): LibreOffice draws it
+#: where Calibri is missing and sizes columns by its digits; Calibri's glyphs and columns
+#: are both about three quarters as wide, so a row tall enough for the one is tall enough
+#: for the other.
+_FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+#: Pixels of a column of width 1 (a "0" of Calibri 11 at 96 dpi) and the padding
+#: xlsxwriter adds to every column; a cell's text keeps this much off its two borders [pt].
+_DIGIT_PX, _COLUMN_PADDING_PX = 7, 5
+CELL_TEXT_INSET = 6.0
+#: A line breaks at a space, or after a '-' that a letter or digit follows (LibreOffice
+#: breaks a URL there, not at its '/'; a word wider than the column breaks where it ends).
+_BREAKS = re.compile(r"(?<=\s)(?=\S)|(?<=-)(?=\w)")
+
+
+@cache
+def _font(bold: bool) -> FT2Font:
+    font = FT2Font(str(_FONT_DIR / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")))
+    font.set_size(BODY_PT, 72)  # one pixel per point
+    return font
+
+
+@cache
+def _glyph_width(char: str, bold: bool) -> float:
+    """Advance of one character of 11-point DejaVu Sans [pt]; a wide East Asian character
+    (drawn by a fallback font) takes a full em."""
+    if unicodedata.east_asian_width(char) in ("W", "F"):
+        return BODY_PT
+    return _font(bold).load_char(ord(char)).linearHoriAdvance / 65536
+
+
+def _text_width(text: str, bold: bool) -> float:
+    return sum(_glyph_width(c, bold) for c in text)
+
+
+def text_lines(text: str, width: float, bold: bool = False) -> int:
+    """Lines a wrapped text takes in a column (or merged columns) ``width`` units wide:
+    whole words on each line, a word wider than the column cut where it ends."""
+    room = COLUMN_POINTS_PER_PIXEL * (int(width * _DIGIT_PX + 0.5) + _COLUMN_PADDING_PX)
+    room = max(room - CELL_TEXT_INSET, BODY_PT)
+    lines = 0
+    for part in str(text).split("\n"):
+        lines += 1
+        used = 0.0
+        for word in _BREAKS.split(part):
+            ink = _text_width(word.rstrip(), bold)
+            if used and used + ink > room:  # the word starts a new line
+                lines, used = lines + 1, 0.0
+            cut = max(0, math.ceil(ink / room) - 1)  # a word wider than the column
+            lines += cut
+            used += ink - cut * room + _text_width(word[len(word.rstrip()):], bold)
+    return lines
+
+
+def header_height(cols: Sequence[Column]) -> float:
+    """Height of a header row that shows every line of its (bold) headers [pt]."""
+    return LINE_HEIGHT * max((text_lines(c.header, c.width, bold=True) for c in cols),
+                             default=1)
+
+
+def column_units(ws: Worksheet, col: int) -> float:
+    """Width of a column as set on the sheet [column-width units]."""
+    return (ws._size_col(col) - _COLUMN_PADDING_PX) / _DIGIT_PX
 
 
 def _fit_rows(ws: Worksheet, first: int, texts: Sequence[Sequence[tuple[str, float]]]) -> None:
@@ -337,8 +398,7 @@ def _table_sheet(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, cols: Sequence
     ``print_rows`` limits the print area to that many data rows.
     """
     first, last = _write_table(ws, fmts, df, cols, header_row)
-    header_lines = max((text_lines(c.header, c.width) for c in cols), default=1)
-    ws.set_row(header_row, LINE_HEIGHT * header_lines)
+    ws.set_row(header_row, header_height(cols))
     wrapped = [c for c in cols if c.kind == "text" and c.key in df.columns]
     if wrapped:
         texts = zip(*[[("" if is_missing(plain(v)) else str(v), c.width) for v in df[c.key]]
