@@ -202,7 +202,8 @@ MARGINS = {"left": 0.4, "right": 0.4, "top": 0.55, "bottom": 0.55}
 #: takes 12.8).
 LINE_HEIGHT = 15.0
 #: Widest printed block [column-width units]: about 180 units fit an A4 landscape page at
-#: 75 % scale (138 units at 100 %), which keeps 11-point text at 8 points or more.
+#: 80 % scale where Calibri draws the text (9 points), at 60 % in LibreOffice with DejaVu
+#: Sans in its place (6.6 points; :data:`COLUMN_POINTS_PER_PIXEL`).
 PRINT_WIDTH = 180.0
 
 
