@@ -7,16 +7,18 @@ engine computed and wrote as numbers are black on pale grey.
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.ft2font import FT2Font
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
@@ -316,9 +318,18 @@ _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 #: xlsxwriter adds to every column; a cell's text keeps this much off its two borders [pt].
 _DIGIT_PX, _COLUMN_PADDING_PX = 7, 5
 CELL_TEXT_INSET = 6.0
-#: A line breaks at a space, or after a '-' that a letter or digit follows (LibreOffice
-#: breaks a URL there, not at its '/'; a word wider than the column breaks where it ends).
-_BREAKS = re.compile(r"(?<=\s)(?=\S)|(?<=-)(?=\w)")
+#: A line breaks at a space; in a word, after a '-' or '/' that a letter or digit follows,
+#: in a URL only after a '-' (as LibreOffice breaks them); a word wider than the column
+#: breaks where the line ends.
+_SPACES = re.compile(r"(?<=\s)(?=\S)")
+_IN_WORD = re.compile(r"(?<=[-/])(?=\w)")
+_IN_URL = re.compile(r"(?<=-)(?=\w)")
+
+
+def _pieces(text: str) -> list[str]:
+    """The text cut where a line may break, each piece with its trailing spaces."""
+    return [piece for word in _SPACES.split(text)
+            for piece in (_IN_URL if "://" in word else _IN_WORD).split(word)]
 
 
 @cache
@@ -337,7 +348,9 @@ def _glyph_width(char: str, bold: bool) -> float:
     return _font(bold).load_char(ord(char)).linearHoriAdvance / 65536
 
 
+@lru_cache(maxsize=1 << 16)
 def _text_width(text: str, bold: bool) -> float:
+    """Width of a piece of text (a word, mostly: they recur) [pt]."""
     return sum(_glyph_width(c, bold) for c in text)
 
 
@@ -350,7 +363,7 @@ def text_lines(text: str, width: float, bold: bool = False) -> int:
     for part in str(text).split("\n"):
         lines += 1
         used = 0.0
-        for word in _BREAKS.split(part):
+        for word in _pieces(part):
             ink = _text_width(word.rstrip(), bold)
             if used and used + ink > room:  # the word starts a new line
                 lines, used = lines + 1, 0.0
@@ -398,6 +411,7 @@ def _table_sheet(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, cols: Sequence
     Wrapped text sets each row's height; the header's height fits its longest header.
     ``print_rows`` limits the print area to that many data rows.
     """
+    cols = balance_widths(cols, df, print_rows)
     first, last = _write_table(ws, fmts, df, cols, header_row)
     ws.set_row(header_row, header_height(cols))
     wrapped = [c for c in cols if c.kind == "text" and c.key in df.columns]
@@ -411,6 +425,43 @@ def _table_sheet(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, cols: Sequence
     end = last if print_rows is None else min(last, header_row + print_rows)
     _setup_print(ws, header_row, (0, 0, max(end, header_row), len(cols) - 1))
     return last
+
+
+def balance_widths(cols: Sequence[Column], df: pd.DataFrame, rows: int | None = None,
+                   step: float = 2.0, least: float = 10.0) -> list[Column]:
+    """The wrapped-text columns' widths shared out anew, the table keeping its width, so
+    that its first ``rows`` rows (every row by default) and its header take the fewest
+    lines: ``step`` units move from one text column to another while that lowers the
+    total (coordinate descent from the widths given; none narrower than ``least``)."""
+    texts = [c for c in cols if c.kind == "text" and c.key in df.columns]
+    if len(texts) < 2:
+        return list(cols)
+    values = {c.key: ["" if is_missing(plain(v)) else str(v) for v in df[c.key][:rows]]
+              for c in texts}
+    headers = {c.key: c.header for c in texts}
+    known: dict[tuple[str, float], np.ndarray] = {}
+
+    def lines(key: str, width: float) -> np.ndarray:
+        if (key, width) not in known:
+            known[key, width] = np.array([text_lines(headers[key], width, bold=True)]
+                                         + [text_lines(t, width) for t in values[key]])
+        return known[key, width]
+
+    def total(widths: dict[str, float]) -> int:
+        most = np.max([lines(k, w) for k, w in widths.items()], axis=0)
+        return int(most.sum())
+
+    widths = {c.key: c.width for c in texts}
+    best, improved = total(widths), True
+    while improved:
+        improved = False
+        for give, take in itertools.permutations(widths, 2):
+            if widths[give] - step < least:
+                continue
+            trial = {**widths, give: widths[give] - step, take: widths[take] + step}
+            if (cost := total(trial)) < best:
+                widths, best, improved = trial, cost, True
+    return [replace(c, width=widths[c.key]) if c.key in widths else c for c in cols]
 
 
 def fit_widths(cols: list[Column], total: float = PRINT_WIDTH, least: float = 18.0
