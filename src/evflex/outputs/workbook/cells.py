@@ -318,18 +318,12 @@ _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 #: xlsxwriter adds to every column; a cell's text keeps this much off its two borders [pt].
 _DIGIT_PX, _COLUMN_PADDING_PX = 7, 5
 CELL_TEXT_INSET = 6.0
-#: A line breaks at a space; in a word, after a '-' or '/' that a letter or digit follows,
-#: in a URL only after a '-' (as LibreOffice breaks them); a word wider than the column
-#: breaks where the line ends.
+#: A line breaks at a space; in a word, after a '-' or '/' that a letter or digit follows;
+#: a URL starts a line of its own unless it fits whole, then breaks only after a '-' (as
+#: LibreOffice breaks them); a word wider than the column breaks where the line ends.
 _SPACES = re.compile(r"(?<=\s)(?=\S)")
 _IN_WORD = re.compile(r"(?<=[-/])(?=\w)")
 _IN_URL = re.compile(r"(?<=-)(?=\w)")
-
-
-def _pieces(text: str) -> list[str]:
-    """The text cut where a line may break, each piece with its trailing spaces."""
-    return [piece for word in _SPACES.split(text)
-            for piece in (_IN_URL if "://" in word else _IN_WORD).split(word)]
 
 
 @cache
@@ -363,13 +357,17 @@ def text_lines(text: str, width: float, bold: bool = False) -> int:
     for part in str(text).split("\n"):
         lines += 1
         used = 0.0
-        for word in _pieces(part):
-            ink = _text_width(word.rstrip(), bold)
-            if used and used + ink > room:  # the word starts a new line
+        for word in _SPACES.split(part):
+            url = "://" in word
+            if url and used and used + _text_width(word.rstrip(), bold) > room:
                 lines, used = lines + 1, 0.0
-            cut = max(0, math.ceil(ink / room) - 1)  # a word wider than the column
-            lines += cut
-            used += ink - cut * room + _text_width(word[len(word.rstrip()):], bold)
+            for piece in (_IN_URL if url else _IN_WORD).split(word):
+                ink = _text_width(piece.rstrip(), bold)
+                if used and used + ink > room:  # the piece starts a new line
+                    lines, used = lines + 1, 0.0
+                cut = max(0, math.ceil(ink / room) - 1)  # wider than the column
+                lines += cut
+                used += ink - cut * room + _text_width(piece[len(piece.rstrip()):], bold)
     return lines
 
 
