@@ -72,9 +72,10 @@ def _pages(pdf: Path) -> list[tuple[str, str, list[float]]]:
     for height, body in PAGE.findall(html):
         words = [(float(x0), float(y0), float(y1), t.replace("&amp;", "&"))
                  for x0, y0, _, y1, t in WORD.findall(body)]
-        bottom = float(height) - 40  # the footer sits in the bottom margin
+        # the footer sits in the bottom margin, its size scaled with the page's
+        bottom = float(height) - 40
         footer = " ".join(t for _, _, t in sorted((x, y0, t) for x, y0, _, t in words
-                                                 if bottom <= y0 <= bottom + 12))
+                                                 if y0 >= bottom))
         text = " ".join(t for _, y0, _, t in words if y0 < bottom)
         out.append((footer, text, [y1 - y0 for _, y0, y1, _ in words if y0 < bottom]))
     return out
