@@ -164,3 +164,17 @@ def test_no_printed_text_runs_into_other_text(printed: dict[str, object]) -> Non
     """Every row is tall enough for its wrapped text (``text_lines`` measures it in the
     font LibreOffice draws): no word is printed over another."""
     assert printed["overlaps"] == []
+
+
+def test_the_summary_prints_its_scorecard_on_one_page(printed: dict[str, object]) -> None:
+    """The Executive Summary's sections are not cut across pages
+    (``keep_sections_together``): the final scorecard's rows, a pathway and its verdict
+    each, print on the page of its heading (a verdict and the rule beside it may come out
+    as one word)."""
+    pages = [text for footer, text, _ in printed["pages"]  # type: ignore[attr-defined]
+             if "Executive Summary" in footer]
+    (page,) = [text for text in pages if "Final scorecard" in text]
+    pathways = ("smart_charging", "grid_managed", "v2h_v2b", "v2g")
+    assert set(pathways) <= set(page.split())
+    verdicts = re.findall(r"scaling|progressing|niche-valid|activity-only|stalled", page)
+    assert len(verdicts) >= len(pathways), page[:300]

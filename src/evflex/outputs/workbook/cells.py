@@ -269,6 +269,12 @@ class PrintExtent:
         return pages * PAGE_HEIGHT_PT / (self.height + (pages - 1) * self.repeat)
 
 
+def _rows_height(ws: Worksheet, first: int, end: int) -> float:
+    """Height of rows ``first`` to ``end - 1`` [pt] (xlsxwriter's own sizing of a row in
+    pixels, a hidden row 0)."""
+    return ROW_POINTS_PER_PIXEL * sum(ws._size_row(r) for r in range(first, end))
+
+
 def print_extent(ws: Worksheet) -> PrintExtent | None:
     """The extent of a sheet printed fit to one page wide, from the column widths and row
     heights of its print area (hidden rows print nothing); None for a sheet without a
@@ -278,12 +284,11 @@ def print_extent(ws: Worksheet) -> PrintExtent | None:
     if area is None:
         return None
     r0, c0, r1, c1 = area
-    # xlsxwriter's own sizing of a column and a row in pixels, hidden ones as 0
+    # xlsxwriter's own sizing of a column in pixels
     width = COLUMN_POINTS_PER_PIXEL * sum(ws._size_col(c) for c in range(c0, c1 + 1))
-    height = ROW_POINTS_PER_PIXEL * sum(ws._size_row(r) for r in range(r0, r1 + 1))
+    height = _rows_height(ws, r0, r1 + 1)
     repeated = _rows_and_columns(ws.repeat_row_range)
-    repeat = 0.0 if repeated is None else ROW_POINTS_PER_PIXEL * sum(
-        ws._size_row(r) for r in range(repeated[0], repeated[2] + 1))
+    repeat = 0.0 if repeated is None else _rows_height(ws, repeated[0], repeated[2] + 1)
     scale = min(1.0, PAGE_WIDTH_PT / max(width, 1.0))
     pages = 1
     while (height + (pages - 1) * repeat) * scale > pages * PAGE_HEIGHT_PT:
@@ -346,6 +351,34 @@ def _glyph_width(char: str, bold: bool) -> float:
 def _text_width(text: str, bold: bool) -> float:
     """Width of a piece of text (a word, mostly: they recur) [pt]."""
     return sum(_glyph_width(c, bold) for c in text)
+
+
+#: Share of a page a section may count on when it is kept whole (the print scale is an
+#: estimate).
+KEEP_MARGIN = 0.95
+
+
+def keep_sections_together(ws: Worksheet, starts: Sequence[int],
+                           loose: Sequence[int] = ()) -> list[int]:
+    """Page breaks before the sections of a sheet printed fit-to-width (each from its start
+    row to the next one's, the last to the end of the print area) that would begin on one
+    page and end on the next, where the section fits on a page; a section that starts at
+    a row of ``loose`` (a list) may run on. Returns the break rows."""
+    area = _rows_and_columns(ws.print_area_range)
+    extent = print_extent(ws)
+    if area is None or extent is None or not starts:
+        return []
+    page = KEEP_MARGIN * PAGE_HEIGHT_PT / extent.scale
+    used = _rows_height(ws, area[0], starts[0]) % page
+    breaks = []
+    for first, end in zip(starts, [*starts[1:], area[2] + 1], strict=True):
+        height = _rows_height(ws, first, end)
+        if used and used + height > page and height <= page and first not in loose:
+            breaks.append(first)
+            used = 0.0
+        used = (used + height) % page
+    ws.set_h_pagebreaks(breaks)
+    return breaks
 
 
 def text_lines(text: str, width: float, bold: bool = False) -> int:
