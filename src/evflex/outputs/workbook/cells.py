@@ -261,8 +261,8 @@ class PrintExtent:
 
     scale: float  #: the fit-to-width print scale
     pages: int  #: pages at that scale
-    height: float  #: the print area's height [pt at 100 %], one header per page added
-    repeat: float  #: height of the header rows repeated on every page [pt]
+    height: float  #: the print area's height [pt at 100 %]
+    repeat: float  #: height of the header rows repeated on every further page [pt]
 
     def scale_on(self, pages: int) -> float:
         """The largest scale at which the print area fits ``pages`` pages tall."""
