@@ -7,9 +7,10 @@ one line of text at the workbook's body font and size, printed at 100 %. The hei
 word's box on the reference page gives points of box per point of font; every page's body
 text, measured the same way (``pdftotext -bbox``), then gives that page's print scale.
 Each sheet must print on its own pages (its name is in the footer), within a page budget,
-at a scale at which 11-point text stays at 6 points or more; a sheet the writer fitted
-onto one page fewer (``squeeze_short_tail``) fills exactly the pages it asked for, at
-7.5 points or more as its estimate promised.
+at a scale at which 11-point text stays at 6 points or more, with no word printed over
+another (a row too short for its wrapped text); a sheet the writer fitted onto one page
+fewer (``squeeze_short_tail``) fills exactly the pages it asked for, at 7.5 points or
+more as its estimate promised.
 """
 
 from __future__ import annotations
@@ -44,6 +45,24 @@ def _reference(path: Path) -> None:
     wb.close()
 
 
+def _overlapping_words(pdf: Path) -> list[tuple[int, str, str]]:
+    """Pairs of words printed over each other (page, word, word): boxes that share more
+    than a point of width and over 30 % of a line's height, as text does that a row too
+    short for its wrapped lines pushes into the next row."""
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    out = []
+    for number, (_, body) in enumerate(PAGE.findall(html), start=1):
+        boxes = [(float(x0), float(y0), float(x1), float(y1), t)
+                 for x0, y0, x1, y1, t in WORD.findall(body)]
+        for i, (x0, y0, x1, y1, word) in enumerate(boxes):
+            for u0, v0, u1, v1, other in boxes[i + 1:]:
+                if (min(x1, u1) - max(x0, u0) > 1.0
+                        and min(y1, v1) - max(y0, v0) > 0.3 * (y1 - y0)):
+                    out.append((number, word, other))
+    return out
+
+
 def _pages(pdf: Path) -> list[tuple[str, str, list[float]]]:
     """Per page: its footer, its text, and the heights of the boxes of its words above
     the footer [pt]."""
@@ -53,9 +72,10 @@ def _pages(pdf: Path) -> list[tuple[str, str, list[float]]]:
     for height, body in PAGE.findall(html):
         words = [(float(x0), float(y0), float(y1), t.replace("&amp;", "&"))
                  for x0, y0, _, y1, t in WORD.findall(body)]
-        bottom = float(height) - 40  # the footer sits in the bottom margin
+        # the footer sits in the bottom margin, its size scaled with the page's
+        bottom = float(height) - 40
         footer = " ".join(t for _, _, t in sorted((x, y0, t) for x, y0, _, t in words
-                                                 if bottom <= y0 <= bottom + 12))
+                                                 if y0 >= bottom))
         text = " ".join(t for _, y0, _, t in words if y0 < bottom)
         out.append((footer, text, [y1 - y0 for _, y0, y1, _ in words if y0 < bottom]))
     return out
@@ -90,7 +110,7 @@ def printed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     # pages tall each sheet is fitted to (0: as many as fit-to-width takes; None: 1)
     fitted = {ws.title: ws.page_setup.fitToHeight for ws in book.worksheets}
     return {"pages": _pages(pdfs[0]), "reference": _pages(pdfs[1]), "sheets": book.sheetnames,
-            "fitted": fitted}
+            "fitted": fitted, "overlaps": _overlapping_words(pdfs[0])}
 
 
 def _per_sheet(printed: dict[str, object]) -> dict[str, list[float]]:
@@ -138,3 +158,23 @@ def test_sheets_fitted_onto_fewer_pages_fill_them_at_a_readable_size(
     small = {s: round(min(per_sheet[s]), 1) for s in fitted
              if min(per_sheet[s]) < SQUEEZE_MIN_PT - 0.3}
     assert not small, small
+
+
+def test_no_printed_text_runs_into_other_text(printed: dict[str, object]) -> None:
+    """Every row is tall enough for its wrapped text (``text_lines`` measures it in the
+    font LibreOffice draws): no word is printed over another."""
+    assert printed["overlaps"] == []
+
+
+def test_the_summary_prints_its_scorecard_on_one_page(printed: dict[str, object]) -> None:
+    """The Executive Summary's sections are not cut across pages
+    (``keep_sections_together``): the final scorecard's rows, a pathway and its verdict
+    each, print on the page of its heading (a verdict and the rule beside it may come out
+    as one word)."""
+    pages = [text for footer, text, _ in printed["pages"]  # type: ignore[attr-defined]
+             if "Executive Summary" in footer]
+    (page,) = [text for text in pages if "Final scorecard" in text]
+    pathways = ("smart_charging", "grid_managed", "v2h_v2b", "v2g")
+    assert set(pathways) <= set(page.split())
+    verdicts = re.findall(r"scaling|progressing|niche-valid|activity-only|stalled", page)
+    assert len(verdicts) >= len(pathways), page[:300]

@@ -318,3 +318,29 @@ def test_simulated_availability_becomes_the_capacity_inputs(tmp_path: Path) -> N
     want = results.data["capacity_v2g_export_power"].transpose("region", "segment", "year")
     np.testing.assert_allclose(cells["v2g_export_power [GW]"].astype(float),
                                want.values.reshape(-1), rtol=1e-12)
+
+
+def test_balanced_text_columns_keep_the_width_and_take_no_more_lines(
+        base_results: Results) -> None:
+    """The Assumptions' wrapped-text columns, shared out anew: the table keeps its width,
+    no column is narrower than the least, and its rows take fewer lines than before (the
+    sum over rows of the tallest cell, as ``text_lines`` measures it)."""
+    from evflex.outputs.workbook.cells import Column, balance_widths, text_lines
+
+    table = parameter_table(base_results.scenario)
+    cols = [Column("parameter", "parameter", kind="label", width=24),
+            Column("denominator", "denominator (share of)", kind="text", width=16),
+            Column("path", "value or path", kind="text", width=26),
+            Column("source", "source", kind="text", width=42),
+            Column("note", "note", kind="text", width=18)]
+
+    def lines(columns: list[Column]) -> int:
+        texts = [c for c in columns if c.kind == "text"]
+        return sum(max(text_lines("" if pd.isna(rec[c.key]) else str(rec[c.key]), c.width)
+                       for c in texts)
+                   for rec in table.to_dict("records"))
+
+    balanced = balance_widths(cols, table)
+    assert sum(c.width for c in balanced) == sum(c.width for c in cols)
+    assert balanced[0] == cols[0] and min(c.width for c in balanced) >= 10
+    assert lines(balanced) < lines(cols)

@@ -117,9 +117,25 @@ def sources_table(results: Results, tables: Mapping[str, pd.DataFrame]) -> pd.Da
     df = df[df["source"].str.strip().astype(bool) & (df["source"] != "nan")]
     df["year"] = df["year"].map(year_text)
     out = (df.groupby(["source", "kind"], sort=False)
-           .agg(year=("year", join_unique), used_for=("used_for", join_unique))
+           .agg(year=("year", join_unique), used_for=("used_for", list))
            .reset_index())
+    out["used_for"] = [by_parameter(used) if kind == "parameter" else join_unique(used)
+                       for used, kind in zip(out["used_for"], out["kind"], strict=True)]
     return out[["source", "year", "kind", "used_for"]]
+
+
+def by_parameter(used: Iterable[str]) -> str:
+    """Parameters and where they apply, one entry per parameter: ``a``, ``a (GB)`` and
+    ``a (DE)`` read ``a (default, GB, DE)``."""
+    where: dict[str, list[str]] = {}
+    for entry in used:
+        name, _, applies = entry.partition(" (")
+        places = where.setdefault(name, [])
+        place = applies[:-1] if applies else "default"
+        if place not in places:
+            places.append(place)
+    return "; ".join(name if places == ["default"] else f"{name} ({', '.join(places)})"
+                     for name, places in where.items())
 
 
 def year_text(value: Any) -> str:

@@ -35,7 +35,6 @@ from evflex.outputs.workbook.cells import (
     DATA_ROW,
     GROUP_ROW,
     HEADER_ROW,
-    LINE_HEIGHT,
     PRINTED_CELL_ROWS,
     SHEET_CAPACITY,
     SHEET_CAPACITY_CELLS,
@@ -51,7 +50,7 @@ from evflex.outputs.workbook.cells import (
     _sheet,
     _sheet_title,
     _write_cell_labels,
-    text_lines,
+    header_height,
 )
 from evflex.outputs.workbook.filters import _FilterLayout, _LiveInputs
 from evflex.outputs.workbook.states import _StatesLayout
@@ -160,7 +159,7 @@ def _write_capacity_cells(wb: Workbook, fmts: _Formats, ds: xr.Dataset, live: _L
         col[c.key] = j
         ws.write_string(HEADER_ROW, j, c.header, fmts.header)
         ws.set_column(j, j, c.width)
-    ws.set_row(HEADER_ROW, LINE_HEIGHT * max(text_lines(c.header, c.width) for c in cols))
+    ws.set_row(HEADER_ROW, header_height(cols))
     groups = [(0, 2, "cell"), (col[metric_names[0]], col[metric_names[-1]], "Capacity (formulas)"),
               (col["mean_battery_kwh"], col["capable_kwh"], "Engine values"),
               (col[AVAILABILITY_FIELDS[0]], col[AVAILABILITY_FIELDS[-1]],

@@ -7,13 +7,20 @@ engine computed and wrote as numbers are black on pale grey.
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any, ClassVar
 
+import matplotlib
+import numpy as np
 import pandas as pd
+from matplotlib.ft2font import FT2Font
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
@@ -193,13 +200,12 @@ def _col_range(sheet: str, col: int, first: int, last: int) -> str:
 #: Page setup: A4 landscape, fit to the page width, narrow margins [inch].
 PAPER_A4 = 9
 MARGINS = {"left": 0.4, "right": 0.4, "top": 0.55, "bottom": 0.55}
-#: Height of one line of wrapped 11-point text [pt], and characters of average text per
-#: unit of column width (a unit is the width of a "0"; text averages narrower glyphs, so
-#: the estimate errs towards one line too many, never one too few).
+#: Height of one line of wrapped 11-point text [pt] (Calibri's; LibreOffice's DejaVu Sans
+#: takes 12.8).
 LINE_HEIGHT = 15.0
-CHARS_PER_WIDTH = 1.2
 #: Widest printed block [column-width units]: about 180 units fit an A4 landscape page at
-#: 75 % scale (138 units at 100 %), which keeps 11-point text at 8 points or more.
+#: 80 % scale where Calibri draws the text (9 points), at 60 % in LibreOffice with DejaVu
+#: Sans in its place (6.6 points; :data:`COLUMN_POINTS_PER_PIXEL`).
 PRINT_WIDTH = 180.0
 
 
@@ -255,12 +261,18 @@ class PrintExtent:
 
     scale: float  #: the fit-to-width print scale
     pages: int  #: pages at that scale
-    height: float  #: the print area's height [pt at 100 %], one header per page added
-    repeat: float  #: height of the header rows repeated on every page [pt]
+    height: float  #: the print area's height [pt at 100 %]
+    repeat: float  #: height of the header rows repeated on every further page [pt]
 
     def scale_on(self, pages: int) -> float:
         """The largest scale at which the print area fits ``pages`` pages tall."""
         return pages * PAGE_HEIGHT_PT / (self.height + (pages - 1) * self.repeat)
+
+
+def _rows_height(ws: Worksheet, first: int, end: int) -> float:
+    """Height of rows ``first`` to ``end - 1`` [pt] (xlsxwriter's own sizing of a row in
+    pixels, a hidden row 0)."""
+    return ROW_POINTS_PER_PIXEL * sum(ws._size_row(r) for r in range(first, end))
 
 
 def print_extent(ws: Worksheet) -> PrintExtent | None:
@@ -272,12 +284,11 @@ def print_extent(ws: Worksheet) -> PrintExtent | None:
     if area is None:
         return None
     r0, c0, r1, c1 = area
-    # xlsxwriter's own sizing of a column and a row in pixels, hidden ones as 0
+    # xlsxwriter's own sizing of a column in pixels
     width = COLUMN_POINTS_PER_PIXEL * sum(ws._size_col(c) for c in range(c0, c1 + 1))
-    height = ROW_POINTS_PER_PIXEL * sum(ws._size_row(r) for r in range(r0, r1 + 1))
+    height = _rows_height(ws, r0, r1 + 1)
     repeated = _rows_and_columns(ws.repeat_row_range)
-    repeat = 0.0 if repeated is None else ROW_POINTS_PER_PIXEL * sum(
-        ws._size_row(r) for r in range(repeated[0], repeated[2] + 1))
+    repeat = 0.0 if repeated is None else _rows_height(ws, repeated[0], repeated[2] + 1)
     scale = min(1.0, PAGE_WIDTH_PT / max(width, 1.0))
     pages = 1
     while (height + (pages - 1) * repeat) * scale > pages * PAGE_HEIGHT_PT:
@@ -303,10 +314,105 @@ def squeeze_short_tail(ws: Worksheet) -> int | None:
     return fewer
 
 
-def text_lines(text: str, width: float) -> int:
-    """Lines a wrapped text takes in a column ``width`` units wide."""
-    per_line = max(1, int(width * CHARS_PER_WIDTH) - 1)
-    return sum(max(1, math.ceil(len(part) / per_line)) for part in str(text).split("\n"))
+#: Wrapped text is measured in DejaVu Sans (shipped with matplotlib): LibreOffice draws it
+#: where Calibri is missing and sizes columns by its digits; Calibri's glyphs and columns
+#: are both about three quarters as wide, so a row tall enough for the one is tall enough
+#: for the other.
+_FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+#: Pixels of a column of width 1 (a "0" of Calibri 11 at 96 dpi) and the padding
+#: xlsxwriter adds to every column; a cell's text keeps this much off its two borders [pt].
+_DIGIT_PX, _COLUMN_PADDING_PX = 7, 5
+CELL_TEXT_INSET = 6.0
+#: A line breaks at a space; in a word, after a '-' or '/' that a letter or digit follows;
+#: a URL starts a line of its own unless it fits whole, then breaks only after a '-' (as
+#: LibreOffice breaks them); a word wider than the column breaks where the line ends.
+_SPACES = re.compile(r"(?<=\s)(?=\S)")
+_IN_WORD = re.compile(r"(?<=[-/])(?=\w)")
+_IN_URL = re.compile(r"(?<=-)(?=\w)")
+
+
+@cache
+def _font(bold: bool) -> FT2Font:
+    font = FT2Font(str(_FONT_DIR / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")))
+    font.set_size(BODY_PT, 72)  # one pixel per point
+    return font
+
+
+@cache
+def _glyph_width(char: str, bold: bool) -> float:
+    """Advance of one character of 11-point DejaVu Sans [pt]; a wide East Asian character
+    (drawn by a fallback font) takes a full em."""
+    if unicodedata.east_asian_width(char) in ("W", "F"):
+        return BODY_PT
+    return _font(bold).load_char(ord(char)).linearHoriAdvance / 65536
+
+
+@lru_cache(maxsize=1 << 16)
+def _text_width(text: str, bold: bool) -> float:
+    """Width of a piece of text (a word, mostly: they recur) [pt]."""
+    return sum(_glyph_width(c, bold) for c in text)
+
+
+#: Share of a page a section may count on when it is kept whole (the print scale is an
+#: estimate).
+KEEP_MARGIN = 0.95
+
+
+def keep_sections_together(ws: Worksheet, starts: Sequence[int],
+                           loose: Sequence[int] = ()) -> list[int]:
+    """Page breaks before the sections of a sheet printed fit-to-width (each from its start
+    row to the next one's, the last to the end of the print area) that would begin on one
+    page and end on the next, where the section fits on a page; a section that starts at
+    a row of ``loose`` (a list) may run on. Returns the break rows."""
+    area = _rows_and_columns(ws.print_area_range)
+    extent = print_extent(ws)
+    if area is None or extent is None or not starts:
+        return []
+    page = KEEP_MARGIN * PAGE_HEIGHT_PT / extent.scale
+    used = _rows_height(ws, area[0], starts[0]) % page
+    breaks = []
+    for first, end in zip(starts, [*starts[1:], area[2] + 1], strict=True):
+        height = _rows_height(ws, first, end)
+        if used and used + height > page and height <= page and first not in loose:
+            breaks.append(first)
+            used = 0.0
+        used = (used + height) % page
+    ws.set_h_pagebreaks(breaks)
+    return breaks
+
+
+def text_lines(text: str, width: float, bold: bool = False) -> int:
+    """Lines a wrapped text takes in a column (or merged columns) ``width`` units wide:
+    whole words on each line, a word wider than the column cut where it ends."""
+    room = COLUMN_POINTS_PER_PIXEL * (int(width * _DIGIT_PX + 0.5) + _COLUMN_PADDING_PX)
+    room = max(room - CELL_TEXT_INSET, BODY_PT)
+    lines = 0
+    for part in str(text).split("\n"):
+        lines += 1
+        used = 0.0
+        for word in _SPACES.split(part):
+            url = "://" in word
+            if url and used and used + _text_width(word.rstrip(), bold) > room:
+                lines, used = lines + 1, 0.0
+            for piece in (_IN_URL if url else _IN_WORD).split(word):
+                ink = _text_width(piece.rstrip(), bold)
+                if used and used + ink > room:  # the piece starts a new line
+                    lines, used = lines + 1, 0.0
+                cut = max(0, math.ceil(ink / room) - 1)  # wider than the column
+                lines += cut
+                used += ink - cut * room + _text_width(piece[len(piece.rstrip()):], bold)
+    return lines
+
+
+def header_height(cols: Sequence[Column]) -> float:
+    """Height of a header row that shows every line of its (bold) headers [pt]."""
+    return LINE_HEIGHT * max((text_lines(c.header, c.width, bold=True) for c in cols),
+                             default=1)
+
+
+def column_units(ws: Worksheet, col: int) -> float:
+    """Width of a column as set on the sheet [column-width units]."""
+    return (ws._size_col(col) - _COLUMN_PADDING_PX) / _DIGIT_PX
 
 
 def _fit_rows(ws: Worksheet, first: int, texts: Sequence[Sequence[tuple[str, float]]]) -> None:
@@ -336,9 +442,9 @@ def _table_sheet(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, cols: Sequence
     Wrapped text sets each row's height; the header's height fits its longest header.
     ``print_rows`` limits the print area to that many data rows.
     """
+    cols = balance_widths(cols, df, print_rows)
     first, last = _write_table(ws, fmts, df, cols, header_row)
-    header_lines = max((text_lines(c.header, c.width) for c in cols), default=1)
-    ws.set_row(header_row, LINE_HEIGHT * header_lines)
+    ws.set_row(header_row, header_height(cols))
     wrapped = [c for c in cols if c.kind == "text" and c.key in df.columns]
     if wrapped:
         texts = zip(*[[("" if is_missing(plain(v)) else str(v), c.width) for v in df[c.key]]
@@ -350,6 +456,43 @@ def _table_sheet(ws: Worksheet, fmts: _Formats, df: pd.DataFrame, cols: Sequence
     end = last if print_rows is None else min(last, header_row + print_rows)
     _setup_print(ws, header_row, (0, 0, max(end, header_row), len(cols) - 1))
     return last
+
+
+def balance_widths(cols: Sequence[Column], df: pd.DataFrame, rows: int | None = None,
+                   step: float = 2.0, least: float = 10.0) -> list[Column]:
+    """The wrapped-text columns' widths shared out anew, the table keeping its width, so
+    that its first ``rows`` rows (every row by default) and its header take the fewest
+    lines: ``step`` units move from one text column to another while that lowers the
+    total (coordinate descent from the widths given; none narrower than ``least``)."""
+    texts = [c for c in cols if c.kind == "text" and c.key in df.columns]
+    if len(texts) < 2:
+        return list(cols)
+    values = {c.key: ["" if is_missing(plain(v)) else str(v) for v in df[c.key][:rows]]
+              for c in texts}
+    headers = {c.key: c.header for c in texts}
+    known: dict[tuple[str, float], np.ndarray] = {}
+
+    def lines(key: str, width: float) -> np.ndarray:
+        if (key, width) not in known:
+            known[key, width] = np.array([text_lines(headers[key], width, bold=True)]
+                                         + [text_lines(t, width) for t in values[key]])
+        return known[key, width]
+
+    def total(widths: dict[str, float]) -> int:
+        most = np.max([lines(k, w) for k, w in widths.items()], axis=0)
+        return int(most.sum())
+
+    widths = {c.key: c.width for c in texts}
+    best, improved = total(widths), True
+    while improved:
+        improved = False
+        for give, take in itertools.permutations(widths, 2):
+            if widths[give] - step < least:
+                continue
+            trial = {**widths, give: widths[give] - step, take: widths[take] + step}
+            if (cost := total(trial)) < best:
+                widths, best, improved = trial, cost, True
+    return [replace(c, width=widths[c.key]) if c.key in widths else c for c in cols]
 
 
 def fit_widths(cols: list[Column], total: float = PRINT_WIDTH, least: float = 18.0

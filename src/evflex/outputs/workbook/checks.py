@@ -193,8 +193,8 @@ def _write_check_cells(wb: Workbook, fmts: _Formats, ds: xr.Dataset, live: _Live
     for name, j in col.items():
         ws.write_string(HEADER_ROW, j, f"{name} [relative]", fmts.header)
         ws.set_column(j, j, MEASURE_WIDTH)
-    ws.set_row(HEADER_ROW, LINE_HEIGHT * max(text_lines(f"{name} [relative]", MEASURE_WIDTH)
-                                             for name in col))
+    ws.set_row(HEADER_ROW, LINE_HEIGHT * max(
+        text_lines(f"{name} [relative]", MEASURE_WIDTH, bold=True) for name in col))
     label, year_fmt = fmts.cell("label"), fmts.cell("label", "0")
     fmt = fmts.cell("formula", "0.0E+00")
     values = {m.check: m.values() for m in measures}

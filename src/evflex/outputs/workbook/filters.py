@@ -38,6 +38,7 @@ from evflex.outputs.workbook.cells import (
     _sheet_title,
     _write_table,
     _write_value,
+    header_height,
 )
 from evflex.scenario import registry
 from evflex.states import STATES
@@ -248,6 +249,7 @@ def _write_world_funnel(wb: Workbook, ws: Worksheet, fmts: _Formats, layout: _Fi
               Column("energy_gwh", "energy [GWh]", "#,##0.0"),
               Column("power_gw", "power at the peak [GW]", "#,##0.0", width=21)]
     e_first, e_last = _write_table(ws, fmts, funnel_energy, e_cols, e_row, col)
+    ws.set_row(e_row, header_height(e_cols))
     ws.write_string(e_last + 1, col, "The chart's axis is logarithmic: bar lengths are not "
                     "proportional to energy; read the numbers.", fmts.note)
     ws.set_column(col, col, 30)

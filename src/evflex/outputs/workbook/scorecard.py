@@ -30,6 +30,7 @@ from evflex.outputs.workbook.cells import (
     _Formats,
     _ref,
     _sheet,
+    column_units,
     text_lines,
 )
 from evflex.outputs.workbook.states import _StatesLayout
@@ -132,7 +133,8 @@ def write_live_scorecard(wb: Workbook, fmts: _Formats, sheet: str, row: int,
     share_fmt = fmts.cell("formula", "0.00%")
     value_fmt = fmts.cell("value", "#,##0.###")
     huge_fmt = fmts.cell("value", "0.0E+00")
-    ws.set_row(header, LINE_HEIGHT * max(text_lines(p, first_width) for p in pathways))
+    ws.set_row(header, LINE_HEIGHT * max(text_lines(p, column_units(ws, i), bold=True)
+                                         for i, p in enumerate(pathways, start=1)))
     for j, name in enumerate(names):
         unit = rules["metrics"][name].get("unit", "")
         text = f"{name} [{unit}]" if unit else name

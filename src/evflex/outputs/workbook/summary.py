@@ -36,12 +36,15 @@ SUMMARY_WIDTH = 58 + 10 + 4 * 12
 def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mapping[str, Any],
                    st: _StatesLayout, sheets: list[tuple[str, str]], cap: CapacityLayout,
                    checks_count: str, verdicts: ScorecardCells | None,
-                   rows_note: str | None = None) -> None:
+                   rows_note: str | None = None) -> tuple[list[int], int]:
     """The summary; ``rows_note`` says what the live sheets' rows are when they are
-    groups of regions."""
+    groups of regions. Returns the first row of each of its sections (key figures,
+    scorecard, summary, cell styles, contents, chart) and that of the contents (a list
+    that may run onto the next page)."""
     ws = wb.get_worksheet_by_name(SHEET_SUMMARY)
     assert ws is not None  # created first, filled last
     sc = results.scenario
+    sections: list[int] = []
     ws.set_column(0, 0, 58)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 5, 12)
@@ -72,6 +75,7 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
     # Key figures; state shares point at the live World block of the States sheet.
     figures = key_figures(results, tables["capacity"])
     years = [c for c in figures.columns if isinstance(c, int)]
+    sections.append(row)
     ws.write_string(row, 0, "Key figures, World (live except the fleet rows, which are "
                     "engine values)", fmts.subtitle)
     row += 1
@@ -110,6 +114,7 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
 
     scorecard = tables.get("scorecard")
     if scorecard is not None and {"pathway", "verdict"} <= set(scorecard.columns):
+        sections.append(row)
         ws.write_string(row, 0, "Final scorecard", fmts.subtitle)
         row += 1
         cols = [c for c in ("pathway", "verdict", "rule") if c in scorecard.columns]
@@ -139,6 +144,7 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
 
     summary = tables.get("summary")
     if summary is not None and len(summary):
+        sections.append(row)
         ws.write_string(row, 0, "Executive summary (judgement layer)", fmts.subtitle)
         row += 1
         for rec in summary.to_dict("records"):
@@ -149,6 +155,7 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
             row += 1
         row += 1
 
+    sections.append(row)
     ws.write_string(row, 0, "Cell styles", fmts.subtitle)
     row += 1
     for kind, text in (("input", "input: change it, and the live formulas recalculate"),
@@ -157,6 +164,8 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
         ws.write_string(row, 0, text, fmts.cell(kind))
         row += 1
     row += 1
+    sections.append(row)
+    contents = row
     ws.write_string(row, 0, "Contents", fmts.subtitle)
     row += 1
     for name, about in sheets:
@@ -164,8 +173,10 @@ def _write_summary(wb: Workbook, fmts: _Formats, results: Results, tables: Mappi
         ws.write_string(row, 1, about)
         row += 1
     row += 1
+    sections.append(row)
     ws.insert_chart(row, 0, _states_chart(wb, st, "share"))
     _setup_print(ws, None, (0, 0, row + CHART_ROWS, 5))
     ws.activate()
+    return sections, contents
 
 

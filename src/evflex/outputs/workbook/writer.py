@@ -35,6 +35,7 @@ from evflex.outputs.workbook.cells import (
     SHEET_STATES,
     SHEET_SUMMARY,
     _Formats,
+    keep_sections_together,
     squeeze_short_tail,
 )
 from evflex.outputs.workbook.checks import _write_checks
@@ -184,10 +185,11 @@ def _build(path: Path, results: Results, tables: Mapping[str, pd.DataFrame],
                              index=sources.index)
         _write_sources(wb, fmts, pd.concat([sources[in_print], sources[~in_print]],
                                            ignore_index=True), int(in_print.sum()))
-        _write_summary(wb, fmts, results, tables, st,
-                       [(name, about[name]) for name in order[1:]], cap, count, verdicts,
-                       rows_note(groups))
+        sections, contents = _write_summary(wb, fmts, results, tables, st,
+                                            [(name, about[name]) for name in order[1:]],
+                                            cap, count, verdicts, rows_note(groups))
         for ws in wb.worksheets():
-            squeeze_short_tail(ws)
+            if squeeze_short_tail(ws) is None and ws.name == SHEET_SUMMARY:
+                keep_sections_together(ws, sections, loose=[contents])
     finally:
         wb.close()
