@@ -26,7 +26,7 @@ from output_helpers import (
     require_tool,
     zero_cached_results,
 )
-from test_output_print import MAX_PAGES, MAX_PAGES_PER_SHEET, _pages
+from test_output_print import MAX_PAGES, MAX_PAGES_PER_SHEET, _overlapping_words, _pages
 
 from evflex.outputs.workbook import write_workbook
 from evflex.pipeline import Run, run
@@ -153,6 +153,7 @@ def test_default_workbook_prints_within_the_budget(tmp_path: Path,
     assert set(per_sheet) == set(sheets)
     assert len(pages) <= MAX_PAGES, per_sheet
     assert max(per_sheet.values()) <= MAX_PAGES_PER_SHEET, per_sheet
+    assert _overlapping_words(pdf) == []  # every row tall enough for its wrapped text
 
 
 # ------------------------------------------------------------------ the report
