@@ -377,7 +377,8 @@ def _errors(results: Results, iea: pd.DataFrame) -> pd.DataFrame:
                         .fillna(0.0).to_numpy(dtype=float))
             mine = model.sel(region=region, year=HISTORY_YEARS).transpose("powertrain", "year")
             ours, theirs = like_for_like(mine.to_numpy(), reported)
-            out[region] = ours / theirs - 1
+            out[region] = np.divide(ours, theirs, out=np.full_like(ours, np.nan),
+                                    where=theirs > 0) - 1  # NaN: no IEA stock that year
     return pd.DataFrame(out, index=HISTORY_YEARS).T
 
 
