@@ -28,8 +28,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from evflex.fleet.consistency import SLOW_TRADE_CHANGE  # noqa: E402
 from evflex.fleet.history import iea_raw  # noqa: E402
-from evflex.fleet.trade import FIT_YEARS, TEST_YEARS, read_calibration  # noqa: E402
+from evflex.fleet.trade import AFTER_SHARE, FIT_YEARS, read_calibration  # noqa: E402
 from evflex.regions import hierarchy  # noqa: E402
 from evflex.scenario.load import load_scenario  # noqa: E402
 
@@ -96,18 +97,25 @@ def totals() -> dict[str, tuple[float, float, float, float]]:
 
 
 def trade_overrides() -> dict[str, dict[str, object]]:
-    """Calibrated net used-EV trade (scripts/fit_used_ev_trade.py), held through the
-    history and fading to 0 by 2030 as markets' used-car prices converge (assumption)."""
+    """Calibrated net used-EV trade per sale year (scripts/fit_used_ev_trade.py), then
+    AFTER_SHARE (0: the better one-year-ahead forecast, evflex.fleet.trade)."""
     fit = f"{FIT_YEARS[0]}-{FIT_YEARS[-1]}"
-    test = f"{TEST_YEARS[0]}-{TEST_YEARS[-1]}"
-    return {str(row.region): {
-        "points": {YEAR: float(row.value), 2030: 0.0},
-        "source": (f"calibration: fitted to the IEA EV car stock {fit} by "
-                   f"scripts/fit_used_ev_trade.py (worst error {row.fit_error:.1%}; "
-                   f"{test}, not fitted: {row.test_error:.1%}); fading to 0 by 2030: "
-                   "assumption"),
-        "year": 2025}
-        for row in read_calibration().itertuples()}
+    out: dict[str, dict[str, object]] = {}
+    for region, rows in read_calibration().groupby("region", sort=False):
+        first = rows.iloc[0]
+        out[str(region)] = {
+            "points": {**{int(y): float(v) for y, v in zip(rows["year"], rows["value"],
+                                                            strict=True)},
+                       FIT_YEARS[-1] + 1: AFTER_SHARE},
+            "source": (f"calibration: net used-EV trade and other stock changes the sales "
+                       f"do not show, fitted to the IEA EV car stock {fit} by "
+                       f"scripts/fit_used_ev_trade.py, {FIT_YEARS[-1]} held exactly (worst "
+                       f"error {first.fit_error:.1%}; best any path changing by at most "
+                       f"{SLOW_TRADE_CHANGE} a year reaches: {first.best_error:.1%}); from "
+                       f"{FIT_YEARS[-1] + 1} {AFTER_SHARE:g}: one year ahead it forecasts the "
+                       "stock better than the last share held (docs/countries.md)"),
+            "year": 2025}
+    return out
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ import xarray as xr
 from evflex.capability import capable_sales, smart_capable_sales, stock_of
 from evflex.capacity import METRICS, Availability, energy_above_reserve, grid_capacity
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v2g_funnel
-from evflex.fleet.history import POWERTRAINS, ev_series, total_sales_history
+from evflex.fleet.history import POWERTRAINS, ev_series, read_disputes, total_sales_history
 from evflex.fleet.sales import FleetDataError, fill_history, fleet_from_sales, project_sales
 from evflex.fleet.stock import anchor_initial_stock, retirements_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
@@ -61,16 +61,26 @@ def _ev_sales(scenario: Scenario, params: dict[str, FloatArray],
 
 
 def first_reported_stock(scenario: Scenario) -> tuple[FloatArray, FloatArray]:
-    """The IEA's EV stock in the first year it reports one, and that year's index.
+    """The IEA's EV stock in the first year it reports one (national statistics not
+    contradicting it: :func:`evflex.fleet.history.read_disputes`), and that year's index.
 
     Shapes (region, segment, powertrain) [vehicles], [index on the year axis]; stock 0
     where the IEA reports none up to ``years.history_end`` (see
     :func:`evflex.fleet.stock.anchor_initial_stock`).
     """
     years = scenario.years_axis
-    stock = ev_series("ev_stock", scenario.regions, list(scenario.segments), years,
-                      [seg.iea_mode for seg in scenario.segments.values()])
+    modes = [seg.iea_mode for seg in scenario.segments.values()]
+    stock = ev_series("ev_stock", scenario.regions, list(scenario.segments), years, modes)
     stock[..., np.asarray(years) > scenario.years.history_end] = 0.0
+    # a figure national statistics contradict is not a data point (iea_disputes.csv)
+    for dispute in read_disputes().to_dict("records"):
+        if dispute["region"] in scenario.regions:
+            during = ((np.asarray(years) >= dispute["year_from"])
+                      & (np.asarray(years) <= dispute["year_to"]))
+            i, k = (scenario.regions.index(dispute["region"]),
+                    POWERTRAINS.index(dispute["powertrain"]))
+            for j in (j for j, mode in enumerate(modes) if mode == "cars"):
+                stock[i, j, k, during] = 0.0
     index = np.argmax(stock > 0, axis=-1)
     return np.take_along_axis(stock, index[..., None], axis=-1)[..., 0], index
 
@@ -417,17 +427,43 @@ class Results:
     def history_frame(self) -> pd.DataFrame:
         """Modelled EV stock against the IEA series, every region and aggregate, history.
 
-        Columns ``region, year, ev_stock, iea_ev_stock, relative_error`` (all segments;
-        relative error empty where the IEA has no stock).
+        Columns ``region, year, ev_stock, iea_ev_stock, ev_stock_compared,
+        relative_error, iea_note`` (all segments). ``ev_stock_compared`` is the modelled
+        stock of the powertrains the IEA reports that year (where it reports no PHEV
+        stock, as for Poland 2015-2018, its EV stock is of BEVs) and ``relative_error``
+        compares it with ``iea_ev_stock`` (empty where the IEA has no stock);
+        ``iea_note`` says when the IEA reports BEVs only and when national statistics
+        contradict its figure (``iea_disputes.csv``).
         """
         sc = self.scenario
         years = [y for y in sc.years_axis if y <= sc.years.history_end]
         agg = self.aggregated.sel(segment=ALL_SEGMENTS, year=years)
-        df = xr.Dataset({"ev_stock": agg["ev_stock"], "iea_ev_stock": agg["iea_ev_stock"]}
+        reported = ev_series("ev_stock", sc.regions, list(sc.segments), sc.years_axis,
+                             [seg.iea_mode for seg in sc.segments.values()])
+        counted = self.data["ev_stock_pt"].where(reported > 0, 0.0).sum("powertrain")
+        compared = _with_blocks(counted, self.blocks).sel(segment=ALL_SEGMENTS, year=years)
+        df = xr.Dataset({"ev_stock": agg["ev_stock"], "iea_ev_stock": agg["iea_ev_stock"],
+                         "ev_stock_compared": compared}
                         ).transpose("region", "year").to_dataframe().reset_index()
         iea = df["iea_ev_stock"]
-        df["relative_error"] = ((df["ev_stock"] - iea) / iea.where(iea > 0)).astype(float)
-        return df[["region", "year", "ev_stock", "iea_ev_stock", "relative_error"]]
+        df["relative_error"] = ((df["ev_stock_compared"] - iea) / iea.where(iea > 0)
+                                ).astype(float)
+        any_segment = np.asarray(reported, dtype=float).max(axis=1)  # (R, P, T)
+        bev_only = np.logical_and(any_segment[:, POWERTRAINS.index("bev")] > 0,
+                                  any_segment[:, POWERTRAINS.index("phev")] <= 0)
+        notes = {(r, y): "BEVs only: the IEA reports no PHEV stock"
+                 for i, r in enumerate(sc.regions) for t, y in enumerate(sc.years_axis)
+                 if bev_only[i, t] and y <= sc.years.history_end}
+        for row in read_disputes().to_dict("records"):
+            for y in range(int(row["year_from"]), int(row["year_to"]) + 1):
+                if row["region"] in sc.regions:
+                    note = f"disputed {row['powertrain'].upper()} figure (iea_disputes.csv)"
+                    notes[(row["region"], y)] = "; ".join(
+                        n for n in (notes.get((row["region"], y)), note) if n)
+        df["iea_note"] = [notes.get((r, y), "") for r, y in zip(df["region"], df["year"],
+                                                                 strict=True)]
+        return df[["region", "year", "ev_stock", "iea_ev_stock", "ev_stock_compared",
+                   "relative_error", "iea_note"]]
 
     def states_frame(self) -> pd.DataFrame:
         agg = self.aggregated

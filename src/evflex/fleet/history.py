@@ -43,6 +43,19 @@ def _by_value(fn: Callable[..., FloatArray]) -> Callable[..., FloatArray]:
 
 
 @cache
+def read_disputes() -> pd.DataFrame:
+    """IEA car stock figures that national statistics contradict and no national count
+    replaces (``evflex/data/iea_disputes.csv``): region (model id), powertrain,
+    year_from, year_to, source, source_year. Neither the first reported stock nor the
+    trade calibration takes them as data points."""
+    from importlib import resources
+
+    with resources.files("evflex.data").joinpath("iea_disputes.csv").open(
+            "r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, comment="#")
+
+
+@cache
 def iea_extract() -> pd.DataFrame:
     """EV sales and stock counts by model region id (countries, blocks, residuals) and by
     the IEA aggregates World and EU27: region, segment, parameter, powertrain, year,
