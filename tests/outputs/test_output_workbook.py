@@ -275,6 +275,16 @@ def test_hourly_sheet_equals_the_csv_with_live_load_columns(full_run_dir: Path) 
                                    rtol=1e-12)
         col = list(got.columns).index(header) + 1
         assert str(formulas.cell(5, col).value).startswith("=")
+    # printed: the first rows of the load profile, up to the last strategy's charging
+    from openpyxl.utils import range_boundaries
+
+    from evflex.outputs.workbook.cells import PRINTED_CELL_ROWS
+
+    area = str(formulas.print_area).split("!")[-1]
+    first_col, first_row, last_col, last_row = range_boundaries(area)
+    assert (first_col, first_row) == (1, 1)
+    assert last_row == 4 + min(len(csv), PRINTED_CELL_ROWS)
+    assert got.columns[last_col - 1].split(" [")[0] == "v2g_kw"
 
 
 def test_judgement_tables_with_dates_and_gaps(tmp_path: Path, base_results: Results) -> None:

@@ -13,6 +13,7 @@ from evflex.model import ALL_SEGMENTS, WORLD
 from evflex.outputs.content import year_text
 from evflex.outputs.style import STATE_COLOURS
 from evflex.outputs.workbook.cells import (
+    PRINTED_CELL_ROWS,
     SHEET_ASSUMPTIONS,
     SHEET_FLEET,
     SHEET_HOURLY,
@@ -65,6 +66,10 @@ def _hourly_columns(hourly: pd.DataFrame) -> list[Column]:
     return cols
 
 
+#: Columns of the Hourly sheet printed when it has no load profile columns.
+PRINTED_HOURLY_COLUMNS = 9
+
+
 def _write_hourly(wb: Workbook, fmts: _Formats, hourly: pd.DataFrame) -> None:
     ws = _sheet(wb, SHEET_HOURLY)
     _sheet_title(ws, fmts, "Hourly: simulated charging profiles and availability",
@@ -94,7 +99,15 @@ def _write_hourly(wb: Workbook, fmts: _Formats, hourly: pd.DataFrame) -> None:
     ws.set_row(3, 48)
     ws.freeze_panes(4, 2)
     ws.autofilter(3, 0, last, len(cols) + len(load_cols) - 1)
-    _setup_print(ws, 3)
+    # printed: the first rows of the load profile (up to the last strategy's charging);
+    # every row, column and the chart are on screen
+    profile = [keys.index(c) for c in ("base_kw", *extra) if c in keys]
+    printed_col = max(profile, default=min(len(cols), PRINTED_HOURLY_COLUMNS) - 1)
+    printed_rows = min(len(hourly), PRINTED_CELL_ROWS)
+    ws.write_string(2, 0, f"Printed: the first {printed_rows} of {len(hourly)} rows and "
+                    f"columns up to {keys[printed_col]}; every row and column, the system "
+                    "load and its chart are on screen.", fmts.note)
+    _setup_print(ws, 3, (0, 0, 3 + printed_rows, printed_col))
     if base_col is None or not len(hourly):
         return
     step_col = keys.index("step") if "step" in keys else 0
