@@ -59,7 +59,7 @@ FIT_TOLERANCE = 0.05
 #: tie-break that makes the optimum unique).
 _SIZE_WEIGHT = 0.01
 #: Room above the best error for the second fit [fraction]: at the best error alone the
-#: paths left are too few for the quadratic programme's tolerances (United Kingdom).
+#: paths left are a point or nearly, which a solver's tolerances miss (United Kingdom).
 _SLACK = 1e-4
 #: Years forecast one year ahead by :func:`one_year_ahead` (three fit years before 2018).
 AHEAD_YEARS = list(range(2018, 2025))
@@ -202,7 +202,7 @@ def _with_shares(data: dict[str, Any], regions: list[str], vintages: list[int],
     return out
 
 
-def candidates(scenario: str = "countries") -> list[str]:
+def candidates() -> list[str]:
     """Regions of the country resolution with their own IEA stock in the last fit year:
     the countries and the IEA's rest of the world (the residual regions, the remainder of
     a block, have no series of their own)."""
@@ -226,7 +226,7 @@ def stock_response(scenario: str = "countries") -> StockResponse:
     from evflex.model import run
     from evflex.scenario.load import parse, read_raw, resolve_path
 
-    regions = candidates(scenario)
+    regions = candidates()
     data = read_raw(resolve_path(scenario))
     vintages = list(range(int(data["years"]["start"]) + 1, FIT_YEARS[-1] + 1))
 
