@@ -34,7 +34,13 @@ import xarray as xr
 from evflex.capability import capable_sales, smart_capable_sales, stock_of
 from evflex.capacity import METRICS, Availability, energy_above_reserve, grid_capacity
 from evflex.filters import CONDITIONAL_FILTERS, FUNNEL_STEPS, removed_by_step, v2g_funnel
-from evflex.fleet.history import POWERTRAINS, ev_series, read_disputes, total_sales_history
+from evflex.fleet.history import (
+    POWERTRAINS,
+    disputed,
+    ev_series,
+    read_disputes,
+    total_sales_history,
+)
 from evflex.fleet.sales import FleetDataError, fill_history, fleet_from_sales, project_sales
 from evflex.fleet.stock import anchor_initial_stock, retirements_from_stock, vintage_stock
 from evflex.fleet.survival import survival_by_age, survival_matrix
@@ -73,14 +79,8 @@ def first_reported_stock(scenario: Scenario) -> tuple[FloatArray, FloatArray]:
     stock = ev_series("ev_stock", scenario.regions, list(scenario.segments), years, modes)
     stock[..., np.asarray(years) > scenario.years.history_end] = 0.0
     # a figure national statistics contradict is not a data point (iea_disputes.csv)
-    for dispute in read_disputes().to_dict("records"):
-        if dispute["region"] in scenario.regions:
-            during = ((np.asarray(years) >= dispute["year_from"])
-                      & (np.asarray(years) <= dispute["year_to"]))
-            i, k = (scenario.regions.index(dispute["region"]),
-                    POWERTRAINS.index(dispute["powertrain"]))
-            for j in (j for j, mode in enumerate(modes) if mode == "cars"):
-                stock[i, j, k, during] = 0.0
+    cars = np.array([mode == "cars" for mode in modes])[None, :, None, None]
+    stock = np.where(cars & disputed(scenario.regions, years)[:, None], 0.0, stock)
     index = np.argmax(stock > 0, axis=-1)
     return np.take_along_axis(stock, index[..., None], axis=-1)[..., 0], index
 

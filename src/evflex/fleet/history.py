@@ -55,6 +55,18 @@ def read_disputes() -> pd.DataFrame:
         return pd.read_csv(fh, comment="#")
 
 
+def disputed(regions: list[str], years: list[int]) -> FloatArray:
+    """Where the IEA's car stock is disputed (:func:`read_disputes`): a boolean array of
+    shape (region, powertrain, year)."""
+    mask = np.zeros((len(regions), len(POWERTRAINS), len(years)), dtype=bool)
+    span = np.asarray(years)
+    for row in read_disputes().to_dict("records"):
+        if row["region"] in regions:
+            mask[regions.index(row["region"]), POWERTRAINS.index(row["powertrain"])] |= (
+                (span >= row["year_from"]) & (span <= row["year_to"]))
+    return mask
+
+
 @cache
 def iea_extract() -> pd.DataFrame:
     """EV sales and stock counts by model region id (countries, blocks, residuals) and by

@@ -244,19 +244,14 @@ def stock_response(scenario: str = "countries") -> StockResponse:
 def _reported(response: StockResponse) -> FloatArray:
     """The IEA's EV car stock of the response's regions, powertrains and years, (R, P, Y)
     [vehicles]; 0 where the IEA reports none or reports a disputed figure (not fitted)."""
-    from evflex.fleet.history import POWERTRAINS, read_disputes
+    from evflex.fleet.history import POWERTRAINS, disputed
 
     iea = iea_car_by_powertrain("ev_stock")
     cells = pd.MultiIndex.from_product([response.regions, list(POWERTRAINS)])
     table = iea.reindex(index=cells, columns=response.years).fillna(0.0)
-    for dispute in read_disputes().to_dict("records"):
-        cell = (dispute["region"], dispute["powertrain"])
-        years = [y for y in response.years
-                 if int(dispute["year_from"]) <= y <= int(dispute["year_to"])]
-        if cell in table.index:
-            table.loc[cell, years] = 0.0
-    return np.asarray(table.to_numpy(dtype=float)).reshape(len(response.regions),
-                                                           len(POWERTRAINS), -1)
+    values = np.asarray(table.to_numpy(dtype=float)).reshape(len(response.regions),
+                                                             len(POWERTRAINS), -1)
+    return np.where(disputed(response.regions, response.years), 0.0, values)
 
 
 def like_for_like(model: FloatArray, reported: FloatArray) -> tuple[FloatArray, FloatArray]:
