@@ -552,6 +552,27 @@ def test_nowcast_sets_country_evidence_against_the_run(countries) -> None:
             ["status"] == "pass").all()
 
 
+def test_model_count_conversion_is_checked_where_no_country_overrides_it(countries) -> None:
+    """Japan's sourced V2H-capable sales share replaces the model-count anchor in JP only;
+    the conversion is still checked in every other country, and fails when one moves."""
+    from evflex import checks
+
+    def status(results: Results) -> checks.Check:
+        return next(c for c in checks.check_share_denominators(results)
+                    if c.check == "model_count_converted_to_sales_share")
+
+    sc = countries.scenario
+    year = sc.bidirectional_models.year
+    share = countries.data["param_bidirectional_share"].sel(year=year, segment="cars")
+    assert float(share.sel(region="JP")) > 10 * float(share.sel(region="FR"))
+    check = status(countries)
+    assert check.status == "pass"
+    assert f"{len(sc.regions) - 1} of {len(sc.regions)}" in check.detail
+    data = countries.data.copy(deep=True)
+    data["param_bidirectional_share"].loc[{"year": year, "region": "FR"}] = 0.015
+    assert status(Results(scenario=sc, data=data)).status == "fail"
+
+
 def test_explorer_shows_a_block_as_the_sum_of_its_countries(countries) -> None:
     from fastapi.testclient import TestClient
 
