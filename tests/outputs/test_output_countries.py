@@ -188,6 +188,31 @@ def test_report_region_menu_is_sorted_by_name_and_a_block_shows_its_sum(
     assert eu["members"] == members
 
 
+def test_report_history_chart_is_history_csv_with_disputed_figures_open(
+        country_run: Run) -> None:
+    from evflex.outputs.report import report_context
+
+    context = report_context(country_run.results, country_run.tables)
+    fig = context["figures"]["history"]
+    history = country_run.tables["history"]
+    assert [t["meta"] for t in fig["data"][::2]] == context["region_ids"]
+    assert len(context["region_ids"]) == len(context["region_menu"])
+    for line, points in zip(fig["data"][::2], fig["data"][1::2], strict=True):
+        rows = history[history["region"] == line["meta"]].sort_values("year")
+        np.testing.assert_allclose(np.array(line["y"], dtype=float),
+                                   rows["ev_stock_compared"].where(
+                                       rows["ev_stock_compared"] > 0), rtol=1e-9)
+        np.testing.assert_allclose(np.array(points["y"], dtype=float),
+                                   rows["iea_ev_stock"].where(rows["iea_ev_stock"] > 0),
+                                   rtol=1e-9)
+        disputed = rows["iea_note"].fillna("").str.contains("disputed").to_numpy()
+        assert [m == "circle-open" for m in points["marker"]["symbol"]] == disputed.tolist()
+    tr = next(t for t in fig["data"][1::2] if t["meta"] == "TR")
+    assert "circle-open" in tr["marker"]["symbol"]
+    assert [t["visible"] for t in fig["data"]][:2] == [True, True]  # the World first
+    assert not any(t["visible"] for t in fig["data"][2:])
+
+
 def test_report_region_select_moves_both_charts_and_filters_assumptions(
         tmp_path: Path, country_run: Run) -> None:
     from test_output_report import CHROMIUM, CHROMIUM_ARGS
@@ -209,8 +234,10 @@ def test_report_region_select_moves_both_charts_and_filters_assumptions(
             page.wait_for_function("document.getElementById('chart-states_vehicles').data",
                                    timeout=30_000)
             page.select_option("#states-region", label="United Kingdom (GB)")
-            titles = page.evaluate("""() => ['chart-states_share', 'chart-states_vehicles']
-                .map(id => document.getElementById(id).layout.title.text)""")
+            titles = page.evaluate("""() => ['chart-states_share', 'chart-states_vehicles',
+                'chart-history'].map(id => document.getElementById(id).layout.title.text)""")
+            history = page.evaluate("""() => document.getElementById('chart-history').data
+                .filter(t => t.visible === true).map(t => [t.meta, t.y.length])""")
             page.select_option("#assumption-region", "GB")
             count = page.locator("#assumption-count").text_content()
             kept = page.evaluate("""() => Array.from(document.querySelectorAll(
@@ -220,6 +247,7 @@ def test_report_region_select_moves_both_charts_and_filters_assumptions(
             browser.close()
     assert errors == []
     assert all(t.endswith("(United Kingdom (GB))") for t in titles), titles
+    assert [meta for meta, _ in history] == ["GB", "GB"] and all(n >= 15 for _, n in history)
     assumptions = country_run.tables["assumptions"]
     used = assumptions["used_by"].astype(str).str.split(",").map(
         lambda xs: {x.replace("(inherited)", "").strip() for x in xs})

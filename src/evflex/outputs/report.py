@@ -102,6 +102,12 @@ def _world(states: pd.DataFrame) -> pd.DataFrame:
     return states[(states["region"] == WORLD) & (states["segment"] == ALL_SEGMENTS)]
 
 
+def shown_regions(states: pd.DataFrame, regions: Sequence[str]) -> list[str]:
+    """The regions the states charts and the region select show, in order: the World,
+    then ``regions`` that have rows in ``states``."""
+    return [r for r in dict.fromkeys([WORLD, *regions]) if r in set(states["region"])]
+
+
 def states_figures(states: pd.DataFrame,
                    regions: Sequence[str] = (WORLD,)) -> dict[str, dict[str, Any]]:
     """Stacked areas of the exclusive states, shares and vehicles, World first.
@@ -110,7 +116,7 @@ def states_figures(states: pd.DataFrame,
     name), a menu on each chart picks the region shown, labelled by its name; the World is
     shown first. The report keeps the two charts' menus on the same region.
     """
-    shown = [r for r in dict.fromkeys([WORLD, *regions]) if r in set(states["region"])]
+    shown = shown_regions(states, regions)
     everyone = states[states["segment"] == ALL_SEGMENTS]
     figs = {}
     for key, column, title, axis in (
@@ -150,6 +156,44 @@ def states_figures(states: pd.DataFrame,
             layout["margin"]["t"] = 80
         figs[key] = {"data": data, "layout": layout}
     return figs
+
+
+def history_figure(history: pd.DataFrame, regions: Sequence[str]) -> dict[str, Any]:
+    """A country run's EV car stock against the IEA's, 2010-2024, one region at a time
+    (``history.csv``): the modelled stock of the powertrains the IEA reports (a line) and
+    the IEA's figures (markers; open where national statistics contradict them), on a
+    log scale so that the early years' relative errors show. Two traces per region,
+    ``meta`` the region id; the World shown first."""
+    data = []
+    for region in regions:
+        rows = history[history["region"] == region].sort_values("year")
+        years = [int(y) for y in rows["year"]]
+        iea = rows["iea_ev_stock"].where(rows["iea_ev_stock"] > 0)
+        notes = rows["iea_note"].fillna("").astype(str)
+        label = region_label(region)
+        data += [
+            {"type": "scatter", "mode": "lines", "name": "modelled (powertrains the IEA reports)",
+             "meta": region, "x": years,
+             "y": _clean(rows["ev_stock_compared"].where(rows["ev_stock_compared"] > 0)
+                         .to_numpy()),
+             "visible": region == WORLD, "showlegend": region == WORLD,
+             "line": {"width": 2, "color": FUNNEL_COLOUR},
+             "hovertemplate": f"%{{y:,.0f}}<extra>modelled · {label}</extra>"},
+            {"type": "scatter", "mode": "markers", "name": "IEA Global EV Data 2025",
+             "meta": region, "x": years, "y": _clean(iea.to_numpy()),
+             "text": [n or "as published" for n in notes],
+             "visible": region == WORLD, "showlegend": region == WORLD,
+             "marker": {"size": 8, "color": DELIVERABLE_COLOUR,
+                        "symbol": ["circle-open" if "disputed" in n else "circle"
+                                   for n in notes]},
+             "hovertemplate": f"%{{y:,.0f}} (%{{text}})<extra>IEA · {label}</extra>"}]
+    layout = _layout(f"EV car stock against the IEA ({WORLD})",
+                     yaxis={"title": {"text": "EV car stock [vehicles, log scale]"},
+                            "type": "log", "exponentformat": "B"},
+                     xaxis={"title": {"text": "year"}},
+                     legend={"orientation": "h", "y": -0.2},
+                     margin={"l": 70, "r": 20, "t": 50, "b": 90})
+    return {"data": data, "layout": layout}
 
 
 def funnel_figure(funnel_energy: pd.DataFrame) -> dict[str, Any]:
@@ -440,6 +484,9 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
     region_menu = [{"label": b["label"], "args": b["args"]} for b in figures["states_share"]
                    ["layout"].pop("updatemenus", [{"buttons": []}])[0]["buttons"]]
     figures["states_vehicles"]["layout"].pop("updatemenus", None)
+    region_ids = shown_regions(tables["states"], picked)
+    if "history" in tables:  # a country run: its stock against the IEA's, same select
+        figures["history"] = history_figure(tables["history"], region_ids)
     figures["funnel"] = funnel_figure(tables["energy_funnel"])
     figures["capacity"] = capacity_figure(tables["capacity"], _capacity_stack(results, tables))
     if "hourly" in tables:
@@ -499,6 +546,7 @@ def report_context(results: Results, tables: Mapping[str, pd.DataFrame]) -> dict
                                   {"applies_to": "applies to", "used_by": "used by",
                                    "path": "value or path", "year": "source year"}),
         "region_menu": region_menu,
+        "region_ids": region_ids if region_menu else [],
         "region_filter": [{"id": r, "label": region_label(r),
                            "members": results.blocks.get(r, [r])}
                           for r in picked if r != WORLD],
