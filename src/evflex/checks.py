@@ -32,7 +32,7 @@ from evflex.filters import FUNNEL_STEPS
 from evflex.model import ALL_SEGMENTS, WORLD, Results
 from evflex.regions import hierarchy
 from evflex.scenario import models_to_sales_share
-from evflex.scenario.evaluate import _cell_spec
+from evflex.scenario.evaluate import cell_spec
 from evflex.states import STATES
 
 #: Relative tolerance of the accounting identities (float round-off only).
@@ -331,7 +331,7 @@ def check_share_denominators(results: Results) -> list[Check]:
         # a country override (e.g. Japan's V2H-capable sales) replaces the anchored path
         # in its cells; the conversion is checked where the default applies
         default = [(r, s) for r in sc.regions for s in sc.segments
-                   if _cell_spec(sc, "bidirectional_share", r, s) is None]
+                   if cell_spec(sc, "bidirectional_share", r, s) is None]
         if anchored and default:
             diff = max(abs(float(param.sel(region=r, segment=s)) - converted)
                        for r, s in default)

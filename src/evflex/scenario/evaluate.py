@@ -59,7 +59,7 @@ def override_keys(name: str, region: str, segment: str) -> tuple[str, ...]:
     return hierarchy().override_keys(region, segment)
 
 
-def _cell_spec(scenario: Scenario, name: str, region: str, segment: str) -> str | None:
+def cell_spec(scenario: Scenario, name: str, region: str, segment: str) -> str | None:
     """The override key that applies to a (region, segment) cell, or ``None`` (default)."""
     overrides = scenario.parameters[name].overrides
     for key in override_keys(name, region, segment):
@@ -78,7 +78,7 @@ def evaluate(scenario: Scenario, name: str, years: FloatArray | None = None) -> 
     cache: dict[str, FloatArray] = {}
     for i, region in enumerate(scenario.regions):
         for j, segment in enumerate(scenario.segments):
-            key = _cell_spec(scenario, name, region, segment)
+            key = cell_spec(scenario, name, region, segment)
             if key is None:
                 out[i, j] = default
                 continue
@@ -178,7 +178,7 @@ def evaluate_draws(scenario: Scenario,
         values = np.empty((n, len(scenario.regions), len(scenario.segments), years.size))
         for i, region in enumerate(scenario.regions):
             for j, segment in enumerate(scenario.segments):
-                values[:, i, j] = path(_cell_spec(scenario, name, region, segment))
+                values[:, i, j] = path(cell_spec(scenario, name, region, segment))
         out[name] = values
     return out
 

@@ -548,7 +548,7 @@ def parameter_table(scenario: Scenario) -> pd.DataFrame:
     their IEA name or their block (``inherited``), or the default path; empty for an
     entry no region of the scenario uses.
     """
-    from evflex.scenario.evaluate import _cell_spec
+    from evflex.scenario.evaluate import cell_spec
 
     rows = []
     reg = registry()
@@ -556,7 +556,7 @@ def parameter_table(scenario: Scenario) -> pd.DataFrame:
     def used_by(name: str) -> dict[str, str]:
         users: dict[str, list[str]] = {}
         for region in scenario.regions:
-            keys = {seg: _cell_spec(scenario, name, region, seg) for seg in scenario.segments}
+            keys = {seg: cell_spec(scenario, name, region, seg) for seg in scenario.segments}
             if len(set(keys.values())) == 1:
                 users.setdefault(next(iter(keys.values())) or "default", []).append(region)
             else:
