@@ -48,6 +48,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, minimize
 
 from evflex.fleet.consistency import SLOW_TRADE_CHANGE
 from evflex.paths import FloatArray
+from evflex.scenario.load import registry
 
 FIT_YEARS = list(range(2015, 2025))
 #: Worst relative error the fit may spend on a smoother path [fraction]. Assumption,
@@ -67,8 +68,9 @@ AHEAD_YEARS = list(range(2018, 2025))
 #: one year ahead, no trade forecasts the stock better than the last calibrated share
 #: held (:func:`one_year_ahead`, ``test_one_year_ahead_forecasts_of_the_stock``).
 AFTER_SHARE = 0.0
-#: Bounds of ``used_ev_net_export`` (parameters.csv).
-SHARE_BOUNDS = (-3.0, 1.0)
+#: Bounds of ``used_ev_net_export``, from the parameter registry (parameters.csv).
+SHARE_BOUNDS = (float(registry()["used_ev_net_export"].min or 0.0),
+                float(registry()["used_ev_net_export"].max or 0.0))
 _DATA = Path(__file__).resolve().parents[1] / "data"
 CALIBRATION = _DATA / "used_ev_trade_calibration.csv"
 EVIDENCE = _DATA / "used_ev_trade_evidence.csv"
@@ -262,19 +264,33 @@ def like_for_like(model: FloatArray, reported: FloatArray) -> tuple[FloatArray, 
     return (model * counted).sum(axis=-2), reported.sum(axis=-2)
 
 
-def _fit_one(response: StockResponse, k: int, reported: FloatArray, last_year: int,
-             ) -> tuple[TradeFit | None, list[int], list[int]]:
-    """Calibrate region ``k`` on the fit years up to ``last_year`` with a reported stock
-    (``reported``: that region's stock by powertrain over ``response.years``), like for
-    like (:func:`like_for_like`)."""
+class _Compared(NamedTuple):
+    """One region's stock like for like (:func:`like_for_like`) over the response's
+    years: ``stock = base - slope.T @ share``; ``target`` the IEA's (0: not compared)."""
+
+    base: FloatArray    # (Y,) [vehicles]
+    slope: FloatArray   # (V, Y) [vehicles per unit share]
+    target: FloatArray  # (Y,) [vehicles]
+
+
+def _compared(response: StockResponse, k: int, reported: FloatArray) -> _Compared:
+    """Region ``k`` like for like; ``reported``: its IEA stock (P, Y), see :func:`_reported`."""
     base, target = like_for_like(response.base[k], reported)
-    slope, _ = like_for_like(np.moveaxis(response.slope[k], -1, 0), reported)  # (V, Y)
-    years = [y for y, v in zip(response.years, target, strict=True) if y <= last_year and v > 0]
+    slope, _ = like_for_like(np.moveaxis(response.slope[k], -1, 0), reported)
+    return _Compared(base, slope, target)
+
+
+def _fit_one(response: StockResponse, region: _Compared, last_year: int,
+             ) -> tuple[TradeFit | None, list[int], list[int]]:
+    """Calibrate one region on the fit years up to ``last_year`` with a compared stock."""
+    years = [y for y, v in zip(response.years, region.target, strict=True)
+             if y <= last_year and v > 0]
     vintages = [v for v in response.vintages if v <= last_year]
     if not years:
         return None, years, vintages
     iy = [response.years.index(y) for y in years]
-    fit = calibrate(base[iy], slope.T[np.ix_(iy, range(len(vintages)))], target[iy])
+    fit = calibrate(region.base[iy], region.slope.T[np.ix_(iy, range(len(vintages)))],
+                    region.target[iy])
     return fit, years, vintages
 
 
@@ -287,7 +303,8 @@ def fit_used_ev_trade(response: StockResponse | None = None) -> pd.DataFrame:
     reported = _reported(response)
     rows = []
     for k, region in enumerate(response.regions):
-        fit, _, vintages = _fit_one(response, k, reported[k], FIT_YEARS[-1])
+        fit, _, vintages = _fit_one(response, _compared(response, k, reported[k]),
+                                    FIT_YEARS[-1])
         if fit is None:
             raise RuntimeError(f"{region}: no trade path reaches its {FIT_YEARS[-1]} stock")
         rows += [(region, year, float(value), "calibration", fit.best_error, fit.error)
@@ -307,16 +324,15 @@ def one_year_ahead(response: StockResponse | None = None, hold: bool = False) ->
     reported = _reported(response)
     out = pd.DataFrame(np.nan, index=response.regions, columns=AHEAD_YEARS)
     for k, region in enumerate(response.regions):
-        base, target = like_for_like(response.base[k], reported[k])
-        slope, _ = like_for_like(np.moveaxis(response.slope[k], -1, 0), reported[k])  # (V, Y)
+        compared = _compared(response, k, reported[k])
         for year in AHEAD_YEARS:
-            fit, years, vintages = _fit_one(response, k, reported[k], year - 1)
+            fit, years, vintages = _fit_one(response, compared, year - 1)
             iy = response.years.index(year)
-            if fit is None or len(years) < 2 or not target[iy] > 0:
+            if fit is None or len(years) < 2 or not compared.target[iy] > 0:
                 continue
             path = np.r_[fit.share, fit.share[-1] if hold else AFTER_SHARE]
-            stock = base[iy] - slope[: len(vintages) + 1, iy] @ path
-            out.at[region, year] = stock / target[iy] - 1.0
+            stock = compared.base[iy] - compared.slope[: len(vintages) + 1, iy] @ path
+            out.at[region, year] = stock / compared.target[iy] - 1.0
     return out
 
 
